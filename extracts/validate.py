@@ -1,0 +1,250 @@
+"""Validate one extract file against the contract with pandera, before anything is loaded.
+
+Every failure is reported as ``file, row, field: what is wrong`` so that the person who owns
+the extract can fix it. Rows are counted from 1 for the first data row (file line = row + 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import duckdb
+import networkx as nx
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from extracts.contract import ALL_ITEMS, EXTRACTS, Column, Extract
+
+MAX_REPORTED_FAILURES = 10
+
+
+class ExtractError(ValueError):
+    """A bad extract file. ``failures`` holds (row, field, message) tuples; row None = file-level."""
+
+    def __init__(self, path: Path, failures: list[tuple[int | None, str | None, str]]):
+        self.path = Path(path)
+        self.failures = failures
+        lines = []
+        for row, fieldname, message in failures[:MAX_REPORTED_FAILURES]:
+            where = [f"file {self.path.name}"]
+            if row is not None:
+                where.append(f"row {row} (line {row + 1})")
+            if fieldname is not None:
+                where.append(f"field {fieldname}")
+            lines.append(f"{', '.join(where)}: {message}")
+        more = len(failures) - MAX_REPORTED_FAILURES
+        if more > 0:
+            lines.append(f"... and {more} more failures in {self.path.name}")
+        super().__init__("\n".join(lines))
+
+
+def find_extract_file(folder: Path, name: str) -> Path | None:
+    """The file for extract ``name`` in a landing folder (CSV or Parquet), or None."""
+    for suffix in (".csv", ".parquet"):
+        candidate = folder / f"{name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
+    """Read a CSV (comma-separated, UTF-8, header row) or Parquet file with every value as text."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ExtractError(path, [(None, None, "file is empty (no header row)")])
+    con = duckdb.connect()
+    try:
+        if path.suffix == ".parquet":
+            relation = con.read_parquet(str(path))
+            frame = relation.df()
+            frame = frame.astype("string").astype(object).where(frame.notna(), None)
+        else:
+            relation = con.read_csv(
+                str(path),
+                header=True,
+                sep=",",
+                quotechar='"',
+                all_varchar=True,
+                encoding="utf-8",
+                strict_mode=True,
+                null_padding=False,
+            )
+            frame = relation.df()
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0]
+        raise ExtractError(path, [(None, None, f"cannot be read as {path.suffix[1:]}: {message}")]) from exc
+    finally:
+        con.close()
+    header = list(frame.columns)
+    missing = [c for c in extract.column_names if c not in header]
+    extra = [c for c in header if c not in extract.column_names]
+    failures: list[tuple[int | None, str | None, str]] = []
+    if missing:
+        failures += [(None, c, "required column is missing") for c in missing]
+    if extra:
+        failures += [(None, c, "column is not in the extract contract") for c in extra]
+    if failures:
+        raise ExtractError(path, failures)
+    if frame.empty and not extract.allow_header_only:
+        raise ExtractError(path, [(None, None, "file has a header but no rows")])
+    return frame[extract.column_names].reset_index(drop=True)
+
+
+def normalise_id(values: pd.Series) -> pd.Series:
+    """Ids as the warehouse keys them: trimmed and upper-case."""
+    return values.str.strip().str.upper()
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.str.strip(), errors="coerce")
+
+
+def _dates(values: pd.Series) -> pd.Series:
+    text = values.str.strip().str.slice(0, 10)
+    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+
+
+def _column_checks(column: Column, masters: Mapping[str, set[str]]) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    if column.kind == "id":
+        checks.append(
+            pa.Check(lambda s: normalise_id(s).str.len() > 0, error="id is blank", ignore_na=True)
+        )
+    if column.kind in ("number", "integer"):
+        checks.append(pa.Check(lambda s: _numbers(s).notna(), error="is not a number", ignore_na=True))
+    if column.kind == "integer":
+        checks.append(
+            pa.Check(
+                lambda s: (_numbers(s) % 1 == 0) | _numbers(s).isna(),
+                error="is not a whole number",
+                ignore_na=True,
+            )
+        )
+    if column.min_value is not None:
+        low = column.min_value
+        checks.append(
+            pa.Check(lambda s: ~(_numbers(s) < low), error=f"is below the minimum {low:g}", ignore_na=True)
+        )
+    if column.max_value is not None:
+        high = column.max_value
+        checks.append(
+            pa.Check(lambda s: ~(_numbers(s) > high), error=f"is above the maximum {high:g}", ignore_na=True)
+        )
+    if column.kind == "date":
+        checks.append(
+            pa.Check(lambda s: _dates(s).notna(), error="is not a date (YYYY-MM-DD)", ignore_na=True)
+        )
+    if column.allowed is not None:
+        allowed = set(column.allowed)
+        checks.append(
+            pa.Check(
+                lambda s: normalise_id(s).isin(allowed),
+                error=f"is not one of {sorted(allowed)}",
+                ignore_na=True,
+            )
+        )
+    if column.references is not None and column.references in masters:
+        known = masters[column.references] | set(column.reference_extras)
+        what = "item" if column.references == "items" else "location"
+        checks.append(
+            pa.Check(
+                lambda s: normalise_id(s).isin(known),
+                error=f"unknown {what} (not in the {column.references} master)",
+                ignore_na=True,
+            )
+        )
+    return checks
+
+
+def lane_cycles(lanes: pd.DataFrame) -> list[list[str]]:
+    """Cycles in the lane graph of any item (all-items lanes count for every item)."""
+    frame = lanes.assign(
+        source=normalise_id(lanes["source_location_id"]),
+        destination=normalise_id(lanes["destination_location_id"]),
+        item=normalise_id(lanes["sku"]),
+    )
+    generic = frame[frame["item"] == ALL_ITEMS]
+    cycles = []
+    for item in [ALL_ITEMS, *sorted(set(frame["item"]) - {ALL_ITEMS})]:
+        edges = generic if item == ALL_ITEMS else pd.concat([generic, frame[frame["item"] == item]])
+        graph = nx.DiGraph(list(zip(edges["source"], edges["destination"], strict=True)))
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            continue
+        cycles.append([item, *[edge[0] for edge in cycle], cycle[0][0]])
+    return cycles
+
+
+def build_schema(extract: Extract, masters: Mapping[str, set[str]]) -> pa.DataFrameSchema:
+    """The pandera schema of one extract, referential checks against ``masters`` ids."""
+    columns = {
+        c.name: pa.Column(
+            object, checks=_column_checks(c, masters), nullable=c.nullable, coerce=False
+        )
+        for c in extract.columns
+    }
+    return pa.DataFrameSchema(columns, name=extract.name, strict=True)
+
+
+def _failures_from(errors: SchemaErrors) -> list[tuple[int | None, str | None, str]]:
+    cases = errors.failure_cases
+    failures: list[tuple[int | None, str | None, str]] = []
+    for case in cases.itertuples(index=False):
+        row = None if pd.isna(case.index) else int(case.index) + 1
+        check = str(case.check)
+        if check == "not_nullable":
+            message = "value is missing"
+        else:
+            message = f"{case.failure_case!r} {check}"
+        failures.append((row, None if pd.isna(case.column) else str(case.column), message))
+    failures.sort(key=lambda f: (f[0] if f[0] is not None else -1, f[1] or ""))
+    return failures
+
+
+def validate_extract(
+    path: Path, name: str, masters: Mapping[str, set[str]] | None = None
+) -> pd.DataFrame:
+    """Read and check one extract file; return its rows as text, or raise ExtractError."""
+    extract = EXTRACTS[name]
+    frame = read_extract(path, extract)
+    schema = build_schema(extract, masters or {})
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        raise ExtractError(path, _failures_from(errors)) from None
+    failures: list[tuple[int | None, str | None, str]] = []
+    keys = pd.DataFrame({k: normalise_id(frame[k].astype("string")) for k in extract.key})
+    duplicated = keys.duplicated(keep="first")
+    for index in duplicated[duplicated].index:
+        values = ", ".join(f"{k}={keys.at[index, k]}" for k in extract.key)
+        failures.append((int(index) + 1, "+".join(extract.key), f"duplicate key ({values})"))
+    if "no_cycle" in extract.extra_rules:
+        for item, *path_ids in lane_cycles(frame):
+            scope = "all items" if item == ALL_ITEMS else f"item {item}"
+            failures.append(
+                (None, "source_location_id/destination_location_id",
+                 f"lanes form a cycle for {scope}: {' -> '.join(path_ids)}")
+            )
+    if failures:
+        raise ExtractError(path, failures)
+    return frame
+
+
+def master_ids(folder: Path, names: Iterable[str] = ("items", "locations")) -> dict[str, set[str]]:
+    """Normalised ids of the masters in a landing folder. A master that is absent or unreadable
+    is left out: its own ingest fails and blocks the day, so nothing is published unchecked."""
+    id_column = {"items": "sku", "locations": "location_id"}
+    found: dict[str, set[str]] = {}
+    for name in names:
+        path = find_extract_file(folder, name)
+        if path is None:
+            continue
+        try:
+            frame = read_extract(path, EXTRACTS[name])
+        except ExtractError:
+            continue
+        found[name] = set(normalise_id(frame[id_column[name]].dropna().astype(str)))
+    return found
