@@ -1,0 +1,31 @@
+with
+
+source as (
+    select * from {{ source('erp', 'sales_orders') }}
+    where {{ landed_as_of() }}
+),
+
+renamed as (
+    select
+        {{ clean_id('order_id') }} as order_id,
+        cast(cast(line_number as double) as integer) as line_number,
+        {{ text_to_date('order_date') }} as order_date,
+        {{ clean_id('location_id') }} as location_id,
+        {{ clean_id('sku') }} as sku,
+        cast(quantity as double) as quantity,
+        {{ clean_id('order_type') }} as order_type,
+        {{ clean_id('status') }} as status,
+        extract_date,
+        source_row
+    from source
+),
+
+latest as (
+    -- re-sent and corrected lines: the latest extract wins
+    select * from renamed
+    qualify row_number() over (
+        partition by order_id, line_number order by extract_date desc, source_row desc
+    ) = 1
+)
+
+select * exclude (source_row) from latest

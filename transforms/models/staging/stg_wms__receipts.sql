@@ -1,0 +1,27 @@
+with
+
+source as (
+    select * from {{ source('wms', 'receipts') }}
+    where {{ landed_as_of() }}
+),
+
+renamed as (
+    select
+        {{ clean_id('receipt_id') }} as receipt_id,
+        {{ text_to_date('receipt_date') }} as receipt_date,
+        {{ clean_id('location_id') }} as location_id,
+        {{ clean_id('sku') }} as sku,
+        cast(quantity as double) as quantity,
+        {{ clean_id('receipt_type') }} as receipt_type,
+        {{ clean_id('reference_id') }} as reference_id,
+        extract_date,
+        source_row
+    from source
+),
+
+latest as (
+    select * from renamed
+    qualify row_number() over (partition by receipt_id order by extract_date desc, source_row desc) = 1
+)
+
+select * exclude (source_row) from latest

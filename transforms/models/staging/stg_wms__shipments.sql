@@ -1,0 +1,27 @@
+with
+
+source as (
+    select * from {{ source('wms', 'shipments') }}
+    where {{ landed_as_of() }}
+),
+
+renamed as (
+    select
+        {{ clean_id('shipment_id') }} as shipment_id,
+        {{ text_to_date('ship_date') }} as ship_date,
+        {{ clean_id('from_location_id') }} as from_location_id,
+        {{ clean_id('to_location_id') }} as to_location_id,
+        {{ clean_id('sku') }} as sku,
+        cast(quantity as double) as quantity,
+        {{ clean_id('shipment_type') }} as shipment_type,
+        extract_date,
+        source_row
+    from source
+),
+
+latest as (
+    select * from renamed
+    qualify row_number() over (partition by shipment_id order by extract_date desc, source_row desc) = 1
+)
+
+select * exclude (source_row) from latest
