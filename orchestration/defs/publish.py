@@ -1,0 +1,48 @@
+"""Publication: the checked marts are copied to the serving file BI reads."""
+
+
+import datetime as dt
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from orchestration.defs.dbt import mart_key
+from orchestration.defs.partitions import daily_partitions, single_run_backfill
+from orchestration.defs.resources import ServingResource
+from serving.publish import publish
+
+PUBLISHED_MARTS = [
+    "dim_items",
+    "dim_locations",
+    "fct_customer_demand_daily",
+    "fct_item_network",
+    "fct_lane_lead_times",
+    "fct_inventory_position",
+]
+
+
+@dg.asset(
+    key=["serving", "published_plan"],
+    group_name="serving",
+    deps=[mart_key(name) for name in PUBLISHED_MARTS],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    kinds={"duckdb"},
+    description="The serving DuckDB file BI reads, swapped in atomically after every check passed.",
+)
+def published_plan(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
+) -> dg.MaterializeResult:
+    run_date = dt.date.fromisoformat(context.partition_keys[-1])
+    tables = [("marts", name) for name in PUBLISHED_MARTS]
+    with warehouse.get_connection() as con:
+        published = publish(con, tables, serving.root, run_date)
+    rows = {p.name: p.rows for p in published}
+    preview = "\n".join(["| table | rows |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in rows.items()])
+    return dg.MaterializeResult(
+        metadata={
+            "run_date": run_date.isoformat(),
+            "tables": dg.MetadataValue.json(rows),
+            "summary": dg.MetadataValue.md(preview),
+        }
+    )

@@ -1,0 +1,32 @@
+"""Blocking pandera asset checks on the marts: a failure stops publication of the run."""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from extracts.mart_checks import MART_SCHEMAS, check_mart
+from orchestration.defs.dbt import mart_key
+
+
+def build_mart_check(name: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=mart_key(name),
+        name=f"{name}_pandera",
+        blocking=True,
+        description=f"pandera rules on marts.{name} (extracts/mart_checks.py).",
+    )
+    def mart_check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+        with warehouse.get_connection() as con:
+            frame = con.execute(f'SELECT * FROM marts."{name}"').df()
+        failures = check_mart(name, frame)
+        return dg.AssetCheckResult(
+            passed=not failures,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="\n".join(failures[:10]) if failures else f"{len(frame)} rows pass",
+            metadata={"rows": len(frame), "failures": len(failures)},
+        )
+
+    return mart_check
+
+
+mart_checks = [build_mart_check(name) for name in MART_SCHEMAS]

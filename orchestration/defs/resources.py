@@ -1,0 +1,47 @@
+"""Resources shared by the assets: the DuckDB warehouse, the landing folder, dbt."""
+
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from orchestration.settings import DBT_PROJECT_DIR, landing_path, serving_path, warehouse_path
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing folder the ERP/WMS drop their daily extracts into."""
+
+    path: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)
+
+
+class ServingResource(dg.ConfigurableResource):
+    """Folder of the published copy BI reads (swapped in atomically)."""
+
+    path: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)
+
+
+def build_resources() -> dict[str, dg.ConfigurableResource]:
+    warehouse = warehouse_path()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "warehouse": DuckDBResource(database=str(warehouse)),
+        "landing": LandingResource(path=str(landing_path())),
+        "serving": ServingResource(path=str(serving_path())),
+        "dbt": DbtCliResource(
+            project_dir=str(DBT_PROJECT_DIR),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            # the dbt of this environment, whether or not its bin/ is on PATH
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+        ),
+    }

@@ -1,0 +1,33 @@
+"""The daily refresh job, its 06:00 schedule, and a sensor on new landing folders."""
+
+
+import json
+
+import dagster as dg
+
+from extracts.ingest import landing_days
+from orchestration.defs.partitions import daily_partitions
+from orchestration.settings import landing_path
+
+daily_refresh = dg.define_asset_job(
+    "daily_refresh",
+    selection=dg.AssetSelection.all(),
+    partitions_def=daily_partitions,
+    description="Ingest one extract day, build the marts, check, forecast, optimize, publish.",
+)
+
+daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
+    daily_refresh, hour_of_day=6, minute_of_hour=0, name="daily_refresh_0600"
+)
+
+
+@dg.sensor(job=daily_refresh, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def new_landing_folder(context: dg.SensorEvaluationContext):
+    """Start a refresh for each new <landing>/<YYYY-MM-DD> folder, once per day."""
+    seen = set(json.loads(context.cursor)) if context.cursor else set()
+    valid = set(daily_partitions.get_partition_keys())
+    new = [d.isoformat() for d in landing_days(landing_path()) if d.isoformat() not in seen]
+    for key in new:
+        if key in valid:
+            yield dg.RunRequest(run_key=f"landing-{key}", partition_key=key)
+    context.update_cursor(json.dumps(sorted(seen | set(new))))
