@@ -38,10 +38,15 @@ class DemoConfig:
 
 
 def _locations(cfg: DemoConfig) -> pd.DataFrame:
-    rows = [("SUP-01", "SUPPLIER", "GLOBAL", "Main supplier"), ("PLT-01", "PLANT", "CENTRAL", "Plant")]
+    rows = [
+        ("SUP-01", "SUPPLIER", "GLOBAL", "Main supplier"),
+        ("PLT-01", "PLANT", "CENTRAL", "Plant"),
+    ]
     regions = ["NORTH", "CENTRAL", "SOUTH", "EAST", "WEST", "COAST", "MOUNTAIN", "LAKES"]
     for d in range(cfg.dcs):
-        rows.append((f"DC-{d + 1:02d}", "DC", regions[d % len(regions)], f"Distribution center {d + 1}"))
+        rows.append(
+            (f"DC-{d + 1:02d}", "DC", regions[d % len(regions)], f"Distribution center {d + 1}")
+        )
     for s in range(cfg.stores):
         dc = s % cfg.dcs
         rows.append((f"ST-{s + 1:03d}", "STORE", regions[dc % len(regions)], f"Store {s + 1}"))
@@ -100,12 +105,21 @@ def _lanes(cfg: DemoConfig, rng: np.random.Generator, direct_skus: list[str]) ->
     for d in range(cfg.dcs):
         rows.append(("PLT-01", f"DC-{d + 1:02d}", "*", int(rng.integers(2, 6)), 0.3, 0.2))
     for s in range(cfg.stores):
-        rows.append((f"DC-{s % cfg.dcs + 1:02d}", f"ST-{s + 1:03d}", "*", int(rng.integers(1, 4)), 0.2, 0.3))
+        rows.append(
+            (f"DC-{s % cfg.dcs + 1:02d}", f"ST-{s + 1:03d}", "*", int(rng.integers(1, 4)), 0.2, 0.3)
+        )
     for sku in direct_skus:
         rows.append(("SUP-01", "DC-01", sku, 21, 0.8, 0.3))
     frame = pd.DataFrame(
         rows,
-        columns=["source_location_id", "destination_location_id", "sku", "transit_days", "transfer_cost", "cv"],
+        columns=[
+            "source_location_id",
+            "destination_location_id",
+            "sku",
+            "transit_days",
+            "transfer_cost",
+            "cv",
+        ],
     )
     frame["cv"] = frame["cv"] * rng.uniform(0.5, 1.5, len(frame))
     return frame
@@ -119,11 +133,15 @@ def _lead_times(rng: np.random.Generator, mean_days: float, cv: float, n: int) -
     return np.maximum(1, np.round(rng.gamma(shape, mean_days / shape, n))).astype(np.int64)
 
 
-def _periodic_orders(flow: np.ndarray, period: int, offset: int, lot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _periodic_orders(
+    flow: np.ndarray, period: int, offset: int, lot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Order days and quantities (items, n_orders) covering ``flow`` (items, days) per period."""
     n_days = flow.shape[1]
     days = np.arange(offset % period + period, n_days, period)
-    cum = np.concatenate([np.zeros((flow.shape[0], 1), dtype=flow.dtype), np.cumsum(flow, axis=1)], axis=1)
+    cum = np.concatenate(
+        [np.zeros((flow.shape[0], 1), dtype=flow.dtype), np.cumsum(flow, axis=1)], axis=1
+    )
     qty = cum[:, days] - cum[:, days - period]
     qty = np.ceil(qty / lot[:, None]) * lot[:, None]
     return days, qty.astype(np.int64)
@@ -145,7 +163,10 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
     store_ids = [f"ST-{s + 1:03d}" for s in range(cfg.stores)]
     dc_ids = [f"DC-{d + 1:02d}" for d in range(cfg.dcs)]
     lane_cv = {(r.source_location_id, r.destination_location_id): r.cv for r in lanes.itertuples()}
-    lane_days = {(r.source_location_id, r.destination_location_id): r.transit_days for r in lanes.itertuples()}
+    lane_days = {
+        (r.source_location_id, r.destination_location_id): r.transit_days
+        for r in lanes.itertuples()
+    }
 
     # --- sales orders, returns, cancellations ------------------------------------------------
     s_idx, i_idx, d_idx = np.nonzero(demand)
@@ -157,7 +178,10 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
     group_start = np.maximum.accumulate(np.where(first, np.arange(len(order_key)), 0))
     line_no = np.arange(len(order_key)) - group_start + 1
     day_str = dates.strftime("%Y%m%d").to_numpy()
-    order_ids = np.char.add(np.char.add("SO-", np.array(store_ids)[s_idx].astype(str)), np.char.add("-", day_str[d_idx].astype(str)))
+    order_ids = np.char.add(
+        np.char.add("SO-", np.array(store_ids)[s_idx].astype(str)),
+        np.char.add("-", day_str[d_idx].astype(str)),
+    )
     last_days = d_idx >= cfg.history_days - 2
     sales = pd.DataFrame(
         {
@@ -176,11 +200,17 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
     cancel["line_number"] = cancel["line_number"] + 1000
     cancel["status"] = "CANCELLED"
     n_return = int(0.01 * len(sales))
-    returns = sales[sales["_txn_day"] < cfg.history_days - 30].sample(n=n_return, random_state=cfg.seed + 1).copy()
+    returns = (
+        sales[sales["_txn_day"] < cfg.history_days - 30]
+        .sample(n=n_return, random_state=cfg.seed + 1)
+        .copy()
+    )
     returns["_txn_day"] = returns["_txn_day"] + rng.integers(1, 28, len(returns))
     returns["order_id"] = "RT-" + returns["order_id"].str.slice(3)
     returns["line_number"] = returns["line_number"] + 2000
-    returns["quantity"] = -np.maximum(1, np.floor(returns["quantity"] * rng.uniform(0.2, 1.0, len(returns))))
+    returns["quantity"] = -np.maximum(
+        1, np.floor(returns["quantity"] * rng.uniform(0.2, 1.0, len(returns)))
+    )
     returns["order_type"] = "RETURN"
     returns["status"] = "SHIPPED"
     sales_orders = pd.concat([sales, cancel, returns], ignore_index=True)
@@ -189,7 +219,8 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
     shipments = [
         pd.DataFrame(
             {
-                "shipment_id": "SH-C-" + pd.Series(np.arange(len(customer_shipments))).astype(str).str.zfill(8).to_numpy(),
+                "shipment_id": "SH-C-"
+                + pd.Series(np.arange(len(customer_shipments))).astype(str).str.zfill(8).to_numpy(),
                 "_txn_day": customer_shipments["_txn_day"].to_numpy(),
                 "from_location_id": customer_shipments["location_id"].to_numpy(),
                 "to_location_id": "CUSTOMER",
@@ -203,13 +234,17 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
     purchase_orders: list[pd.DataFrame] = []
     in_transit_rows: list[pd.DataFrame] = []
 
-    def transfer(source: str, destination: str, flow: np.ndarray, offset: int, item_mask: np.ndarray) -> np.ndarray:
+    def transfer(
+        source: str, destination: str, flow: np.ndarray, offset: int, item_mask: np.ndarray
+    ) -> np.ndarray:
         """Weekly transfers covering ``flow``; returns the shipped quantity per (item, day)."""
         days, qty_w = _periodic_orders(flow, 7, offset, lot)
         qty_w = qty_w * item_mask[:, None]
         it, wk = np.nonzero(qty_w)
         ship_day = days[wk]
-        lt = _lead_times(rng, lane_days[(source, destination)], lane_cv[(source, destination)], len(it))
+        lt = _lead_times(
+            rng, lane_days[(source, destination)], lane_cv[(source, destination)], len(it)
+        )
         arrive = ship_day + lt
         prefix = f"SH-T-{source}-{destination}-"
         ids = prefix + pd.Series(np.arange(len(it))).astype(str).str.zfill(7).to_numpy()
@@ -241,7 +276,15 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
             )
         )
         in_transit_rows.append(
-            pd.DataFrame({"location_id": destination, "item": it, "ship_day": ship_day, "arrive_day": arrive, "qty": qty_w[it, wk]})
+            pd.DataFrame(
+                {
+                    "location_id": destination,
+                    "item": it,
+                    "ship_day": ship_day,
+                    "arrive_day": arrive,
+                    "qty": qty_w[it, wk],
+                }
+            )
         )
         shipped = np.zeros_like(flow)
         np.add.at(shipped, (it, ship_day), qty_w[it, wk])
@@ -265,7 +308,9 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
         nominal = lane_days[("SUP-01", destination)]
         lt = _lead_times(rng, nominal, lane_cv[("SUP-01", destination)], len(it))
         arrive = order_day + lt
-        ids = f"PO-{destination}-" + pd.Series(np.arange(len(it))).astype(str).str.zfill(7).to_numpy()
+        ids = (
+            f"PO-{destination}-" + pd.Series(np.arange(len(it))).astype(str).str.zfill(7).to_numpy()
+        )
         arrived = arrive < cfg.history_days
         purchase_orders.append(
             pd.DataFrame(
@@ -276,7 +321,10 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
                     "location_id": destination,
                     "sku": skus[it],
                     "quantity": qty_p[it, wk].astype(float),
-                    "promised_date": [(dates[0] + pd.Timedelta(days=int(x))).strftime("%Y-%m-%d") for x in order_day + nominal],
+                    "promised_date": [
+                        (dates[0] + pd.Timedelta(days=int(x))).strftime("%Y-%m-%d")
+                        for x in order_day + nominal
+                    ],
                     "status": np.where(arrived, "RECEIVED", "OPEN"),
                 }
             )
@@ -298,7 +346,9 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
     purchase("PLT-01", plant_outflow, ~direct, period=14)
     purchase("DC-01", dc_outflow["DC-01"], direct, period=14)
 
-    on_hand = _on_hand_snapshots(cfg, rng, demand, carried, direct, skus, store_ids, dc_ids, pd.concat(in_transit_rows))
+    on_hand = _on_hand_snapshots(
+        cfg, rng, demand, carried, direct, skus, store_ids, dc_ids, pd.concat(in_transit_rows)
+    )
     return {
         "items": items,
         "locations": locations,
@@ -311,7 +361,9 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
     }
 
 
-def _on_hand_snapshots(cfg, rng, demand, carried, direct, skus, store_ids, dc_ids, in_transit) -> pd.DataFrame:
+def _on_hand_snapshots(
+    cfg, rng, demand, carried, direct, skus, store_ids, dc_ids, in_transit
+) -> pd.DataFrame:
     """End-of-day stock per location x item for each landing day."""
     mean_store = demand.mean(axis=2)  # (stores, items)
     nodes = {store: (mean_store[s], carried[s]) for s, store in enumerate(store_ids)}
@@ -329,7 +381,9 @@ def _on_hand_snapshots(cfg, rng, demand, carried, direct, skus, store_ids, dc_id
             cover = rng.uniform(2, 25, len(items_here))
             on_hand = rng.poisson(mean[items_here] * cover)
             allocated = np.minimum(on_hand, rng.poisson(mean[items_here] * 0.3))
-            tr = transit.reindex(pd.MultiIndex.from_arrays([[location] * len(items_here), items_here]), fill_value=0)
+            tr = transit.reindex(
+                pd.MultiIndex.from_arrays([[location] * len(items_here), items_here]), fill_value=0
+            )
             frames.append(
                 pd.DataFrame(
                     {
@@ -377,13 +431,24 @@ def write_landing(landing: Path, cfg: DemoConfig = DemoConfig()) -> list[dt.date
         if "_txn_day" in frame:
             txn = frame["_txn_day"].to_numpy()
             late = (rng.random(len(frame)) < 0.03) * rng.integers(1, 3, len(frame))
-            extract_day = np.clip(np.maximum(txn, first_drop) + late * (txn >= first_drop), first_drop, cfg.history_days - 1)
+            extract_day = np.clip(
+                np.maximum(txn, first_drop) + late * (txn >= first_drop),
+                first_drop,
+                cfg.history_days - 1,
+            )
             if name == "on_hand":
                 extract_day = txn
-            date_str = dates[np.minimum(txn, cfg.history_days - 1)].strftime("%Y-%m-%d").to_numpy().astype(object)
+            date_str = (
+                dates[np.minimum(txn, cfg.history_days - 1)]
+                .strftime("%Y-%m-%d")
+                .to_numpy()
+                .astype(object)
+            )
             stamp = rng.random(len(frame)) < 0.02
             date_str[stamp] = date_str[stamp] + " 00:00:00"
-            frame = frame.drop(columns="_txn_day").assign(**{DATE_COLUMN[name]: date_str}, _extract_day=extract_day)
+            frame = frame.drop(columns="_txn_day").assign(
+                **{DATE_COLUMN[name]: date_str}, _extract_day=extract_day
+            )
             frame = _mess(frame, rng) if name != "on_hand" else frame
         for k, day in enumerate(drop_dates):
             folder = landing / day.isoformat()
@@ -397,10 +462,17 @@ def write_landing(landing: Path, cfg: DemoConfig = DemoConfig()) -> list[dt.date
                     resent = yesterday.sample(frac=0.01, random_state=cfg.seed + k)
                     today = pd.concat([today, resent])
                     if name == "sales_orders":
-                        corrected = yesterday[yesterday["order_type"] == "SALE"].sample(frac=0.005, random_state=cfg.seed + 50 + k)
+                        corrected = yesterday[yesterday["order_type"] == "SALE"].sample(
+                            frac=0.005, random_state=cfg.seed + 50 + k
+                        )
                         corrected = corrected.assign(quantity=corrected["quantity"] + 1)
                         today = pd.concat([today, corrected])
-                    key = {"sales_orders": ["order_id", "line_number"], "shipments": ["shipment_id"], "receipts": ["receipt_id"], "purchase_orders": ["po_id"]}[name]
+                    key = {
+                        "sales_orders": ["order_id", "line_number"],
+                        "shipments": ["shipment_id"],
+                        "receipts": ["receipt_id"],
+                        "purchase_orders": ["po_id"],
+                    }[name]
                     normal = today[key].astype(str).apply(lambda c: c.str.strip().str.upper())
                     today = today[~normal.duplicated(keep="last").to_numpy()]
                 out = today.drop(columns="_extract_day")
@@ -412,17 +484,59 @@ def write_landing(landing: Path, cfg: DemoConfig = DemoConfig()) -> list[dt.date
 _COLUMN_ORDER = {
     "items": ["sku", "description", "unit_cost", "unit_of_measure", "lot_size", "moq"],
     "locations": ["location_id", "location_type", "region", "description"],
-    "lanes": ["source_location_id", "destination_location_id", "sku", "transit_days", "transfer_cost"],
-    "sales_orders": ["order_id", "line_number", "order_date", "location_id", "sku", "quantity", "order_type", "status"],
-    "shipments": ["shipment_id", "ship_date", "from_location_id", "to_location_id", "sku", "quantity", "shipment_type"],
-    "receipts": ["receipt_id", "receipt_date", "location_id", "sku", "quantity", "receipt_type", "reference_id"],
-    "purchase_orders": ["po_id", "order_date", "supplier_id", "location_id", "sku", "quantity", "promised_date", "status"],
+    "lanes": [
+        "source_location_id",
+        "destination_location_id",
+        "sku",
+        "transit_days",
+        "transfer_cost",
+    ],
+    "sales_orders": [
+        "order_id",
+        "line_number",
+        "order_date",
+        "location_id",
+        "sku",
+        "quantity",
+        "order_type",
+        "status",
+    ],
+    "shipments": [
+        "shipment_id",
+        "ship_date",
+        "from_location_id",
+        "to_location_id",
+        "sku",
+        "quantity",
+        "shipment_type",
+    ],
+    "receipts": [
+        "receipt_id",
+        "receipt_date",
+        "location_id",
+        "sku",
+        "quantity",
+        "receipt_type",
+        "reference_id",
+    ],
+    "purchase_orders": [
+        "po_id",
+        "order_date",
+        "supplier_id",
+        "location_id",
+        "sku",
+        "quantity",
+        "promised_date",
+        "status",
+    ],
     "on_hand": ["snapshot_date", "location_id", "sku", "on_hand", "allocated", "in_transit"],
 }
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Write seeded demo ERP/WMS extracts to a landing folder.")
+    parser = argparse.ArgumentParser(
+        description="Write seeded demo ERP/WMS extracts to a landing folder."
+    )
     parser.add_argument("--landing", type=Path, default=Path("data/landing"))
     parser.add_argument("--stores", type=int, default=DemoConfig.stores)
     parser.add_argument("--dcs", type=int, default=DemoConfig.dcs)
@@ -433,8 +547,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=DemoConfig.seed)
     args = parser.parse_args(argv)
     cfg = DemoConfig(
-        stores=args.stores, dcs=args.dcs, items=args.items, history_days=args.history_days,
-        drop_days=args.drop_days, end_date=args.end_date, seed=args.seed,
+        stores=args.stores,
+        dcs=args.dcs,
+        items=args.items,
+        history_days=args.history_days,
+        drop_days=args.drop_days,
+        end_date=args.end_date,
+        seed=args.seed,
     )
     days = write_landing(args.landing, cfg)
     print(f"wrote {len(days)} landing days {days[0]} .. {days[-1]} under {args.landing}")

@@ -33,7 +33,11 @@ class LoadResult:
 
 def landing_folder(landing: Path, extract_date: dt.date | str) -> Path:
     """``<landing>/<YYYY-MM-DD>``; the date is parsed, so no other path can be produced."""
-    day = extract_date if isinstance(extract_date, dt.date) else dt.date.fromisoformat(str(extract_date))
+    day = (
+        extract_date
+        if isinstance(extract_date, dt.date)
+        else dt.date.fromisoformat(str(extract_date))
+    )
     return Path(landing) / day.isoformat()
 
 
@@ -72,7 +76,11 @@ def raw_table_ddl(name: str) -> str:
 
 
 def write_raw(
-    con: duckdb.DuckDBPyConnection, name: str, extract_date: dt.date, source_file: str, rows: pd.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    extract_date: dt.date,
+    source_file: str,
+    rows: pd.DataFrame,
 ) -> int:
     """Replace the rows of ``extract_date`` in ``raw.<name>`` with ``rows`` (one transaction)."""
     if name not in EXTRACTS:
@@ -106,8 +114,14 @@ def validate_day_file(landing: Path, extract_date: dt.date, name: str) -> tuple[
     path = find_extract_file(folder, name)
     if path is None:
         quarantined = Path(landing) / QUARANTINE / extract_date.isoformat()
-        hint = f" (a file of that name is in {quarantined})" if any(quarantined.glob(f"{name}.*")) else ""
-        raise ExtractError(folder / f"{name}.csv", [(None, None, f"expected file not found in {folder}{hint}")])
+        hint = (
+            f" (a file of that name is in {quarantined})"
+            if any(quarantined.glob(f"{name}.*"))
+            else ""
+        )
+        raise ExtractError(
+            folder / f"{name}.csv", [(None, None, f"expected file not found in {folder}{hint}")]
+        )
     try:
         referenced = {c.references for c in EXTRACTS[name].columns if c.references}
         masters = master_ids(folder, sorted(referenced))

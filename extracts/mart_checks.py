@@ -13,13 +13,17 @@ MART_SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "location_id": pa.Column(str),
             "sku": pa.Column(str),
             "demand_date": pa.Column("datetime64[us]", coerce=True),
-            "demand_qty": pa.Column(float, pa.Check.ge(0, error="demand is negative after returns netting")),
+            "demand_qty": pa.Column(
+                float, pa.Check.ge(0, error="demand is negative after returns netting")
+            ),
         },
         unique=["location_id", "sku", "demand_date"],
     ),
     "fct_lane_lead_times": pa.DataFrameSchema(
         {
-            "lead_time_mean_days": pa.Column(float, pa.Check.gt(0, error="lead time is not positive")),
+            "lead_time_mean_days": pa.Column(
+                float, pa.Check.gt(0, error="lead time is not positive")
+            ),
             "lead_time_stddev_days": pa.Column(float, pa.Check.ge(0)),
         }
     ),
@@ -45,7 +49,9 @@ def item_network_cycles(network: pd.DataFrame) -> list[str]:
     """Items whose lane graph has a cycle, each with the cycle as 'A -> B -> A'."""
     found = []
     for sku, lanes in network.groupby("sku", sort=True):
-        graph = nx.DiGraph(list(zip(lanes["source_location_id"], lanes["destination_location_id"], strict=True)))
+        graph = nx.DiGraph(
+            list(zip(lanes["source_location_id"], lanes["destination_location_id"], strict=True))
+        )
         try:
             cycle = nx.find_cycle(graph)
         except nx.NetworkXNoCycle:

@@ -74,7 +74,9 @@ def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
             frame = relation.df()
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
-        raise ExtractError(path, [(None, None, f"cannot be read as {path.suffix[1:]}: {message}")]) from exc
+        raise ExtractError(
+            path, [(None, None, f"cannot be read as {path.suffix[1:]}: {message}")]
+        ) from exc
     finally:
         con.close()
     header = list(frame.columns)
@@ -113,7 +115,9 @@ def _column_checks(column: Column, masters: Mapping[str, set[str]]) -> list[pa.C
             pa.Check(lambda s: normalise_id(s).str.len() > 0, error="id is blank", ignore_na=True)
         )
     if column.kind in ("number", "integer"):
-        checks.append(pa.Check(lambda s: _numbers(s).notna(), error="is not a number", ignore_na=True))
+        checks.append(
+            pa.Check(lambda s: _numbers(s).notna(), error="is not a number", ignore_na=True)
+        )
     if column.kind == "integer":
         checks.append(
             pa.Check(
@@ -125,16 +129,26 @@ def _column_checks(column: Column, masters: Mapping[str, set[str]]) -> list[pa.C
     if column.min_value is not None:
         low = column.min_value
         checks.append(
-            pa.Check(lambda s: ~(_numbers(s) < low), error=f"is below the minimum {low:g}", ignore_na=True)
+            pa.Check(
+                lambda s: ~(_numbers(s) < low),
+                error=f"is below the minimum {low:g}",
+                ignore_na=True,
+            )
         )
     if column.max_value is not None:
         high = column.max_value
         checks.append(
-            pa.Check(lambda s: ~(_numbers(s) > high), error=f"is above the maximum {high:g}", ignore_na=True)
+            pa.Check(
+                lambda s: ~(_numbers(s) > high),
+                error=f"is above the maximum {high:g}",
+                ignore_na=True,
+            )
         )
     if column.kind == "date":
         checks.append(
-            pa.Check(lambda s: _dates(s).notna(), error="is not a date (YYYY-MM-DD)", ignore_na=True)
+            pa.Check(
+                lambda s: _dates(s).notna(), error="is not a date (YYYY-MM-DD)", ignore_na=True
+            )
         )
     if column.allowed is not None:
         allowed = set(column.allowed)
@@ -225,8 +239,11 @@ def validate_extract(
         for item, *path_ids in lane_cycles(frame):
             scope = "all items" if item == ALL_ITEMS else f"item {item}"
             failures.append(
-                (None, "source_location_id/destination_location_id",
-                 f"lanes form a cycle for {scope}: {' -> '.join(path_ids)}")
+                (
+                    None,
+                    "source_location_id/destination_location_id",
+                    f"lanes form a cycle for {scope}: {' -> '.join(path_ids)}",
+                )
             )
     if failures:
         raise ExtractError(path, failures)

@@ -24,7 +24,9 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def run_range(first: str, last: str, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+def run_range(
+    first: str, last: str, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     """Materialize every asset for partitions first..last in one run (single-run backfill)."""
     from orchestration.definitions import defs
 
@@ -34,7 +36,9 @@ def run_range(first: str, last: str, instance: dg.DagsterInstance | None = None)
         "dagster/asset_partition_range_end": last,
     }
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    return job.execute_in_process(instance=instance, tags=tags, run_config=quiet, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, tags=tags, run_config=quiet, raise_on_error=False
+    )
 
 
 def summary(warehouse: Path, serving: Path) -> str:
@@ -63,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     if args.regenerate or not landing_days(landing):
         days = write_landing(landing, DemoConfig())
-        print(f"demo extracts written: {len(days)} days under {landing} ({time.perf_counter() - started:.1f} s)")
+        print(
+            f"demo extracts written: {len(days)} days under {landing} ({time.perf_counter() - started:.1f} s)"
+        )
     days = landing_days(landing)
     first, last = days[0].isoformat(), days[-1].isoformat()
     print(f"running daily_refresh over {first} .. {last} ...")

@@ -41,7 +41,9 @@ def publish(
     con.execute("ATTACH ? AS serving_copy", [str(staging)])
     try:
         for schema, name in tables:
-            con.execute(f'CREATE TABLE serving_copy.main."{name}" AS SELECT * FROM "{schema}"."{name}"')
+            con.execute(
+                f'CREATE TABLE serving_copy.main."{name}" AS SELECT * FROM "{schema}"."{name}"'
+            )
             rows = con.execute(f'SELECT count(*) FROM serving_copy.main."{name}"').fetchone()[0]
             published.append(PublishedTable(schema, name, rows))
         con.execute(

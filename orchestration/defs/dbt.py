@@ -1,13 +1,18 @@
 """dbt models as Dagster assets: raw sources -> staging -> intermediate -> marts."""
 
-
 import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from orchestration.defs.partitions import daily_partitions, single_run_backfill
 from orchestration.settings import DBT_PROJECT_DIR

@@ -2,9 +2,9 @@ import warnings
 
 import dagster as dg
 
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
 from orchestration.settings import PARTITIONS_START
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 # One partition per extract day; every asset is partitioned by it so that a run is "as of" a day.
 daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)

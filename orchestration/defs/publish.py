@@ -1,6 +1,5 @@
 """Publication: the checked marts are copied to the serving file BI reads."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -15,6 +14,7 @@ PUBLISHED_MARTS = [
     "dim_items",
     "dim_locations",
     "fct_customer_demand_daily",
+    "fct_internal_transfers_daily",
     "fct_item_network",
     "fct_lane_lead_times",
     "fct_inventory_position",
@@ -38,7 +38,9 @@ def published_plan(
     with warehouse.get_connection() as con:
         published = publish(con, tables, serving.root, run_date)
     rows = {p.name: p.rows for p in published}
-    preview = "\n".join(["| table | rows |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in rows.items()])
+    preview = "\n".join(
+        ["| table | rows |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in rows.items()]
+    )
     return dg.MaterializeResult(
         metadata={
             "run_date": run_date.isoformat(),

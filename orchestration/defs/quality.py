@@ -1,6 +1,5 @@
 """Blocking pandera asset checks on the marts: a failure stops publication of the run."""
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 

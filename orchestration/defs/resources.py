@@ -1,6 +1,5 @@
 """Resources shared by the assets: the DuckDB warehouse, the landing folder, dbt."""
 
-
 import sys
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """The daily refresh job, its 06:00 schedule, and a sensor on new landing folders."""
 
-
 import json
 
 import dagster as dg
@@ -21,7 +20,9 @@ daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
 )
 
 
-@dg.sensor(job=daily_refresh, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    job=daily_refresh, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
+)
 def new_landing_folder(context: dg.SensorEvaluationContext):
     """Start a refresh for each new <landing>/<YYYY-MM-DD> folder, once per day."""
     seen = set(json.loads(context.cursor)) if context.cursor else set()

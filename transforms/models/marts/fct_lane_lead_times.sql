@@ -16,8 +16,9 @@ measured as (
         source_location_id,
         destination_location_id,
         count(*) as observations,
-        avg(lead_time_days) as lead_time_mean_days,
-        coalesce(stddev_samp(lead_time_days), 0) as lead_time_stddev_days,
+        -- rounded: parallel float sums are not bit-reproducible, published figures must be
+        round(avg(lead_time_days), 6) as lead_time_mean_days,
+        round(coalesce(stddev_samp(lead_time_days), 0), 6) as lead_time_stddev_days,
         min(lead_time_days) as lead_time_min_days,
         max(lead_time_days) as lead_time_max_days
     from observations

@@ -1,0 +1,48 @@
+"""Test settings: every worker gets its own landing, warehouse, serving copy and DAGSTER_HOME,
+set before the Dagster definitions are imported."""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(tempfile.mkdtemp(prefix="meio-tests-"))
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["MEIO_LANDING"] = str(_ROOT / "landing")
+os.environ["MEIO_WAREHOUSE"] = str(_ROOT / "warehouse.duckdb")
+os.environ["MEIO_SERVING"] = str(_ROOT / "serving")
+os.environ["DAGSTER_HOME"] = str(_ROOT / "dagster_home")
+(_ROOT / "dagster_home").mkdir()
+(_ROOT / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT_ROOT.parent / "shared"
+
+
+def _ensure_dbt_manifest() -> None:
+    manifest = PROJECT_ROOT / "transforms" / "target" / "manifest.json"
+    if not manifest.exists():
+        dbt = Path(sys.executable).parent / "dbt"
+        subprocess.run(
+            [str(dbt), "parse", "--profiles-dir", ".", "--quiet"],
+            cwd=manifest.parent.parent,
+            check=True,
+        )
+
+
+_ensure_dbt_manifest()
+
+
+@pytest.fixture(scope="session")
+def work_root() -> Path:
+    return _ROOT
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not SHARED.exists():
+        pytest.skip("../shared is absent")
+    return SHARED

@@ -1,0 +1,168 @@
+"""Each kind of bad extract gives an error naming file, row and field."""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from extracts.demo import DemoConfig, write_landing
+from extracts.ingest import ingest_extract, landing_folder
+from extracts.validate import ExtractError
+
+DAY = dt.date(2026, 3, 3)
+CONFIG = DemoConfig(stores=3, dcs=1, items=8, history_days=60, drop_days=1, end_date=DAY, seed=3)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    landing = tmp_path_factory.mktemp("pristine")
+    write_landing(landing, CONFIG)
+    return landing
+
+
+@pytest.fixture
+def landing(pristine, tmp_path) -> Path:
+    copy = tmp_path / "landing"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def _edit(landing: Path, name: str, edit) -> Path:
+    path = landing_folder(landing, DAY) / f"{name}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    edit(frame).to_csv(path, index=False)
+    return path
+
+
+def _reject(landing: Path, name: str) -> ExtractError:
+    con = duckdb.connect()
+    with pytest.raises(ExtractError) as caught:
+        ingest_extract(con, landing, DAY, name)
+    tables = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'"
+    ).fetchone()[0]
+    assert tables == 0, "nothing may be loaded from a rejected file"
+    quarantined = landing / "_quarantine" / DAY.isoformat()
+    assert (quarantined / f"{name}.csv.reason.txt").read_text().strip() == str(caught.value)
+    assert not (landing_folder(landing, DAY) / f"{name}.csv").exists()
+    return caught.value
+
+
+def test_good_day_loads_every_extract(landing):
+    con = duckdb.connect()
+    for name in (
+        "items",
+        "locations",
+        "lanes",
+        "sales_orders",
+        "shipments",
+        "receipts",
+        "purchase_orders",
+        "on_hand",
+    ):
+        assert ingest_extract(con, landing, DAY, name).rows > 0
+
+
+def test_missing_column(landing):
+    _edit(landing, "items", lambda f: f.drop(columns="unit_cost"))
+    error = _reject(landing, "items")
+    assert "file items.csv, field unit_cost: required column is missing" in str(error)
+
+
+def test_wrong_type_names_row_and_field(landing):
+    def edit(frame):
+        frame.loc[4, "quantity"] = "twelve"
+        return frame
+
+    _edit(landing, "sales_orders", edit)
+    error = _reject(landing, "sales_orders")
+    assert "file sales_orders.csv, row 5 (line 6), field quantity: 'twelve' is not a number" in str(
+        error
+    )
+
+
+def test_duplicate_key(landing):
+    _edit(landing, "items", lambda f: pd.concat([f, f.iloc[[2]]], ignore_index=True))
+    error = _reject(landing, "items")
+    assert "row 9 (line 10), field sku: duplicate key (sku=SKU-00003)" in str(error)
+
+
+def test_unknown_item_and_location(landing):
+    def edit(frame):
+        frame.loc[0, "sku"] = "SKU-99999"
+        frame.loc[1, "location_id"] = "ST-404"
+        return frame
+
+    _edit(landing, "sales_orders", edit)
+    message = str(_reject(landing, "sales_orders"))
+    assert "row 1 (line 2), field sku: 'SKU-99999' unknown item" in message
+    assert "row 2 (line 3), field location_id: 'ST-404' unknown location" in message
+
+
+def test_negative_on_hand(landing):
+    def edit(frame):
+        frame.loc[3, "on_hand"] = "-5"
+        return frame
+
+    _edit(landing, "on_hand", edit)
+    assert "row 4 (line 5), field on_hand: '-5' is below the minimum 0" in str(
+        _reject(landing, "on_hand")
+    )
+
+
+def test_cycle_in_lanes(landing):
+    def edit(frame):
+        back = pd.DataFrame(
+            [
+                {
+                    "source_location_id": "DC-01",
+                    "destination_location_id": "PLT-01",
+                    "sku": "*",
+                    "transit_days": "2",
+                    "transfer_cost": "0.1",
+                }
+            ]
+        )
+        return pd.concat([frame, back], ignore_index=True)
+
+    _edit(landing, "lanes", edit)
+    message = str(_reject(landing, "lanes"))
+    assert "lanes form a cycle for all items" in message
+    assert "PLT-01 -> DC-01 -> PLT-01" in message or "DC-01 -> PLT-01 -> DC-01" in message
+
+
+def test_empty_file(landing):
+    (landing_folder(landing, DAY) / "receipts.csv").write_text("")
+    assert "file receipts.csv: file is empty (no header row)" in str(_reject(landing, "receipts"))
+
+
+def test_header_only_master_is_rejected_but_transactions_may_be_empty(landing):
+    _edit(landing, "purchase_orders", lambda f: f.iloc[0:0])
+    assert ingest_extract(duckdb.connect(), landing, DAY, "purchase_orders").rows == 0
+    _edit(landing, "locations", lambda f: f.iloc[0:0])
+    assert "header but no rows" in str(_reject(landing, "locations"))
+
+
+def test_missing_file_points_at_quarantine(landing):
+    _edit(landing, "items", lambda f: f.drop(columns="moq"))
+    _reject(landing, "items")
+    with pytest.raises(ExtractError, match="expected file not found.*_quarantine"):
+        ingest_extract(duckdb.connect(), landing, DAY, "items")
+
+
+def test_reload_replaces_the_day(landing):
+    con = duckdb.connect()
+    first = ingest_extract(con, landing, DAY, "sales_orders").rows
+    ingest_extract(con, landing, DAY, "sales_orders")
+    assert con.execute("SELECT count(*) FROM raw.sales_orders").fetchone()[0] == first
+
+
+def test_demo_generator_is_deterministic(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_landing(a, CONFIG)
+    write_landing(b, CONFIG)
+    for path in sorted((a / DAY.isoformat()).iterdir()):
+        assert path.read_bytes() == (b / DAY.isoformat() / path.name).read_bytes(), path.name

@@ -1,0 +1,143 @@
+"""The Dagster graph end to end on a small demo network: backfill, re-runs, bad days."""
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from extracts.demo import DemoConfig, write_landing
+from orchestration.demo import run_range
+from serving.publish import SERVING_FILE
+
+CONFIG = DemoConfig(
+    stores=4, dcs=2, items=12, history_days=150, drop_days=3, end_date=dt.date(2026, 3, 3), seed=11
+)
+LANDING = Path(os.environ["MEIO_LANDING"])
+WAREHOUSE = Path(os.environ["MEIO_WAREHOUSE"])
+SERVING = Path(os.environ["MEIO_SERVING"]) / SERVING_FILE
+MARTS = [
+    "dim_items",
+    "dim_locations",
+    "fct_customer_demand_daily",
+    "fct_internal_transfers_daily",
+    "fct_item_network",
+    "fct_lane_lead_times",
+    "fct_inventory_position",
+]
+
+
+def fingerprints(path: Path, schema: str, tables: list[str]) -> dict[str, tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    volatile = "EXCLUDE (loaded_at)" if schema == "raw" else ""
+    try:
+        return {
+            t: con.execute(
+                f'SELECT count(*), sum(hash(x)::HUGEINT) FROM (SELECT * {volatile} FROM "{schema}"."{t}") AS x'
+            ).fetchone()
+            for t in tables
+        }
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def built() -> list[dt.date]:
+    days = write_landing(LANDING, CONFIG)
+    result = run_range(
+        days[0].isoformat(), days[-1].isoformat(), instance=dg.DagsterInstance.ephemeral()
+    )
+    assert result.success
+    return days
+
+
+def test_backfill_of_three_days_builds_marts_and_publishes(built):
+    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    try:
+        days = con.execute(
+            "SELECT DISTINCT extract_date FROM raw.sales_orders ORDER BY 1"
+        ).fetchall()
+        assert [d[0] for d in days] == built
+        demand = con.execute(
+            "SELECT min(demand_qty), count(*) FROM marts.fct_customer_demand_daily"
+        ).fetchone()
+        assert demand[0] >= 0 and demand[1] > 0
+        lead = con.execute(
+            "SELECT min(lead_time_mean_days), max(observations) FROM marts.fct_lane_lead_times"
+        ).fetchone()
+        assert lead[0] > 0 and lead[1] > 0
+    finally:
+        con.close()
+    served = duckdb.connect(str(SERVING), read_only=True)
+    try:
+        assert served.execute("SELECT run_date FROM publication").fetchone()[0] == built[-1]
+    finally:
+        served.close()
+
+
+def test_partition_run_twice_gives_identical_tables(built):
+    last = built[-1].isoformat()
+    assert run_range(last, last).success
+    first = fingerprints(WAREHOUSE, "marts", MARTS) | fingerprints(
+        WAREHOUSE, "raw", ["sales_orders", "on_hand"]
+    )
+    assert run_range(last, last).success
+    second = fingerprints(WAREHOUSE, "marts", MARTS) | fingerprints(
+        WAREHOUSE, "raw", ["sales_orders", "on_hand"]
+    )
+    assert first == second
+
+
+@pytest.mark.parametrize(
+    "name, column, value, message",
+    [
+        ("on_hand", "on_hand", "-3", "field on_hand: '-3' is below the minimum 0"),
+        ("sales_orders", "sku", "NOPE-1", "field sku: 'NOPE-1' unknown item"),
+    ],
+)
+def test_bad_day_is_quarantined_and_published_tables_stay(built, name, column, value, message):
+    bad_day = built[-1] + dt.timedelta(days=1)
+    folder = LANDING / bad_day.isoformat()
+    shutil.copytree(LANDING / built[-1].isoformat(), folder)
+    path = folder / f"{name}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[1, column] = value
+    frame.to_csv(path, index=False)
+    before_marts = fingerprints(WAREHOUSE, "marts", MARTS)
+    before_served = fingerprints(SERVING, "main", MARTS + ["publication"])
+    try:
+        result = run_range(bad_day.isoformat(), bad_day.isoformat())
+        assert not result.success
+        failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert any(message in str(e.event_specific_data.error.message) for e in failures)
+        assert fingerprints(WAREHOUSE, "marts", MARTS) == before_marts
+        assert fingerprints(SERVING, "main", MARTS + ["publication"]) == before_served
+        reason = LANDING / "_quarantine" / bad_day.isoformat() / f"{name}.csv.reason.txt"
+        assert message in reason.read_text()
+    finally:
+        shutil.rmtree(folder)
+        shutil.rmtree(LANDING / "_quarantine", ignore_errors=True)
+        con = duckdb.connect(str(WAREHOUSE))
+        for table in (
+            "items",
+            "locations",
+            "lanes",
+            "sales_orders",
+            "shipments",
+            "receipts",
+            "purchase_orders",
+            "on_hand",
+        ):
+            con.execute(f'DELETE FROM raw."{table}" WHERE extract_date = ?', [bad_day])
+        con.close()
+
+
+def test_definitions_load_with_schedule_and_sensor():
+    from orchestration.definitions import defs
+
+    assert defs.resolve_schedule_def("daily_refresh_0600").cron_schedule == "0 6 * * *"
+    assert defs.resolve_sensor_def("new_landing_folder") is not None
