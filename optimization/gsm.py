@@ -1,0 +1,361 @@
+"""Guaranteed Service Model (Graves & Willems 2000): exact safety-stock placement.
+
+A network of stages (location x item) with arcs supplier -> customer. Stage j quotes an
+outbound service time S_j (periods) to its customers, gets an inbound service time SI_j >= S_i
+from every supplier i (>= the external supplier's service time at a source stage) and holds
+safety stock to cover its net replenishment time tau_j = SI_j + T_j - S_j >= 0. Customer-facing
+stages keep S_j <= their quoted maximum. The cost of stage j is any non-decreasing function of
+tau_j given as a table ``cost[items, stage, tau]`` (currency per period), classically
+h_j z_j sigma_j sqrt(tau_j). Times are whole periods.
+
+Two exact solvers:
+* ``solve_tree``: the spanning-tree dynamic program, vectorised over many items that share one
+  tree topology (arrays of shape items x periods x periods per stage).
+* ``solve_mip``: a mixed-integer program (HiGHS through scipy.optimize.milp) for any acyclic
+  network, one binary per stage and candidate tau; time-limited, reports status and gap.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+INF = np.inf
+
+
+@dataclass(frozen=True)
+class Network:
+    """Topology and times shared by every item solved together.
+
+    processing_time: T_j, whole periods, shape (stages,).
+    arcs: (supplier index, customer index) pairs.
+    external_inbound: service time of the outside supplier of a source stage (periods).
+    """
+
+    stage_ids: tuple[str, ...]
+    processing_time: np.ndarray
+    arcs: tuple[tuple[int, int], ...]
+    external_inbound: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.stage_ids)
+
+    def suppliers(self) -> list[list[int]]:
+        up: list[list[int]] = [[] for _ in range(self.n)]
+        for i, j in self.arcs:
+            up[j].append(i)
+        return up
+
+    def customers(self) -> list[list[int]]:
+        down: list[list[int]] = [[] for _ in range(self.n)]
+        for i, j in self.arcs:
+            down[i].append(j)
+        return down
+
+    def topological_order(self) -> list[int]:
+        indegree = np.zeros(self.n, dtype=int)
+        for _, j in self.arcs:
+            indegree[j] += 1
+        down = self.customers()
+        queue = deque(np.flatnonzero(indegree == 0).tolist())
+        order = []
+        while queue:
+            i = queue.popleft()
+            order.append(i)
+            for j in down[i]:
+                indegree[j] -= 1
+                if indegree[j] == 0:
+                    queue.append(j)
+        if len(order) != self.n:
+            raise ValueError("the network has a cycle: the GSM needs an acyclic network")
+        return order
+
+    def longest_lead_time(self) -> np.ndarray:
+        """Latest possible outbound time per stage: external inbound + T along the longest path."""
+        latest = np.zeros(self.n, dtype=np.int64)
+        up = self.suppliers()
+        for j in self.topological_order():
+            inbound = max([latest[i] for i in up[j]], default=0)
+            if not up[j]:
+                inbound = self.external_inbound[j]
+            latest[j] = inbound + self.processing_time[j]
+        return latest
+
+    def is_forest(self) -> bool:
+        """True when the undirected network has no cycle (every component is a tree)."""
+        parent = list(range(self.n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for i, j in self.arcs:
+            a, b = find(i), find(j)
+            if a == b:
+                return False
+            parent[a] = b
+        return True
+
+
+@dataclass
+class Solution:
+    """Optimal service times per item x stage (periods) and the cost per item (currency)."""
+
+    outbound_service_time: np.ndarray  # S, (items, stages)
+    inbound_service_time: np.ndarray  # SI, (items, stages)
+    net_replenishment_time: np.ndarray  # tau, (items, stages)
+    cost: np.ndarray  # (items,)
+    status: str = "optimal"
+    gap: float = 0.0
+
+
+def sqrt_cost_table(
+    holding_cost: np.ndarray,
+    z: np.ndarray,
+    sigma: np.ndarray,
+    max_tau: int,
+    mean: np.ndarray | None = None,
+    lead_time_sd: np.ndarray | None = None,
+) -> np.ndarray:
+    """cost[item, stage, tau] = h z sqrt(sigma^2 tau + mean^2 sd_L^2 [tau > 0]).
+
+    sigma: demand standard deviation per period; lead_time_sd: of the stage's own replenishment
+    time (periods); without it this is the classical h z sigma sqrt(tau). Shapes (items, stages).
+    """
+    tau = np.arange(max_tau + 1, dtype=float)
+    variance = np.asarray(sigma, float)[..., None] ** 2 * tau
+    if mean is not None and lead_time_sd is not None:
+        variance = variance + (np.asarray(mean, float) * np.asarray(lead_time_sd, float))[..., None] ** 2 * (tau > 0)
+    return (np.asarray(holding_cost, float) * np.asarray(z, float))[..., None] * np.sqrt(variance)
+
+
+def _evaluate(network: Network, cost: np.ndarray, S: np.ndarray) -> Solution:
+    """Inbound times, taus and cost implied by outbound times S (items, stages).
+
+    Stages are visited supplier-first with SI_j = max(S of suppliers, external inbound) and
+    S_j clamped to SI_j + T_j: where a solver left slack (SI above what the suppliers quote),
+    this only lowers taus and downstream inbound times, so the cost never rises.
+    """
+    up = network.suppliers()
+    S = S.copy()
+    SI = np.zeros_like(S)
+    for j in network.topological_order():
+        if up[j]:
+            SI[:, j] = S[:, up[j]].max(axis=1)
+        else:
+            SI[:, j] = network.external_inbound[j]
+        S[:, j] = np.minimum(S[:, j], SI[:, j] + network.processing_time[j])
+    tau = SI + network.processing_time[None, :] - S
+    items = np.arange(S.shape[0])[:, None]
+    stages = np.arange(network.n)[None, :]
+    total = cost[items, stages, tau].sum(axis=1)
+    return Solution(S, SI, tau, total)
+
+
+def _labels(network: Network) -> tuple[list[int], list[int | None]]:
+    """Graves-Willems labelling: each node, when labelled, has at most one unlabelled neighbour."""
+    neighbours: list[set[int]] = [set() for _ in range(network.n)]
+    for i, j in network.arcs:
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    remaining = [len(nb) for nb in neighbours]
+    labelled = np.zeros(network.n, dtype=bool)
+    queue = deque(k for k in range(network.n) if remaining[k] <= 1)
+    order: list[int] = []
+    parent: list[int | None] = [None] * network.n
+    while queue:
+        k = queue.popleft()
+        if labelled[k]:
+            continue
+        labelled[k] = True
+        order.append(k)
+        open_nb = [m for m in neighbours[k] if not labelled[m]]
+        if open_nb:
+            p = open_nb[0]
+            parent[k] = p
+            remaining[p] -= 1
+            if remaining[p] <= 1:
+                queue.append(p)
+    return order, parent
+
+
+def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray) -> Solution:
+    """Exact GSM on a spanning tree (or forest) for many items at once.
+
+    cost: (items, stages, taus) non-decreasing in tau, taus >= longest lead time + 1.
+    max_service_time: (items, stages) upper bound on S (np.inf where there is none).
+    """
+    if not network.is_forest():
+        raise ValueError("solve_tree needs a network whose undirected graph has no cycle")
+    n_items = cost.shape[0]
+    latest = network.longest_lead_time()
+    M = int(latest.max())
+    if cost.shape[2] < M + 1:
+        raise ValueError(f"cost table covers tau up to {cost.shape[2] - 1}, needs {M}")
+    grid = np.arange(M + 1)
+    T = network.processing_time
+    up_arcs = {(i, j) for i, j in network.arcs}
+    order, parent = _labels(network)
+    rank = {k: r for r, k in enumerate(order)}
+    up, down = network.suppliers(), network.customers()
+
+    f: dict[int, np.ndarray] = {}
+    g: dict[int, np.ndarray] = {}
+    arg_si_of_s: dict[int, np.ndarray] = {}
+    arg_s_of_si: dict[int, np.ndarray] = {}
+    roots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    for k in order:
+        base = np.zeros((n_items, M + 1))
+        if not up[k]:
+            base[:, grid < network.external_inbound[k]] = INF
+        for i in up[k]:
+            if rank[i] < rank[k]:
+                base += np.minimum.accumulate(f[i], axis=1)
+        downstream = np.zeros((n_items, M + 1))
+        for j in down[k]:
+            if rank[j] < rank[k]:
+                downstream += np.minimum.accumulate(g[j][:, ::-1], axis=1)[:, ::-1]
+        tau = grid[None, :] + T[k] - grid[:, None]  # [S, SI]
+        valid = (tau >= 0) & (grid[None, :] <= latest[k] - T[k]) & (grid[:, None] <= latest[k])
+        stage_cost = cost[:, k, np.clip(tau, 0, cost.shape[2] - 1)]  # (items, S, SI)
+        total = np.where(valid[None], stage_cost, INF) + base[:, None, :] + downstream[:, :, None]
+        too_late = grid[None, :, None] > max_service_time[:, k][:, None, None]  # S over its max
+        total = np.where(too_late, INF, total)
+        p = parent[k]
+        if p is None:
+            flat = total.reshape(n_items, -1)
+            best = flat.argmin(axis=1)
+            roots[k] = (best // (M + 1), best % (M + 1))
+        elif (k, p) in up_arcs:  # k supplies p: f_k(S)
+            arg_si_of_s[k] = total.argmin(axis=2)
+            f[k] = np.take_along_axis(total, arg_si_of_s[k][:, :, None], axis=2)[:, :, 0]
+        else:  # p supplies k: g_k(SI)
+            arg_s_of_si[k] = total.argmin(axis=1)
+            g[k] = np.take_along_axis(total, arg_s_of_si[k][:, None, :], axis=1)[:, 0, :]
+
+    S = np.zeros((n_items, network.n), dtype=np.int64)
+    SI = np.zeros((n_items, network.n), dtype=np.int64)
+    rows = np.arange(n_items)
+    for k in reversed(order):
+        p = parent[k]
+        if p is None:
+            S[:, k], SI[:, k] = roots[k]
+        elif k in f:  # S_k <= SI_p
+            masked = np.where(grid[None, :] <= SI[:, p][:, None], f[k], INF)
+            S[:, k] = masked.argmin(axis=1)
+            SI[:, k] = arg_si_of_s[k][rows, S[:, k]]
+        else:  # SI_k >= S_p
+            masked = np.where(grid[None, :] >= S[:, p][:, None], g[k], INF)
+            SI[:, k] = masked.argmin(axis=1)
+            S[:, k] = arg_s_of_si[k][rows, SI[:, k]]
+    solution = _evaluate(network, cost, S)
+    if not np.isfinite(solution.cost).all():
+        raise ValueError("no feasible service times: check maximum service times against lead times")
+    return solution
+
+
+def solve_mip(
+    network: Network, cost: np.ndarray, max_service_time: np.ndarray, time_limit: float = 60.0
+) -> Solution:
+    """Exact GSM on any acyclic network, one item at a time, as a MIP solved by HiGHS.
+
+    Variables per stage: S_j, SI_j (integer) and a binary y_jt for each candidate tau t;
+    sum_t y_jt = 1 and tau_j = sum_t t y_jt = SI_j + T_j - S_j. Status is 'optimal' or
+    'time_limit' with the relative gap between the best solution and the bound.
+    """
+    latest = network.longest_lead_time()
+    up = network.suppliers()
+    n = network.n
+    T = network.processing_time
+    results = []
+    for item in range(cost.shape[0]):
+        cap = np.minimum(latest, np.where(np.isfinite(max_service_time[item]), max_service_time[item], latest))
+        tau_max = latest  # tau_j <= SI_j + T_j <= latest_j
+        tau_min = np.zeros(n, dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(tau_max - tau_min + 1)])
+        n_y = int(offsets[-1])
+        n_var = 2 * n + n_y  # [S | SI | y]
+        c = np.zeros(n_var)
+        lb = np.zeros(n_var)
+        ub = np.ones(n_var)
+        ub[:n] = cap
+        ub[n : 2 * n] = latest - T
+        for j in range(n):
+            taus = np.arange(tau_min[j], tau_max[j] + 1)
+            c[2 * n + offsets[j] : 2 * n + offsets[j + 1]] = cost[item, j, taus]
+            if not up[j]:
+                lb[n + j] = network.external_inbound[j]
+        rows, cols, vals, lo, hi = [], [], [], [], []
+        r = 0
+        for j in range(n):
+            taus = np.arange(tau_min[j], tau_max[j] + 1)
+            ys = 2 * n + offsets[j] + np.arange(len(taus))
+            # sum_t y_jt = 1
+            rows += [r] * len(ys)
+            cols += ys.tolist()
+            vals += [1.0] * len(ys)
+            lo.append(1)
+            hi.append(1)
+            r += 1
+            # SI_j - S_j - sum_t t y_jt = -T_j
+            rows += [r, r] + [r] * len(ys)
+            cols += [n + j, j] + ys.tolist()
+            vals += [1.0, -1.0] + (-taus.astype(float)).tolist()
+            lo.append(-T[j])
+            hi.append(-T[j])
+            r += 1
+            for i in up[j]:  # SI_j - S_i >= 0
+                rows += [r, r]
+                cols += [n + j, i]
+                vals += [1.0, -1.0]
+                lo.append(0)
+                hi.append(INF)
+                r += 1
+        A = sp.csr_matrix((vals, (rows, cols)), shape=(r, n_var))
+        result = milp(
+            c,
+            constraints=LinearConstraint(A, lo, hi),
+            integrality=np.ones(n_var),
+            bounds=Bounds(lb, ub),
+            options={"time_limit": time_limit, "mip_rel_gap": 1e-9, "presolve": True},
+        )
+        if result.x is None:
+            raise ValueError(f"MIP found no feasible service times ({result.message})")
+        S_item = np.round(result.x[:n]).astype(np.int64)
+        status = "optimal" if result.status == 0 else "time_limit"
+        gap = float(getattr(result, "mip_gap", 0.0) or 0.0)
+        results.append((S_item, status, gap))
+    S = np.stack([s for s, _, _ in results])
+    solution = _evaluate(network, cost, S)
+    statuses = {s for _, s, _ in results}
+    solution.status = "optimal" if statuses == {"optimal"} else "time_limit"
+    solution.gap = max(g for _, _, g in results)
+    return solution
+
+
+def solve(
+    network: Network, cost: np.ndarray, max_service_time: np.ndarray, time_limit: float = 60.0
+) -> Solution:
+    """Tree DP where the network is a tree (exact, vectorised), else the MIP."""
+    if network.is_forest():
+        return solve_tree(network, cost, max_service_time)
+    return solve_mip(network, cost, max_service_time, time_limit=time_limit)
+
+
+def single_echelon(network: Network, cost: np.ndarray) -> Solution:
+    """Baseline: every stage quotes S = 0 and covers its own full replenishment time."""
+    S = np.zeros((cost.shape[0], network.n), dtype=np.int64)
+    return _evaluate(network, cost, S)
+
+
+def stage_index(stage_ids: Sequence[str]) -> dict[str, int]:
+    return {s: k for k, s in enumerate(stage_ids)}
