@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"meio-gsm: cannot read {args.path}: {error}", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    solution = solve(instance.network, instance.cost, instance.max_service_time, time_limit=args.time_limit)
+    solution = solve(
+        instance.network, instance.cost, instance.max_service_time, time_limit=args.time_limit
+    )
     seconds = time.perf_counter() - started
     stages = [
         {
@@ -33,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
             "outbound_service_time": int(solution.outbound_service_time[0, k]),
             "inbound_service_time": int(solution.inbound_service_time[0, k]),
             "net_replenishment_time": int(solution.net_replenishment_time[0, k]),
-            "safety_stock": float(instance.z[k] * instance.sigma[k] * solution.net_replenishment_time[0, k] ** 0.5),
+            "safety_stock": float(
+                instance.z[k] * instance.sigma[k] * solution.net_replenishment_time[0, k] ** 0.5
+            ),
         }
         for k, stage in enumerate(instance.network.stage_ids)
     ]

@@ -133,7 +133,9 @@ def sqrt_cost_table(
     tau = np.arange(max_tau + 1, dtype=float)
     variance = np.asarray(sigma, float)[..., None] ** 2 * tau
     if mean is not None and lead_time_sd is not None:
-        variance = variance + (np.asarray(mean, float) * np.asarray(lead_time_sd, float))[..., None] ** 2 * (tau > 0)
+        variance = variance + (np.asarray(mean, float) * np.asarray(lead_time_sd, float))[
+            ..., None
+        ] ** 2 * (tau > 0)
     return (np.asarray(holding_cost, float) * np.asarray(z, float))[..., None] * np.sqrt(variance)
 
 
@@ -259,7 +261,9 @@ def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray)
             S[:, k] = arg_s_of_si[k][rows, SI[:, k]]
     solution = _evaluate(network, cost, S)
     if not np.isfinite(solution.cost).all():
-        raise ValueError("no feasible service times: check maximum service times against lead times")
+        raise ValueError(
+            "no feasible service times: check maximum service times against lead times"
+        )
     return solution
 
 
@@ -278,7 +282,9 @@ def solve_mip(
     T = network.processing_time
     results = []
     for item in range(cost.shape[0]):
-        cap = np.minimum(latest, np.where(np.isfinite(max_service_time[item]), max_service_time[item], latest))
+        cap = np.minimum(
+            latest, np.where(np.isfinite(max_service_time[item]), max_service_time[item], latest)
+        )
         tau_max = latest  # tau_j <= SI_j + T_j <= latest_j
         tau_min = np.zeros(n, dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(tau_max - tau_min + 1)])

@@ -45,7 +45,9 @@ def _pooled_sigma(n: int, customers: list[list[int]], demand_sd: dict[int, float
 
 def _instance(name, ids, T, arcs, ext_in, h, z, demand_sd, max_s) -> Instance:
     n = len(ids)
-    network = Network(tuple(ids), np.asarray(T, dtype=np.int64), tuple(arcs), np.asarray(ext_in, dtype=np.int64))
+    network = Network(
+        tuple(ids), np.asarray(T, dtype=np.int64), tuple(arcs), np.asarray(ext_in, dtype=np.int64)
+    )
     sigma = _pooled_sigma(n, network.customers(), demand_sd)
     M = int(network.longest_lead_time().max())
     h, z = np.asarray(h, float), np.asarray(z, float)
@@ -58,17 +60,29 @@ def read_json_instance(path: Path) -> Instance:
     data = json.loads(Path(path).read_text())
     nodes = data["nodes"]
     index = {node["_index"]: k for k, node in enumerate(nodes)}
-    arcs = sorted({(index[p], index[node["_index"]]) for node in nodes for p in node.get("_predecessor_indices", [])})
+    arcs = sorted(
+        {
+            (index[p], index[node["_index"]])
+            for node in nodes
+            for p in node.get("_predecessor_indices", [])
+        }
+    )
     arcs += [
         (index[node["_index"]], index[s])
         for node in nodes
         for s in node.get("_successor_indices", [])
         if (index[node["_index"]], index[s]) not in arcs
     ]
-    demand_sd = {index[n["_index"]]: float(n["demand"]["standard_deviation"]) for n in nodes if n.get("demand")}
+    demand_sd = {
+        index[n["_index"]]: float(n["demand"]["standard_deviation"])
+        for n in nodes
+        if n.get("demand")
+    }
     has_customers = {i for i, _ in arcs}
     max_s = [
-        float(n.get("external_outbound_cst", 0)) if (index[n["_index"]] not in has_customers or n.get("demand")) else math.inf
+        float(n.get("external_outbound_cst", 0))
+        if (index[n["_index"]] not in has_customers or n.get("demand"))
+        else math.inf
         for n in nodes
     ]
     return _instance(
@@ -98,7 +112,9 @@ def read_willems_chain(stages_csv: Path, arcs_csv: Path) -> tuple[Instance, dict
     n = len(ids)
     raw_times = [float(s["stageTime"] or 0) for s in stages]
     T = [math.ceil(t - 1e-9) for t in raw_times]
-    network = Network(tuple(ids), np.asarray(T, dtype=np.int64), tuple(arcs), np.zeros(n, dtype=np.int64))
+    network = Network(
+        tuple(ids), np.asarray(T, dtype=np.int64), tuple(arcs), np.zeros(n, dtype=np.int64)
+    )
     added = np.array([float(s["stageCost"] or 0) for s in stages])
     h = added.copy()
     up = network.suppliers()
@@ -119,6 +135,10 @@ def read_willems_chain(stages_csv: Path, arcs_csv: Path) -> tuple[Instance, dict
     cost = sqrt_cost_table(h[None], z[None], sigma[None], M)
     facts = {
         "fractional_times": sum(1 for t in raw_times if t != int(t)),
-        "stochastic_times": sum(1 for s in stages if (s.get("stDevStageTime") or "0") not in ("", "0")),
+        "stochastic_times": sum(
+            1 for s in stages if (s.get("stDevStageTime") or "0") not in ("", "0")
+        ),
     }
-    return Instance(Path(stages_csv).stem.split("_")[0], network, cost, max_s[None], h, z, sigma), facts
+    return Instance(
+        Path(stages_csv).stem.split("_")[0], network, cost, max_s[None], h, z, sigma
+    ), facts

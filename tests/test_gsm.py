@@ -38,12 +38,19 @@ def test_problem_6_9_variants(shared_dir, tmp_path, cst, expected):
     path = tmp_path / "variant.json"
     path.write_text(json.dumps(data))
     instance = read_json_instance(path)
-    assert solve_tree(instance.network, instance.cost, instance.max_service_time).cost[0] == pytest.approx(expected, rel=1e-6)
+    assert solve_tree(instance.network, instance.cost, instance.max_service_time).cost[
+        0
+    ] == pytest.approx(expected, rel=1e-6)
 
 
 def serial(T, h, max_s, sigma=1.0, z=1.0, ext=0):
     n = len(T)
-    net = Network(tuple(map(str, range(n))), np.array(T), tuple((k, k + 1) for k in range(n - 1)), np.array([ext] + [0] * (n - 1)))
+    net = Network(
+        tuple(map(str, range(n))),
+        np.array(T),
+        tuple((k, k + 1) for k in range(n - 1)),
+        np.array([ext] + [0] * (n - 1)),
+    )
     M = int(net.longest_lead_time().max())
     cost = sqrt_cost_table(np.array([h]), np.full((1, n), z), np.full((1, n), sigma), M)
     ms = np.full((1, n), np.inf)
@@ -78,7 +85,9 @@ def random_tree(rng, n):
     for k in range(1, n):
         p = int(rng.integers(0, k))
         arcs.append((p, k) if rng.random() < 0.7 else (k, p))
-    return Network(tuple(map(str, range(n))), rng.integers(0, 5, n), tuple(arcs), rng.integers(0, 3, n))
+    return Network(
+        tuple(map(str, range(n))), rng.integers(0, 5, n), tuple(arcs), rng.integers(0, 3, n)
+    )
 
 
 def test_tree_dp_equals_mip_on_random_trees_for_many_items():
@@ -87,7 +96,12 @@ def test_tree_dp_equals_mip_on_random_trees_for_many_items():
         net = random_tree(rng, 7)
         items = 4
         M = int(net.longest_lead_time().max())
-        cost = sqrt_cost_table(rng.uniform(0.1, 3, (items, net.n)), np.full((items, net.n), 1.65), rng.uniform(0.5, 5, (items, net.n)), M)
+        cost = sqrt_cost_table(
+            rng.uniform(0.1, 3, (items, net.n)),
+            np.full((items, net.n), 1.65),
+            rng.uniform(0.5, 5, (items, net.n)),
+            M,
+        )
         ms = np.full((items, net.n), np.inf)
         leaves = [j for j in range(net.n) if not net.customers()[j]]
         ms[:, leaves] = rng.integers(0, 3, (items, len(leaves)))
@@ -99,7 +113,12 @@ def test_tree_dp_equals_mip_on_random_trees_for_many_items():
 
 def test_mip_solves_a_network_with_shared_components():
     # components 0, 1 assemble into 2, which supplies customers 3 and 4; 5 also feeds 3, 1 also feeds 4
-    net = Network(tuple("012345"), np.array([3, 2, 1, 1, 2, 4]), ((0, 2), (1, 2), (2, 3), (2, 4), (5, 3), (1, 4)), np.zeros(6, dtype=int))
+    net = Network(
+        tuple("012345"),
+        np.array([3, 2, 1, 1, 2, 4]),
+        ((0, 2), (1, 2), (2, 3), (2, 4), (5, 3), (1, 4)),
+        np.zeros(6, dtype=int),
+    )
     assert not net.is_forest()
     M = int(net.longest_lead_time().max())
     cost = sqrt_cost_table(np.array([[1, 1, 3, 5, 5, 1.0]]), np.ones((1, 6)), np.ones((1, 6)), M)
@@ -123,7 +142,12 @@ def test_mip_solves_a_network_with_shared_components():
 
 def test_cli_prints_cost_and_service_times(shared_dir):
     path = shared_dir / "validation" / "gsm" / "example_6_5.json"
-    out = subprocess.run([sys.executable, "-m", "optimization.cli", "solve", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "optimization.cli", "solve", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(out.stdout)
     assert result["optimal_cost"] == pytest.approx(8.2779169, rel=1e-6)
     assert {s["stage"] for s in result["stages"]} == {"1", "2", "3", "4"}
@@ -132,5 +156,9 @@ def test_cli_prints_cost_and_service_times(shared_dir):
 def test_cli_reports_unreadable_file(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text("{not json")
-    out = subprocess.run([sys.executable, "-m", "optimization.cli", "solve", str(path)], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "optimization.cli", "solve", str(path)],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "cannot read" in out.stderr

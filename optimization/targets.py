@@ -1,0 +1,443 @@
+"""Inventory targets per node (location x item) from the GSM, next to the single-echelon baseline.
+
+Units: time in days (the GSM period), quantities in units, money in the items' currency.
+Assumptions: a stage is a location holding one item; suppliers are outside the model (their lane
+is the lead time of the receiving stage); a stage's lead time is the measured mean of its
+inbound lane rounded to whole days and its standard deviation enters safety stock as
+z * sqrt(var(demand over tau) + mean_daily^2 * sd_lead_time^2) when tau > 0. Customer-facing
+stages promise ``customer_service_days`` (0 = from stock). Internal stages use the highest
+safety factor z of the customer-facing stages they serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optimization.gsm import Network, Solution, single_echelon, solve
+from optimization.service import resolve_service_policy, z_for_cycle_service, z_for_fill_rate
+
+SUPPLIER = "SUPPLIER"
+
+
+@dataclass(frozen=True)
+class PlanningConfig:
+    holding_rate_per_year: float = 0.25  # share of unit value per year
+    review_period_days: int = 7
+    customer_service_days: int = 0
+    mip_time_limit_seconds: float = 30.0
+    # per location type: (min, max) target stock in days of mean demand; None = unbounded
+    cover_bounds_days: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+
+@dataclass
+class PlanningInputs:
+    """DataFrames as published by the marts and the forecast asset.
+
+    item_network: sku, source_location_id, source_location_type, destination_location_id,
+        destination_location_type, transfer_cost.
+    lane_lead_times: source_location_id, destination_location_id, lead_time_mean_days,
+        lead_time_stddev_days.
+    items: sku, unit_cost, lot_size, moq.
+    lead_time_demand: location_id, sku, periods (days, 1..P), mean, sd: demand summed over
+        the next ``periods`` days; every stage (internal stages: their echelon demand).
+    customer_nodes: location_id, sku of the stages with independent (customer) demand,
+        with item_class for the service policy.
+    service_policy: optional rules, see optimization.service.resolve_service_policy.
+    """
+
+    item_network: pd.DataFrame
+    lane_lead_times: pd.DataFrame
+    items: pd.DataFrame
+    lead_time_demand: pd.DataFrame
+    customer_nodes: pd.DataFrame
+    service_policy: pd.DataFrame | None = None
+
+
+@dataclass
+class ItemNetwork:
+    network: Network
+    skus: list[str]
+    stage_locations: list[str]
+    stage_types: list[str]
+    lead_time_sd: np.ndarray  # (stages,)
+    value_added: np.ndarray  # transfer cost accumulated to each stage, currency per unit
+
+
+def _round_days(x: np.ndarray) -> np.ndarray:
+    return np.floor(np.asarray(x, dtype=float) + 0.5).astype(np.int64)
+
+
+def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
+    """Group items that share a network (same lanes and lead times) for vectorised solving."""
+    lanes = inputs.item_network.merge(
+        inputs.lane_lead_times[
+            [
+                "source_location_id",
+                "destination_location_id",
+                "lead_time_mean_days",
+                "lead_time_stddev_days",
+            ]
+        ],
+        on=["source_location_id", "destination_location_id"],
+        how="left",
+    )
+    missing = lanes["lead_time_mean_days"].isna()
+    if missing.any():
+        row = lanes[missing].iloc[0]
+        raise ValueError(
+            f"no lead time for lane {row['source_location_id']} -> {row['destination_location_id']} (item {row['sku']})"
+        )
+    groups: dict[tuple, list[str]] = {}
+    shapes: dict[tuple, ItemNetwork] = {}
+    for sku, item_lanes in lanes.groupby("sku", sort=True):
+        item_lanes = item_lanes.sort_values(["destination_location_id", "source_location_id"])
+        stage_rows = item_lanes[item_lanes["destination_location_type"] != SUPPLIER]
+        locations = sorted(
+            set(stage_rows["destination_location_id"])
+            | set(
+                item_lanes.loc[item_lanes["source_location_type"] != SUPPLIER, "source_location_id"]
+            )
+        )
+        index = {loc: k for k, loc in enumerate(locations)}
+        types = dict(
+            zip(
+                item_lanes["destination_location_id"],
+                item_lanes["destination_location_type"],
+                strict=False,
+            )
+        )
+        types.update(
+            dict(
+                zip(
+                    item_lanes["source_location_id"],
+                    item_lanes["source_location_type"],
+                    strict=False,
+                )
+            )
+        )
+        T = np.zeros(len(locations), dtype=np.int64)
+        sd_lt = np.zeros(len(locations))
+        added = np.zeros(len(locations))
+        arcs = []
+        for lane in stage_rows.itertuples(index=False):
+            j = index[lane.destination_location_id]
+            T[j] = max(T[j], _round_days(lane.lead_time_mean_days))
+            sd_lt[j] = max(sd_lt[j], float(lane.lead_time_stddev_days))
+            added[j] = max(added[j], float(lane.transfer_cost))
+            if lane.source_location_type != SUPPLIER:
+                arcs.append((index[lane.source_location_id], j))
+        network = Network(
+            tuple(locations), T, tuple(sorted(arcs)), np.zeros(len(locations), dtype=np.int64)
+        )
+        for j in network.topological_order():  # value added along the chain
+            ups = network.suppliers()[j]
+            added[j] += max((added[i] for i in ups), default=0.0)
+        key = (
+            network.stage_ids,
+            network.arcs,
+            tuple(T),
+            tuple(np.round(sd_lt, 6)),
+            tuple(np.round(added, 6)),
+        )
+        groups.setdefault(key, []).append(sku)
+        shapes[key] = ItemNetwork(
+            network, [], locations, [types[loc] for loc in locations], sd_lt, added
+        )
+    result = []
+    for key, skus in groups.items():
+        shape = shapes[key]
+        shape.skus = skus
+        result.append(shape)
+    return result
+
+
+def _lead_time_tables(
+    inputs: PlanningInputs, group: ItemNetwork, max_tau: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """mean daily demand (items, stages) and sd of demand over tau days (items, stages, tau)."""
+    n_items, n_stages = len(group.skus), group.network.n
+    ltd = inputs.lead_time_demand
+    ltd = ltd[ltd["sku"].isin(group.skus) & ltd["location_id"].isin(group.stage_locations)]
+    item_ix = {s: i for i, s in enumerate(group.skus)}
+    stage_ix = {loc: k for k, loc in enumerate(group.stage_locations)}
+    periods = int(ltd["periods"].max()) if not ltd.empty else 1
+    sd = np.zeros((n_items, n_stages, periods + 1))
+    mean = np.zeros((n_items, n_stages, periods + 1))
+    if not ltd.empty:
+        i = ltd["sku"].map(item_ix).to_numpy()
+        k = ltd["location_id"].map(stage_ix).to_numpy()
+        p = ltd["periods"].to_numpy().astype(int)
+        sd[i, k, p] = ltd["sd"].to_numpy()
+        mean[i, k, p] = ltd["mean"].to_numpy()
+    mean_daily = mean[:, :, periods] / periods
+    taus = np.arange(max_tau + 1)
+    table = np.zeros((n_items, n_stages, max_tau + 1))
+    inside = taus <= periods
+    table[:, :, inside] = sd[:, :, taus[inside]]
+    if (~inside).any():  # beyond the forecast's horizon: grow with sqrt(tau)
+        table[:, :, ~inside] = sd[:, :, periods][..., None] * np.sqrt(taus[~inside] / periods)
+    return mean_daily, table
+
+
+def plan_targets(
+    inputs: PlanningInputs, config: PlanningConfig = PlanningConfig()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Solve every item's network. Returns (targets per node x item, summary per item)."""
+    items = inputs.items.set_index("sku")
+    frames, summaries = [], []
+    customers = inputs.customer_nodes.copy()
+    policy = resolve_service_policy(customers, inputs.service_policy)
+    for group in build_item_networks(inputs):
+        net = group.network
+        n_items, n = len(group.skus), net.n
+        latest = net.longest_lead_time()
+        max_tau = int(latest.max())
+        mean_daily, sd_table = _lead_time_tables(inputs, group, max_tau)
+        unit_cost = (
+            items.loc[group.skus, "unit_cost"].to_numpy(dtype=float)[:, None]
+            + group.value_added[None, :]
+        )
+        h = unit_cost * config.holding_rate_per_year / 365.0  # currency per unit per day
+        node_policy = policy.set_index(["sku", "location_id"])
+        is_customer = np.zeros((n_items, n), dtype=bool)
+        level = np.zeros((n_items, n))
+        service_type = np.full((n_items, n), "", dtype=object)
+        for i, sku in enumerate(group.skus):
+            for k, loc in enumerate(group.stage_locations):
+                if (sku, loc) in node_policy.index:
+                    row = node_policy.loc[(sku, loc)]
+                    is_customer[i, k] = True
+                    level[i, k] = float(row["service_level"])
+                    service_type[i, k] = row["service_type"]
+        max_service = np.where(is_customer, float(config.customer_service_days), np.inf)
+        cycle_z = np.where(is_customer, z_for_cycle_service(np.clip(level, 0.5, 0.9999)), 0.0)
+        z = cycle_z.copy()
+        fill = is_customer & (service_type == "fill_rate")
+        tau_guess = np.broadcast_to(net.processing_time[None, :], (n_items, n)).astype(np.int64)
+        for _ in range(3):  # fill rates: z depends on tau, tau on z; a few fixed-point passes
+            if fill.any():
+                for i, k in zip(*np.nonzero(fill), strict=True):
+                    z[i, k] = z_for_fill_rate(
+                        level[i, k],
+                        sd_table[i, k, tau_guess[i, k]],
+                        mean_daily[i, k] * config.review_period_days,
+                    )
+            z_full = _propagate_z(net, z)
+            cost = _cost_table(h, z_full, sd_table, mean_daily, group.lead_time_sd)
+            solution = solve(net, cost, max_service, time_limit=config.mip_time_limit_seconds)
+            if not fill.any() or (solution.net_replenishment_time == tau_guess).all():
+                break
+            tau_guess = solution.net_replenishment_time
+        baseline = single_echelon(net, cost)
+        frames.append(
+            _targets_frame(
+                group,
+                solution,
+                baseline,
+                z_full,
+                is_customer,
+                level,
+                service_type,
+                mean_daily,
+                sd_table,
+                unit_cost,
+                h,
+                max_service,
+                config,
+                items,
+            )
+        )
+        summaries.append(
+            pd.DataFrame(
+                {
+                    "sku": group.skus,
+                    "stages": n,
+                    "solver": "tree_dp" if net.is_forest() else "mip",
+                    "status": solution.status,
+                    "optimality_gap": solution.gap,
+                    "meio_holding_cost_per_day": solution.cost,
+                    "single_echelon_holding_cost_per_day": baseline.cost,
+                }
+            )
+        )
+    targets = pd.concat(frames, ignore_index=True).merge(
+        policy[["sku", "location_id", "service_rule"]], on=["sku", "location_id"], how="left"
+    )
+    summary = pd.concat(summaries, ignore_index=True)
+    totals = (
+        targets.groupby("sku")[["safety_stock_value", "baseline_safety_stock_value"]]
+        .sum()
+        .reset_index()
+    )
+    summary = summary.merge(totals, on="sku")
+    summary["saving_share"] = np.where(
+        summary["single_echelon_holding_cost_per_day"] > 0,
+        1 - summary["meio_holding_cost_per_day"] / summary["single_echelon_holding_cost_per_day"],
+        0.0,
+    )
+    return targets.sort_values(["sku", "location_id"]).reset_index(drop=True), summary
+
+
+def _propagate_z(net: Network, z: np.ndarray) -> np.ndarray:
+    """Internal stages take the highest z of the customer-facing stages they serve."""
+    out = z.copy()
+    down = net.customers()
+    for j in reversed(net.topological_order()):
+        for m in down[j]:
+            out[:, j] = np.maximum(out[:, j], out[:, m])
+    return out
+
+
+def _cost_table(h, z, sd_table, mean_daily, lead_time_sd) -> np.ndarray:
+    taus = np.arange(sd_table.shape[2])
+    lt_var = (mean_daily * lead_time_sd[None, :]) ** 2
+    variance = sd_table**2 + lt_var[..., None] * (taus > 0)
+    return (h * z)[..., None] * np.sqrt(variance)
+
+
+def _safety_stock(z, sd_table, mean_daily, lead_time_sd, tau) -> np.ndarray:
+    sd_tau = np.take_along_axis(sd_table, tau[..., None], axis=2)[..., 0]
+    variance = sd_tau**2 + (mean_daily * lead_time_sd[None, :]) ** 2 * (tau > 0)
+    return z * np.sqrt(variance)
+
+
+def _targets_frame(
+    group,
+    solution: Solution,
+    baseline: Solution,
+    z,
+    is_customer,
+    level,
+    service_type,
+    mean_daily,
+    sd_table,
+    unit_cost,
+    h,
+    max_service,
+    config: PlanningConfig,
+    items: pd.DataFrame,
+) -> pd.DataFrame:
+    net = group.network
+    n_items, n = len(group.skus), net.n
+    S, SI, tau = (
+        solution.outbound_service_time,
+        solution.inbound_service_time,
+        solution.net_replenishment_time,
+    )
+    safety = _safety_stock(z, sd_table, mean_daily, group.lead_time_sd, tau)
+    base_tau = baseline.net_replenishment_time
+    base_safety = _safety_stock(z, sd_table, mean_daily, group.lead_time_sd, base_tau)
+    lot = items.loc[group.skus, "lot_size"].to_numpy(dtype=float)[:, None].clip(min=1)
+    moq = items.loc[group.skus, "moq"].to_numpy(dtype=float)[:, None]
+    reorder_point = np.ceil(mean_daily * tau + safety - 1e-9)
+    cycle = mean_daily * config.review_period_days
+    order_quantity = np.maximum(
+        np.ceil(np.maximum(cycle, moq) / lot - 1e-9) * lot, np.where(mean_daily > 0, lot, 0)
+    )
+    target = reorder_point + order_quantity
+    bound_note = np.full((n_items, n), "", dtype=object)
+    for k, loc_type in enumerate(group.stage_types):
+        low, high = config.cover_bounds_days.get(loc_type, (None, None))
+        if low is not None:
+            floor = np.ceil(mean_daily[:, k] * low)
+            bound_note[:, k] = np.where(
+                target[:, k] < floor, f"raised to {low:g} days of cover", bound_note[:, k]
+            )
+            target[:, k] = np.maximum(target[:, k], floor)
+        if high is not None:
+            cap = np.maximum(np.ceil(mean_daily[:, k] * high), reorder_point[:, k])
+            bound_note[:, k] = np.where(
+                target[:, k] > cap, f"capped at {high:g} days of cover", bound_note[:, k]
+            )
+            target[:, k] = np.minimum(target[:, k], cap)
+    ups, downs = net.suppliers(), net.customers()
+    locs = group.stage_locations
+    rows = []
+    for i, sku in enumerate(group.skus):
+        for k in range(n):
+            reason, binding, buffer = _explain(
+                net, locs, i, k, S, SI, tau, max_service, is_customer, ups, downs
+            )
+            rows.append(
+                (sku, locs[k], group.stage_types[k], reason, binding, buffer, bound_note[i, k])
+            )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "sku",
+            "location_id",
+            "location_type",
+            "reason",
+            "binding_constraint",
+            "upstream_buffer_location_id",
+            "bound_applied",
+        ],
+    )
+    flat = lambda a: np.asarray(a).reshape(-1)  # noqa: E731
+    frame = frame.assign(
+        is_customer_facing=flat(is_customer),
+        service_type=np.where(flat(is_customer), flat(service_type), "internal"),
+        service_level=np.where(flat(is_customer), flat(level), np.nan),
+        safety_factor_z=flat(z),
+        mean_daily_demand=flat(mean_daily),
+        processing_time_days=np.tile(net.processing_time, n_items),
+        lead_time_stddev_days=np.tile(group.lead_time_sd, n_items),
+        inbound_service_time_days=flat(SI),
+        outbound_service_time_days=flat(S),
+        net_replenishment_time_days=flat(tau),
+        is_decoupling_point=flat(tau) > 0,
+        safety_stock=flat(safety),
+        pipeline_stock=flat(mean_daily * net.processing_time[None, :]),
+        reorder_point=flat(reorder_point),
+        order_quantity=flat(order_quantity),
+        target_stock_level=flat(target),
+        unit_value=flat(unit_cost),
+        safety_stock_value=flat(safety * unit_cost),
+        holding_cost_per_day=flat(safety * h),
+        baseline_net_replenishment_time_days=flat(base_tau),
+        baseline_safety_stock=flat(base_safety),
+        baseline_safety_stock_value=flat(base_safety * unit_cost),
+    )
+    return frame
+
+
+def _explain(
+    net, locs, i, k, S, SI, tau, max_service, is_customer, ups, downs
+) -> tuple[str, str, str | None]:
+    """A planner's reason for one node's target, the binding constraint, the upstream buffer."""
+    buffer = None
+    stack = list(ups[k])
+    while stack:  # nearest upstream stage that holds safety stock
+        u = stack.pop(0)
+        if tau[i, u] > 0:
+            buffer = locs[u]
+            break
+        stack.extend(ups[u])
+    waits = (
+        f"waits {SI[i, k]} d for {', '.join(locs[u] for u in ups[k])}"
+        if ups[k]
+        else "orders from the supplier"
+    )
+    own = f"{net.processing_time[k]} d own lead time"
+    if is_customer[i, k] and S[i, k] >= max_service[i, k]:
+        binding = "customer_service_time"
+    elif S[i, k] == SI[i, k] + net.processing_time[k]:
+        binding = "passes_full_lead_time"
+    else:
+        binding = "cost_tradeoff"
+    if tau[i, k] > 0:
+        promise = f"promises {S[i, k]} d" + (
+            " to customers" if is_customer[i, k] else f" to {', '.join(locs[d] for d in downs[k])}"
+        )
+        reason = f"Buffer: covers {tau[i, k]} d of demand ({waits}, {own}, {promise})."
+    else:
+        reason = (
+            f"No safety stock: passes its {S[i, k]} d replenishment time on to "
+            f"{', '.join(locs[d] for d in downs[k]) or 'customers'}, whose buffers cover it."
+        )
+    if buffer:
+        reason += f" Upstream buffer: {buffer}."
+    return reason, binding, buffer

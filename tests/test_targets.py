@@ -1,0 +1,143 @@
+"""Targets per node from the GSM on a small hand-built network."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from optimization.service import loss_function, z_for_fill_rate
+from optimization.targets import PlanningInputs, plan_targets
+
+
+def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
+    types = {"SUP": "SUPPLIER", "PLT": "PLANT", "DC": "DC", "ST1": "STORE", "ST2": "STORE"}
+    lanes = [("SUP", "PLT", 14), ("PLT", "DC", 3), ("DC", "ST1", 1), ("DC", "ST2", 2)]
+    network = pd.DataFrame(
+        [("A", s, types[s], d, types[d], 0.0) for s, d, _ in lanes],
+        columns=[
+            "sku",
+            "source_location_id",
+            "source_location_type",
+            "destination_location_id",
+            "destination_location_type",
+            "transfer_cost",
+        ],
+    )
+    lead = pd.DataFrame(
+        [(s, d, float(t), lead_time_sd) for s, d, t in lanes],
+        columns=[
+            "source_location_id",
+            "destination_location_id",
+            "lead_time_mean_days",
+            "lead_time_stddev_days",
+        ],
+    )
+    echelon = {
+        "ST1": (mu, sigma),
+        "ST2": (mu, sigma),
+        "DC": (2 * mu, sigma * math.sqrt(2)),
+        "PLT": (2 * mu, sigma * math.sqrt(2)),
+    }
+    ltd = pd.DataFrame(
+        [
+            (loc, "A", p, m * p, s * math.sqrt(p))
+            for loc, (m, s) in echelon.items()
+            for p in range(1, 31)
+        ],
+        columns=["location_id", "sku", "periods", "mean", "sd"],
+    )
+    items = pd.DataFrame({"sku": ["A"], "unit_cost": [36.5], "lot_size": [lot], "moq": [moq]})
+    customers = pd.DataFrame(
+        {"location_id": ["ST1", "ST2"], "sku": ["A", "A"], "item_class": ["A", "A"]}
+    )
+    return PlanningInputs(network, lead, items, ltd, customers, policy)
+
+
+def test_meio_beats_single_echelon_and_stores_serve_from_stock():
+    targets, summary = plan_targets(inputs())
+    stores = targets[targets.location_type == "STORE"]
+    assert (stores.outbound_service_time_days == 0).all()
+    assert (
+        summary.meio_holding_cost_per_day.iloc[0]
+        < summary.single_echelon_holding_cost_per_day.iloc[0]
+    )
+    assert summary.safety_stock_value.iloc[0] < summary.baseline_safety_stock_value.iloc[0]
+    z = norm.ppf(0.95)
+    row = targets.set_index("location_id").loc["ST2"]
+    assert row.safety_stock == pytest.approx(z * 4 * math.sqrt(row.net_replenishment_time_days))
+    assert row.target_stock_level == row.reorder_point + 70  # review period 7 d x 10/d
+    assert targets.reason.str.len().min() > 20
+    # baseline: every node covers its own lead time
+    assert targets.set_index("location_id").loc["PLT"].baseline_net_replenishment_time_days == 14
+
+
+def test_lead_time_variability_raises_safety_stock():
+    calm, _ = plan_targets(inputs(lead_time_sd=0.0))
+    shaky, _ = plan_targets(inputs(lead_time_sd=1.5))
+    assert shaky.safety_stock.sum() > calm.safety_stock.sum()
+
+
+def test_lot_size_and_moq_round_order_quantity():
+    targets, _ = plan_targets(inputs(lot=12, moq=100))
+    assert (targets.order_quantity % 12 == 0).all()
+    assert (targets.order_quantity >= 100).all()
+
+
+def test_fill_rate_target_is_converted_not_treated_as_cycle_service():
+    policy = pd.DataFrame(
+        [
+            {
+                "scope": "location",
+                "sku": None,
+                "location_id": "ST1",
+                "item_class": None,
+                "service_type": "fill_rate",
+                "service_level": 0.99,
+            }
+        ]
+    )
+    targets, _ = plan_targets(inputs(policy=policy))
+    st1 = targets.set_index("location_id").loc["ST1"]
+    sd = 4 * math.sqrt(st1.net_replenishment_time_days)
+    expected_z = z_for_fill_rate(0.99, sd, 10 * 7)
+    assert st1.safety_factor_z == pytest.approx(expected_z)
+    assert loss_function(expected_z) * sd == pytest.approx(0.01 * 70)
+    assert st1.service_type == "fill_rate"
+
+
+def test_bad_policy_is_rejected_with_its_rule():
+    policy = pd.DataFrame([{"scope": "default", "service_type": "cycle", "service_level": 1.5}])
+    with pytest.raises(ValueError, match="service_level"):
+        plan_targets(inputs(policy=policy))
+
+
+def test_many_items_on_one_tree_solve_vectorised():
+    base = inputs()
+    n = 300
+    skus = [f"I{i}" for i in range(n)]
+    rng = np.random.default_rng(0)
+    net = pd.concat([base.item_network.assign(sku=s) for s in skus])
+    scale = dict(zip(skus, rng.uniform(0.5, 3, n), strict=True))
+    ltd = pd.concat(
+        [
+            base.lead_time_demand.assign(
+                sku=s,
+                mean=lambda d, s=s: d["mean"] * scale[s],
+                sd=lambda d, s=s: d["sd"] * scale[s],
+            )
+            for s in skus
+        ]
+    )
+    items = pd.DataFrame(
+        {"sku": skus, "unit_cost": rng.uniform(1, 100, n), "lot_size": 1, "moq": 0}
+    )
+    customers = pd.concat([base.customer_nodes.assign(sku=s) for s in skus])
+    targets, summary = plan_targets(
+        PlanningInputs(net, base.lane_lead_times, items, ltd, customers)
+    )
+    assert len(summary) == n and (summary.solver == "tree_dp").all()
+    assert (
+        summary.meio_holding_cost_per_day <= summary.single_echelon_holding_cost_per_day + 1e-9
+    ).all()
