@@ -70,9 +70,33 @@ def _round_days(x: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(x, dtype=float) + 0.5).astype(np.int64)
 
 
+def serving_lanes(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -> pd.DataFrame:
+    """Lanes whose destination serves at least one customer-facing node of the item: a store
+    that does not carry an item, or a DC with no such store, is no stage of that item."""
+    customers = set(zip(customer_nodes["location_id"], customer_nodes["sku"], strict=True))
+    keep = np.zeros(len(item_network), dtype=bool)
+    for sku, lanes in item_network.groupby("sku", sort=False):
+        children: dict[str, list[str]] = {}
+        for s, d in zip(lanes["source_location_id"], lanes["destination_location_id"], strict=True):
+            children.setdefault(s, []).append(d)
+        useful: dict[str, bool] = {}
+
+        def serves(node: str, sku: str = sku) -> bool:
+            if node not in useful:
+                useful[node] = False  # guards against cycles, which the checks reject anyway
+                useful[node] = (node, sku) in customers or any(
+                    serves(c) for c in children.get(node, [])
+                )
+            return useful[node]
+
+        positions = item_network.index.get_indexer(lanes.index)
+        keep[positions] = [serves(d) for d in lanes["destination_location_id"]]
+    return item_network[keep]
+
+
 def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
     """Group items that share a network (same lanes and lead times) for vectorised solving."""
-    lanes = inputs.item_network.merge(
+    lanes = serving_lanes(inputs.item_network.reset_index(drop=True), inputs.customer_nodes).merge(
         inputs.lane_lead_times[
             [
                 "source_location_id",

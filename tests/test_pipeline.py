@@ -75,6 +75,15 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
     served = duckdb.connect(str(SERVING), read_only=True)
     try:
         assert served.execute("SELECT run_date FROM publication").fetchone()[0] == built[-1]
+        meio, base = served.execute(
+            "SELECT sum(safety_stock_value), sum(baseline_safety_stock_value) FROM inventory_targets"
+        ).fetchone()
+        assert 0 < meio < base
+        assert served.execute("SELECT count(*) FROM forecast_accuracy").fetchone()[0] > 0
+        bad_q = served.execute(
+            "SELECT count(*) FROM node_forecasts WHERE q01 < 0 OR q50 > q99"
+        ).fetchone()[0]
+        assert bad_q == 0
     finally:
         served.close()
 

@@ -141,3 +141,14 @@ def test_many_items_on_one_tree_solve_vectorised():
     assert (
         summary.meio_holding_cost_per_day <= summary.single_echelon_holding_cost_per_day + 1e-9
     ).all()
+
+
+def test_nodes_that_serve_no_customer_are_not_stages():
+    base = inputs()
+    customers = base.customer_nodes[base.customer_nodes.location_id == "ST1"]
+    targets, _ = plan_targets(
+        PlanningInputs(
+            base.item_network, base.lane_lead_times, base.items, base.lead_time_demand, customers
+        )
+    )
+    assert set(targets.location_id) == {"PLT", "DC", "ST1"}

@@ -20,11 +20,24 @@ PUBLISHED_MARTS = [
     "fct_inventory_position",
 ]
 
+PUBLISHED_RESULTS = [
+    ("forecast", "node_forecasts"),
+    ("forecast", "lead_time_demand"),
+    ("forecast", "forecast_accuracy"),
+    ("forecast", "forecast_models"),
+    ("optimization", "inventory_targets"),
+    ("optimization", "item_summary"),
+]
+
 
 @dg.asset(
     key=["serving", "published_plan"],
     group_name="serving",
-    deps=[mart_key(name) for name in PUBLISHED_MARTS],
+    deps=[mart_key(name) for name in PUBLISHED_MARTS]
+    + [
+        dg.AssetKey(["forecast", "node_forecasts"]),
+        dg.AssetKey(["optimization", "inventory_targets"]),
+    ],
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
     kinds={"duckdb"},
@@ -34,7 +47,7 @@ def published_plan(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
 ) -> dg.MaterializeResult:
     run_date = dt.date.fromisoformat(context.partition_keys[-1])
-    tables = [("marts", name) for name in PUBLISHED_MARTS]
+    tables = [("marts", name) for name in PUBLISHED_MARTS] + PUBLISHED_RESULTS
     with warehouse.get_connection() as con:
         published = publish(con, tables, serving.root, run_date)
     rows = {p.name: p.rows for p in published}

@@ -1,0 +1,90 @@
+"""Demand classes (Syntetos-Boylan) and the candidate statsforecast models for each class."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsforecast.models import (
+    ADIDA,
+    IMAPA,
+    AutoETS,
+    AutoTheta,
+    CrostonSBA,
+    HistoricAverage,
+    SeasonalNaive,
+)
+from statsforecast.utils import ConformalIntervals
+
+ADI_CUTOFF = 1.32
+CV2_CUTOFF = 0.49
+DEFAULT_MODEL = "HistoricAverage"  # series too short to back-test
+
+
+def classify(df: pd.DataFrame) -> pd.DataFrame:
+    """ADI (mean periods between non-zero demands), CV^2 of non-zero sizes, and the class.
+
+    smooth: ADI < 1.32 and CV^2 < 0.49; erratic: ADI < 1.32, CV^2 >= 0.49; intermittent:
+    ADI >= 1.32, CV^2 < 0.49; lumpy: both above. A series with no demand is 'no_demand'.
+    """
+    grouped = df.groupby("unique_id", sort=True)["y"]
+    n = grouped.size()
+    nonzero = df[df["y"] > 0].groupby("unique_id")["y"]
+    count = nonzero.size().reindex(n.index, fill_value=0)
+    mean = nonzero.mean().reindex(n.index)
+    sd = nonzero.std(ddof=0).reindex(n.index)
+    adi = (n / count.replace(0, np.nan)).astype(float)
+    cv2 = ((sd / mean) ** 2).fillna(0.0)
+    demand_class = np.select(
+        [count == 0, (adi < ADI_CUTOFF) & (cv2 < CV2_CUTOFF), adi < ADI_CUTOFF, cv2 < CV2_CUTOFF],
+        ["no_demand", "smooth", "erratic", "intermittent"],
+        default="lumpy",
+    )
+    return pd.DataFrame(
+        {
+            "unique_id": n.index,
+            "adi": adi.to_numpy(),
+            "cv2": cv2.to_numpy(),
+            "demand_class": demand_class,
+        }
+    )
+
+
+def candidate_models(demand_class: str, horizon: int, season_length: int, n_obs: int) -> list:
+    """Fresh model objects (statsforecast mutates them) for one class of series.
+
+    Croston-family models have no intervals of their own: they get conformal intervals.
+    Seasonal models join only where two full seasons are left after back-testing.
+    """
+    conformal = ConformalIntervals(h=horizon, n_windows=2)
+    baselines = [HistoricAverage()]
+    seasonal = n_obs >= 2 * season_length + 3 * horizon
+    if seasonal:
+        baselines.append(SeasonalNaive(season_length=season_length))
+    if demand_class in ("smooth", "erratic"):
+        models = [
+            AutoETS(season_length=1, model="ZZN"),
+            AutoTheta(season_length=season_length if seasonal else 1),
+        ]
+        return models + baselines
+    if demand_class in ("intermittent", "lumpy"):
+        return [
+            CrostonSBA(prediction_intervals=conformal),
+            ADIDA(prediction_intervals=conformal),
+            IMAPA(prediction_intervals=conformal),
+        ] + baselines
+    return [HistoricAverage()]
+
+
+def model_by_name(name: str, horizon: int, season_length: int, n_obs: int) -> object:
+    """A fresh instance of the candidate called ``name`` (any class)."""
+    for demand_class in ("smooth", "intermittent"):
+        for model in candidate_models(demand_class, horizon, season_length, max(n_obs, 10**6)):
+            if repr(model) == name:
+                if name == "AutoTheta":
+                    return AutoTheta(
+                        season_length=season_length
+                        if n_obs >= 2 * season_length + 3 * horizon
+                        else 1
+                    )
+                return model
+    raise KeyError(f"unknown model {name!r}")

@@ -1,0 +1,94 @@
+"""Forecast asset: probabilistic demand per node from the marts, written to the `forecast` schema."""
+
+import datetime as dt
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from forecasting.engine import ForecastConfig
+from forecasting.nodes import forecast_nodes
+from orchestration.defs.dbt import mart_key
+from orchestration.defs.partitions import daily_partitions, single_run_backfill
+from orchestration.defs.warehouse import markdown_table, read_table, replace_table
+
+
+class ForecastRunConfig(dg.Config):
+    bucket_days: int = 7  # 7 = weekly planning buckets, 1 = daily
+    horizon: int = 13  # buckets
+    n_windows: int = 2  # back-test origins
+
+
+@dg.asset(
+    key=["forecast", "node_forecasts"],
+    group_name="forecast",
+    deps=[
+        mart_key("fct_customer_demand_daily"),
+        mart_key("fct_item_network"),
+        mart_key("dim_locations"),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    kinds={"python", "duckdb"},
+    description="Quantile forecasts per node (customer and echelon demand), lead-time demand, accuracy.",
+)
+def node_forecasts(
+    context: dg.AssetExecutionContext, config: ForecastRunConfig, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        daily = con.execute(
+            "SELECT location_id, sku, demand_date, demand_qty FROM marts.fct_customer_demand_daily"
+        ).df()
+        network = read_table(con, "marts", "fct_item_network")
+    customers = daily[["location_id", "sku"]].drop_duplicates()
+    season = (
+        52
+        if config.bucket_days == 7
+        else max(1, round(365 / config.bucket_days))
+        if config.bucket_days > 1
+        else 7
+    )
+    settings = ForecastConfig(
+        horizon=config.horizon, season_length=season, n_windows=config.n_windows
+    )
+    result = forecast_nodes(daily, network, customers, settings, bucket_days=config.bucket_days)
+    run_date = dt.date.fromisoformat(context.partition_keys[-1])
+    with warehouse.get_connection() as con:
+        counts = {
+            "node_forecasts": replace_table(
+                con, "forecast", "node_forecasts", result.forecasts.assign(run_date=run_date)
+            ),
+            "lead_time_demand": replace_table(
+                con,
+                "forecast",
+                "lead_time_demand",
+                result.lead_time_demand.assign(run_date=run_date),
+            ),
+            "forecast_accuracy": replace_table(
+                con, "forecast", "forecast_accuracy", result.accuracy.assign(run_date=run_date)
+            ),
+            "forecast_models": replace_table(
+                con, "forecast", "forecast_models", result.models.assign(run_date=run_date)
+            ),
+            "error_correlation": replace_table(
+                con, "forecast", "error_correlation", result.error_correlation
+            ),
+        }
+    by_class = (
+        result.accuracy.groupby("demand_class")
+        .agg(
+            series=("scaled_pinball", "size"),
+            scaled_pinball=("scaled_pinball", "mean"),
+            coverage_80=("coverage_80", "mean"),
+            coverage_98=("coverage_98", "mean"),
+        )
+        .reset_index()
+    )
+    models = result.models.groupby(["demand_class", "model"]).size().rename("series").reset_index()
+    return dg.MaterializeResult(
+        metadata={
+            "series": len(result.models),
+            "rows": dg.MetadataValue.json(counts),
+            "accuracy_by_class": dg.MetadataValue.md(markdown_table(by_class)),
+            "chosen_models": dg.MetadataValue.md(markdown_table(models)),
+        }
+    )

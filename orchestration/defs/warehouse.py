@@ -1,0 +1,36 @@
+"""Small helpers for the Python assets that read marts and write their results to DuckDB."""
+
+import duckdb
+import pandas as pd
+
+
+def read_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pd.DataFrame:
+    return con.execute(f'SELECT * FROM "{schema}"."{name}"').df()
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection, schema: str, name: str, frame: pd.DataFrame
+) -> int:
+    """Replace ``schema.name`` with ``frame`` in one transaction; returns the row count."""
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    con.register("frame_to_write", frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{name}" AS SELECT * FROM frame_to_write')
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("frame_to_write")
+    return len(frame)
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    lines = [header, rule]
+    for row in frame.itertuples(index=False):
+        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,124 @@
+"""Forecasting: classes, model choice, quantiles, lead-time demand, pooling upstream."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasting.engine import (
+    QUANTILES,
+    ForecastConfig,
+    backtest,
+    choose_models,
+    forecast,
+    lead_time_demand,
+)
+from forecasting.models import classify
+from forecasting.nodes import forecast_nodes, pooled_variance_check, served_customers
+
+CONFIG = ForecastConfig(horizon=4, season_length=52, n_windows=2, n_jobs=1)
+QCOLS = [f"q{int(round(q * 100)):02d}" for q in QUANTILES]
+
+
+def weekly(values: dict[str, np.ndarray]) -> pd.DataFrame:
+    frames = [
+        pd.DataFrame(
+            {
+                "unique_id": uid,
+                "ds": pd.date_range("2024-01-07", periods=len(v), freq="W-SUN"),
+                "y": v.astype(float),
+            }
+        )
+        for uid, v in values.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def series() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    n = 60
+    intermittent = np.where(rng.random(n) < 0.2, rng.integers(1, 3, n), 0)
+    smooth = 50 + 5 * np.sin(np.arange(n) / 4) + rng.normal(0, 3, n)
+    return weekly({"slow": intermittent, "fast": smooth, "short": np.array([3, 0, 4, 2, 5.0])})
+
+
+def test_classes(series):
+    classes = classify(series).set_index("unique_id")["demand_class"]
+    assert classes["slow"] in ("intermittent", "lumpy")
+    assert classes["fast"] == "smooth"
+
+
+def test_intermittent_series_gets_an_intermittent_model_and_short_series_a_default(series):
+    scores, _ = backtest(series, CONFIG)
+    assert {"CrostonSBA", "ADIDA", "IMAPA"} <= set(scores[scores.unique_id == "slow"].model)
+    assert "AutoETS" not in set(scores[scores.unique_id == "slow"].model)
+    chosen = choose_models(series, scores).set_index("unique_id")
+    assert chosen.loc["slow", "model"] in {"CrostonSBA", "ADIDA", "IMAPA", "HistoricAverage"}
+    assert chosen.loc["short", "selected_by"].startswith("default")
+
+
+def test_quantiles_monotone_and_non_negative(series):
+    scores, _ = backtest(series, CONFIG)
+    fc = forecast(series, choose_models(series, scores), CONFIG)
+    q = fc[QCOLS].to_numpy()
+    assert (q >= 0).all()
+    assert (np.diff(q, axis=1) >= -1e-12).all()
+    assert len(fc) == 3 * CONFIG.horizon
+
+
+def test_lead_time_demand_sums_right_on_a_known_series():
+    # 4 weekly buckets, mean 7/week, sd 2/week from the 10-90% interval, errors independent
+    fc = pd.DataFrame(
+        {
+            "unique_id": "x",
+            "step": [1, 2, 3, 4],
+            "mean": 7.0,
+            "q10": 7 - 2 * 1.2815515655446004,
+            "q90": 7 + 2 * 1.2815515655446004,
+        }
+    )
+    chosen = pd.DataFrame({"unique_id": ["x"], "demand_class": ["smooth"]})
+    independent = pd.DataFrame({"demand_class": "all", "k": [1, 2, 3, 4], "variance_ratio": 1.0})
+    ltd = lead_time_demand(fc, chosen, independent, bucket_days=7).set_index("periods")
+    assert ltd.loc[14, "mean"] == pytest.approx(14.0)
+    assert ltd.loc[14, "sd"] == pytest.approx(2 * math.sqrt(2))
+    assert ltd.loc[7, "sd"] == pytest.approx(2.0)
+    assert ltd.loc[28, "mean"] == pytest.approx(28.0)
+    # persistent errors (measured ratio 2 at two buckets) widen the two-week spread
+    persistent = independent.assign(variance_ratio=[1.0, 2.0, 2.0, 2.0])
+    wider = lead_time_demand(fc, chosen, persistent, bucket_days=7).set_index("periods")
+    assert wider.loc[14, "sd"] == pytest.approx(4.0)
+
+
+def test_upstream_echelon_demand_pools_variance():
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2025-01-01", periods=7 * 40, freq="D")
+    stores = ["S1", "S2", "S3"]
+    daily = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "location_id": s,
+                    "sku": "A",
+                    "demand_date": days,
+                    "demand_qty": rng.poisson(6, len(days)).astype(float),
+                }
+            )
+            for s in stores
+        ]
+    )
+    network = pd.DataFrame(
+        {"sku": "A", "source_location_id": ["DC"] * 3, "destination_location_id": stores}
+    )
+    customers = daily[["location_id", "sku"]].drop_duplicates()
+    result = forecast_nodes(daily, network, customers, CONFIG, bucket_days=7)
+    check = pooled_variance_check(
+        result.lead_time_demand, served_customers(network, customers), periods=14
+    )
+    row = check.set_index("location_id").loc["DC"]
+    assert row.echelon_sd < row.sum_of_children_sd  # pooling: 3 independent stores
+    # independent children: variance of the sum is the sum of variances, up to estimation noise
+    assert row.echelon_variance == pytest.approx(row.sum_of_children_variance, rel=0.35)
+    assert set(result.accuracy.columns) >= {"scaled_pinball", "coverage_80", "bias", "model"}
