@@ -73,24 +73,21 @@ def _round_days(x: np.ndarray) -> np.ndarray:
 def serving_lanes(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -> pd.DataFrame:
     """Lanes whose destination serves at least one customer-facing node of the item: a store
     that does not carry an item, or a DC with no such store, is no stage of that item."""
-    customers = set(zip(customer_nodes["location_id"], customer_nodes["sku"], strict=True))
+    customers = customer_nodes.groupby("sku")["location_id"].agg(set)
     keep = np.zeros(len(item_network), dtype=bool)
     for sku, lanes in item_network.groupby("sku", sort=False):
-        children: dict[str, list[str]] = {}
+        parents: dict[str, list[str]] = {}
         for s, d in zip(lanes["source_location_id"], lanes["destination_location_id"], strict=True):
-            children.setdefault(s, []).append(d)
-        useful: dict[str, bool] = {}
-
-        def serves(node: str, sku: str = sku) -> bool:
-            if node not in useful:
-                useful[node] = False  # guards against cycles, which the checks reject anyway
-                useful[node] = (node, sku) in customers or any(
-                    serves(c) for c in children.get(node, [])
-                )
-            return useful[node]
-
+            parents.setdefault(d, []).append(s)
+        useful = set(customers.get(sku, set()))
+        stack = list(useful)
+        while stack:  # every node upstream of a customer node serves it
+            for p in parents.get(stack.pop(), []):
+                if p not in useful:
+                    useful.add(p)
+                    stack.append(p)
         positions = item_network.index.get_indexer(lanes.index)
-        keep[positions] = [serves(d) for d in lanes["destination_location_id"]]
+        keep[positions] = lanes["destination_location_id"].isin(useful).to_numpy()
     return item_network[keep]
 
 
