@@ -114,10 +114,13 @@ def forecast_nodes(
     acc = accuracy(errors, chosen, series_scale(series))
 
     def split(frame: pd.DataFrame) -> pd.DataFrame:
-        parts = frame["unique_id"].str.split(SEP, n=1, expand=True)
-        return frame.drop(columns="unique_id").assign(location_id=parts[0], sku=parts[1])
+        ids = frame["unique_id"].astype(str)
+        return frame.drop(columns="unique_id").assign(
+            location_id=ids.str.split(SEP, n=1).str[0], sku=ids.str.split(SEP, n=1).str[1]
+        )
 
     models = split(chosen)
+    acc = acc if not acc.empty else acc.assign(unique_id=pd.Series(dtype=str))
     return NodeForecasts(split(fc), split(ltd), split(acc), models, correlation)
 
 

@@ -15,7 +15,7 @@ from orchestration.demo import run_range
 from serving.publish import SERVING_FILE
 
 CONFIG = DemoConfig(
-    stores=4, dcs=2, items=12, history_days=150, drop_days=3, end_date=dt.date(2026, 3, 3), seed=11
+    stores=4, dcs=2, items=12, history_days=420, drop_days=3, end_date=dt.date(2026, 3, 3), seed=11
 )
 LANDING = Path(os.environ["MEIO_LANDING"])
 WAREHOUSE = Path(os.environ["MEIO_WAREHOUSE"])
