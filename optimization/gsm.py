@@ -334,11 +334,18 @@ def solve_mip(
             bounds=Bounds(lb, ub),
             options={"time_limit": time_limit, "mip_rel_gap": 1e-9, "presolve": True},
         )
-        if result.x is None:
+        # every stage quoting S = 0 is feasible: the incumbent is never worse than that
+        fallback = np.zeros((1, n), dtype=np.int64)
+        fallback_cost = float(_evaluate(network, cost[item : item + 1], fallback).cost[0])
+        if result.x is None and result.status == 0:
             raise ValueError(f"MIP found no feasible service times ({result.message})")
-        S_item = np.round(result.x[:n]).astype(np.int64)
+        S_item = fallback[0] if result.x is None else np.round(result.x[:n]).astype(np.int64)
+        found = float(_evaluate(network, cost[item : item + 1], S_item[None]).cost[0])
+        if found > fallback_cost:
+            S_item, found = fallback[0], fallback_cost
         status = "optimal" if result.status == 0 else "time_limit"
-        gap = float(getattr(result, "mip_gap", 0.0) or 0.0)
+        bound = getattr(result, "mip_dual_bound", None)
+        gap = 0.0 if status == "optimal" or bound is None or found <= 0 else max(0.0, (found - bound) / found)
         results.append((S_item, status, gap))
     S = np.stack([s for s, _, _ in results])
     solution = _evaluate(network, cost, S)
