@@ -8,6 +8,9 @@ conformal), are clipped at 0 and made monotone.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,9 +19,18 @@ from statsforecast import StatsForecast
 
 from forecasting.models import DEFAULT_MODEL, candidate_models, classify, model_by_name
 
-QUANTILES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
-LEVELS = (60, 80, 90, 96, 98)
-COVERAGE_LEVELS = (80, 90, 96, 98)
+QUANTILES = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95, 0.975, 0.98, 0.99)
+LEVELS = (60, 80, 90, 95, 96, 98)
+COVERAGE_LEVELS = (80, 90, 95, 98)
+
+
+def qname(q: float) -> str:
+    """Column name of a quantile: 0.05 -> q05, 0.975 -> q97_5."""
+    pct = round(q * 100, 1)
+    return f"q{int(pct):02d}" if pct == int(pct) else f"q{int(pct):02d}_{int(round(pct * 10)) % 10}"
+
+
+QCOLS = [qname(q) for q in QUANTILES]
 Z_80 = 1.2815515655446004
 
 
@@ -28,11 +40,12 @@ class ForecastConfig:
     season_length: int = 52  # buckets per year (52 weekly, 7 daily)
     n_windows: int = 2  # back-test origins, ``horizon`` apart
     n_jobs: int = 2
-    interval_scale: float = 1.0  # widen intervals around the median (calibration), 1 = as fitted
+    calibrate: bool = True  # rescale interval widths per level to the back-test's coverage
 
 
-def _quantile_columns(frame: pd.DataFrame, model: str, interval_scale: float = 1.0) -> np.ndarray:
-    """(rows, len(QUANTILES)) quantiles from the model's mean and lo/hi interval columns."""
+def _quantile_columns(frame: pd.DataFrame, model: str, level_scales: dict[int, float] | None = None) -> np.ndarray:
+    """(rows, len(QUANTILES)) quantiles from the model's mean and lo/hi interval columns, each
+    interval's half-width multiplied by its level's calibration scale (1 = as fitted)."""
     center = frame[model].to_numpy(dtype=float)
     out = np.empty((len(frame), len(QUANTILES)))
     for k, q in enumerate(QUANTILES):
@@ -42,7 +55,7 @@ def _quantile_columns(frame: pd.DataFrame, model: str, interval_scale: float = 1
         level = int(round(abs(2 * q - 1) * 100))
         side = "hi" if q > 0.5 else "lo"
         bound = frame[f"{model}-{side}-{level}"].to_numpy(dtype=float)
-        out[:, k] = center + interval_scale * (bound - center)
+        out[:, k] = center + (level_scales or {}).get(level, 1.0) * (bound - center)
     out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
     return np.maximum.accumulate(out, axis=1)
 
@@ -60,7 +73,26 @@ def series_scale(df: pd.DataFrame) -> pd.Series:
     return scale.where(scale > 0, 1.0)
 
 
+@contextlib.contextmanager
+def _default_sigterm():
+    """statsforecast forks worker processes and ends them with SIGTERM; a host (Dagster) that
+    installed its own SIGTERM handler would have it raise in every worker. Fork with the default."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _run(models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool) -> pd.DataFrame:
+    with _default_sigterm():
+        return _run_statsforecast(models, df, config, backtest)
+
+
+def _run_statsforecast(models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool) -> pd.DataFrame:
     sf = StatsForecast(models=models, freq=_freq(df), n_jobs=config.n_jobs)
     if backtest:
         return sf.cross_validation(
@@ -102,7 +134,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> tuple[pd.DataFrame, pd
         cv["step"] = cv.groupby(["unique_id", "cutoff"]).cumcount() + 1
         for model in models:
             name = repr(model)
-            q = _quantile_columns(cv, name, config.interval_scale)
+            q = _quantile_columns(cv, name)
             loss = pinball(cv["y"].to_numpy(float), q) / cv["unique_id"].map(scale).to_numpy()
             scores.append(
                 pd.DataFrame({"unique_id": cv["unique_id"], "model": name, "scaled_pinball": loss})
@@ -116,7 +148,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> tuple[pd.DataFrame, pd
                         "model": name,
                         "y": cv["y"].to_numpy(float),
                         "point": cv[name].to_numpy(float),
-                        **{f"q{int(round(p * 100)):02d}": q[:, k] for k, p in enumerate(QUANTILES)},
+                        **{QCOLS[k]: q[:, k] for k in range(len(QUANTILES))},
                     }
                 )
             )
@@ -146,7 +178,9 @@ def choose_models(df: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     return chosen
 
 
-def forecast(df: pd.DataFrame, chosen: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
+def forecast(
+    df: pd.DataFrame, chosen: pd.DataFrame, config: ForecastConfig, level_scales: dict[int, float] | None = None
+) -> pd.DataFrame:
     """Forecast each series with its chosen model: unique_id, ds, step, mean, q01..q99."""
     lengths = df.groupby("unique_id").size()
     frames = []
@@ -156,14 +190,14 @@ def forecast(df: pd.DataFrame, chosen: pd.DataFrame, config: ForecastConfig) -> 
             name, config.horizon, config.season_length, int(lengths[list(ids)].min())
         )
         fc = _run([model], part, config, backtest=False)
-        q = _quantile_columns(fc, repr(model), config.interval_scale)
+        q = _quantile_columns(fc, repr(model), level_scales)
         frame = pd.DataFrame(
             {
                 "unique_id": fc["unique_id"].to_numpy(),
                 "ds": fc["ds"].to_numpy(),
                 "mean": np.clip(fc[repr(model)].to_numpy(float), 0, None),
                 "model": name,
-                **{f"q{int(round(p * 100)):02d}": q[:, k] for k, p in enumerate(QUANTILES)},
+                **{QCOLS[k]: q[:, k] for k in range(len(QUANTILES))},
             }
         )
         frames.append(frame)
@@ -185,8 +219,7 @@ def accuracy(errors: pd.DataFrame, chosen: pd.DataFrame, scale: pd.Series) -> pd
         / picked["unique_id"].map(scale).to_numpy()
     )
     for level in COVERAGE_LEVELS:
-        lo = f"q{int(round((100 - level) / 2)):02d}"
-        hi = f"q{int(round(100 - (100 - level) / 2)):02d}"
+        lo, hi = qname((100 - level) / 200), qname(1 - (100 - level) / 200)
         picked[f"coverage_{level}"] = (picked["y"] >= picked[lo]) & (picked["y"] <= picked[hi])
     picked["error"] = picked["point"] - picked["y"]
     agg = picked.groupby(["unique_id", "model", "demand_class"], as_index=False).agg(
@@ -197,6 +230,24 @@ def accuracy(errors: pd.DataFrame, chosen: pd.DataFrame, scale: pd.Series) -> pd
         backtest_points=("y", "size"),
     )
     return agg
+
+
+def calibrate_levels(errors: pd.DataFrame, chosen: pd.DataFrame) -> dict[int, float]:
+    """Per interval level, the half-width multiplier that makes the chosen models' back-test
+    intervals cover that share of actuals (split-conformal style, pooled over series)."""
+    picked = errors.merge(chosen[["unique_id", "model"]], on=["unique_id", "model"])
+    scales: dict[int, float] = {}
+    if picked.empty:
+        return scales
+    y, median = picked["y"].to_numpy(float), picked["q50"].to_numpy(float)
+    for level in LEVELS:
+        lo = picked[qname((100 - level) / 200)].to_numpy(float)
+        hi = picked[qname(1 - (100 - level) / 200)].to_numpy(float)
+        width = np.where(y >= median, hi - median, median - lo)
+        distance = np.abs(y - median)
+        needed = np.where(distance <= 0, 0.0, np.where(width > 0, distance / np.maximum(width, 1e-12), np.inf))
+        scales[level] = float(np.clip(np.quantile(needed, level / 100), 0.5, 5.0))
+    return scales
 
 
 def error_correlation(errors: pd.DataFrame, chosen: pd.DataFrame, horizon: int) -> pd.DataFrame:

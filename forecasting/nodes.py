@@ -19,6 +19,7 @@ from forecasting.engine import (
     ForecastConfig,
     accuracy,
     backtest,
+    calibrate_levels,
     choose_models,
     error_correlation,
     forecast,
@@ -108,7 +109,8 @@ def forecast_nodes(
     series = bucket_demand(echelon, bucket_days)
     scores, errors = backtest(series, config)
     chosen = choose_models(series, scores)
-    fc = forecast(series, chosen, config)
+    scales = calibrate_levels(errors, chosen) if config.calibrate else {}
+    fc = forecast(series, chosen, config, scales)
     correlation = error_correlation(errors, chosen, config.horizon)
     ltd = lead_time_demand(fc, chosen, correlation, bucket_days)
     acc = accuracy(errors, chosen, series_scale(series))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from forecasting.engine import (
-    QUANTILES,
+    QCOLS,
     ForecastConfig,
     backtest,
     choose_models,
@@ -18,7 +18,6 @@ from forecasting.models import classify
 from forecasting.nodes import forecast_nodes, pooled_variance_check, served_customers
 
 CONFIG = ForecastConfig(horizon=4, season_length=52, n_windows=2, n_jobs=1)
-QCOLS = [f"q{int(round(q * 100)):02d}" for q in QUANTILES]
 
 
 def weekly(values: dict[str, np.ndarray]) -> pd.DataFrame:
