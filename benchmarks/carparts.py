@@ -25,8 +25,18 @@ from forecasting.engine import (
 )
 from forecasting.models import classify
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "carparts" / "carparts_long_nonan.csv"
-SINGLE_MODELS = ["CrostonSBA", "ADIDA", "IMAPA", "HistoricAverage", "AutoETS", "AutoTheta", "SeasonalNaive"]
+DATA = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "carparts" / "carparts_long_nonan.csv"
+)
+SINGLE_MODELS = [
+    "CrostonSBA",
+    "ADIDA",
+    "IMAPA",
+    "HistoricAverage",
+    "AutoETS",
+    "AutoTheta",
+    "SeasonalNaive",
+]
 
 
 def score(fc: pd.DataFrame, test: pd.DataFrame) -> dict:
@@ -67,7 +77,9 @@ def main() -> None:
     seconds = time.perf_counter() - started
     rows["selected (calibrated)"] = score(selected, test)
     rows["selected (as fitted)"] = score(selected_raw, test)
-    print(f"selection + forecast: {seconds:.1f} s, {n_series / seconds:.1f} series/s; calibration scales {scales}")
+    print(
+        f"selection + forecast: {seconds:.1f} s, {n_series / seconds:.1f} series/s; calibration scales {scales}"
+    )
     print("chosen models:", chosen["model"].value_counts().to_dict())
     for name in SINGLE_MODELS:
         t = time.perf_counter()
@@ -76,11 +88,19 @@ def main() -> None:
         rows[name]["seconds"] = round(time.perf_counter() - t, 1)
     print(f"{'method':<24} {'scaled CRPS':>12} {'cov 80%':>8} {'cov 95%':>8}")
     for name, r in rows.items():
-        print(f"{name:<24} {r['scaled_crps']:>12.4f} {r['coverage_80']:>8.3f} {r['coverage_95']:>8.3f}")
+        print(
+            f"{name:<24} {r['scaled_crps']:>12.4f} {r['coverage_80']:>8.3f} {r['coverage_95']:>8.3f}"
+        )
     best_single = min((r["scaled_crps"], n) for n, r in rows.items() if n in SINGLE_MODELS)
-    print(f"best single model: {best_single[1]} ({best_single[0]:.4f}); selected: {rows['selected (calibrated)']['scaled_crps']:.4f}")
+    print(
+        f"best single model: {best_single[1]} ({best_single[0]:.4f}); selected: {rows['selected (calibrated)']['scaled_crps']:.4f}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows, "scales": scales, "series_per_second": n_series / seconds}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {"rows": rows, "scales": scales, "series_per_second": n_series / seconds}, indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

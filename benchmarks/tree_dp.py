@@ -30,7 +30,9 @@ def main(items: int = 2000) -> None:
     baseline = single_echelon(net, cost).cost.sum()
     print(f"items {items}, stages 25, longest lead time {M} periods")
     print(f"tree DP: {seconds:.2f} s ({items / seconds:,.0f} items/s)")
-    print(f"total cost {solution.cost.sum():,.1f} vs single-echelon {baseline:,.1f} (saving {1 - solution.cost.sum() / baseline:.1%})")
+    print(
+        f"total cost {solution.cost.sum():,.1f} vs single-echelon {baseline:,.1f} (saving {1 - solution.cost.sum() / baseline:.1%})"
+    )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ class ForecastConfig:
     calibrate: bool = True  # rescale interval widths per level to the back-test's coverage
 
 
-def _quantile_columns(frame: pd.DataFrame, model: str, level_scales: dict[int, float] | None = None) -> np.ndarray:
+def _quantile_columns(
+    frame: pd.DataFrame, model: str, level_scales: dict[int, float] | None = None
+) -> np.ndarray:
     """(rows, len(QUANTILES)) quantiles from the model's mean and lo/hi interval columns, each
     interval's half-width multiplied by its level's calibration scale (1 = as fitted)."""
     center = frame[model].to_numpy(dtype=float)
@@ -92,7 +94,9 @@ def _run(models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool)
         return _run_statsforecast(models, df, config, backtest)
 
 
-def _run_statsforecast(models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool) -> pd.DataFrame:
+def _run_statsforecast(
+    models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool
+) -> pd.DataFrame:
     sf = StatsForecast(models=models, freq=_freq(df), n_jobs=config.n_jobs)
     if backtest:
         return sf.cross_validation(
@@ -179,7 +183,10 @@ def choose_models(df: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def forecast(
-    df: pd.DataFrame, chosen: pd.DataFrame, config: ForecastConfig, level_scales: dict[int, float] | None = None
+    df: pd.DataFrame,
+    chosen: pd.DataFrame,
+    config: ForecastConfig,
+    level_scales: dict[int, float] | None = None,
 ) -> pd.DataFrame:
     """Forecast each series with its chosen model: unique_id, ds, step, mean, q01..q99."""
     lengths = df.groupby("unique_id").size()
@@ -245,7 +252,9 @@ def calibrate_levels(errors: pd.DataFrame, chosen: pd.DataFrame) -> dict[int, fl
         hi = picked[qname(1 - (100 - level) / 200)].to_numpy(float)
         width = np.where(y >= median, hi - median, median - lo)
         distance = np.abs(y - median)
-        needed = np.where(distance <= 0, 0.0, np.where(width > 0, distance / np.maximum(width, 1e-12), np.inf))
+        needed = np.where(
+            distance <= 0, 0.0, np.where(width > 0, distance / np.maximum(width, 1e-12), np.inf)
+        )
         scales[level] = float(np.clip(np.quantile(needed, level / 100), 0.5, 5.0))
     return scales
 

@@ -345,7 +345,11 @@ def solve_mip(
             S_item, found = fallback[0], fallback_cost
         status = "optimal" if result.status == 0 else "time_limit"
         bound = getattr(result, "mip_dual_bound", None)
-        gap = 0.0 if status == "optimal" or bound is None or found <= 0 else max(0.0, (found - bound) / found)
+        gap = (
+            0.0
+            if status == "optimal" or bound is None or found <= 0
+            else max(0.0, (found - bound) / found)
+        )
         results.append((S_item, status, gap))
     S = np.stack([s for s, _, _ in results])
     solution = _evaluate(network, cost, S)

@@ -65,7 +65,9 @@ def summary(warehouse: Path, serving: Path) -> str:
                 "SELECT avg(scaled_pinball), avg(coverage_95) FROM forecast.forecast_accuracy"
             ).fetchone()
             if pinball is not None:
-                lines.append(f"  forecast back-test: scaled pinball {pinball:.3f}, 95% interval coverage {cover:.1%}")
+                lines.append(
+                    f"  forecast back-test: scaled pinball {pinball:.3f}, 95% interval coverage {cover:.1%}"
+                )
     finally:
         con.close()
     lines.append(f"  published copy for BI: {serving / 'meio.duckdb'}")

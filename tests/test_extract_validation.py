@@ -166,3 +166,21 @@ def test_demo_generator_is_deterministic(tmp_path):
     write_landing(b, CONFIG)
     for path in sorted((a / DAY.isoformat()).iterdir()):
         assert path.read_bytes() == (b / DAY.isoformat() / path.name).read_bytes(), path.name
+
+
+def test_parquet_extract_loads_like_csv(landing):
+    folder = landing_folder(landing, DAY)
+    frame = pd.read_csv(folder / "items.csv", dtype=str, keep_default_na=False)
+    frame.to_parquet(folder / "items.parquet", index=False)
+    (folder / "items.csv").unlink()
+    con = duckdb.connect()
+    result = ingest_extract(con, landing, DAY, "items")
+    assert result.source_file == "items.parquet" and result.rows == len(frame)
+    assert con.execute("SELECT count(DISTINCT sku) FROM raw.items").fetchone()[0] == len(frame)
+
+
+def test_wrong_delimiter_reads_as_missing_columns(landing):
+    path = landing_folder(landing, DAY) / "locations.csv"
+    path.write_text(path.read_text().replace(",", ";"))
+    message = str(_reject(landing, "locations"))
+    assert "field location_id: required column is missing" in message

@@ -126,8 +126,12 @@ def test_upstream_echelon_demand_pools_variance():
 def test_nodes_with_history_too_short_to_backtest_still_get_forecasts():
     days = pd.date_range("2025-01-01", periods=7 * 8, freq="D")
     daily = pd.DataFrame({"location_id": "S1", "sku": "A", "demand_date": days, "demand_qty": 2.0})
-    network = pd.DataFrame({"sku": ["A"], "source_location_id": ["DC"], "destination_location_id": ["S1"]})
-    result = forecast_nodes(daily, network, daily[["location_id", "sku"]].drop_duplicates(), CONFIG, bucket_days=7)
+    network = pd.DataFrame(
+        {"sku": ["A"], "source_location_id": ["DC"], "destination_location_id": ["S1"]}
+    )
+    result = forecast_nodes(
+        daily, network, daily[["location_id", "sku"]].drop_duplicates(), CONFIG, bucket_days=7
+    )
     assert set(result.models.selected_by) == {"default (too short to back-test)"}
     assert result.accuracy.empty and {"location_id", "sku"} <= set(result.accuracy.columns)
     assert set(result.lead_time_demand.location_id) == {"S1", "DC"}
