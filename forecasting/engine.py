@@ -117,16 +117,25 @@ def _freq(df: pd.DataFrame) -> str:
     )
 
 
-def backtest(df: pd.DataFrame, config: ForecastConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cross-validate each class's candidates. Returns (scores per series x model, errors).
+Calibration = dict[tuple[str, str], dict[int, float]]
 
-    errors: unique_id, cutoff, step (1..horizon), model, y, point forecast, for every model.
+
+def backtest(
+    df: pd.DataFrame, config: ForecastConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, Calibration]:
+    """Cross-validate each class's candidates.
+
+    Returns scores (unique_id, model, scaled_pinball), errors (unique_id, cutoff, step, model,
+    y, point, quantiles) and, when ``config.calibrate``, per (class, model) the interval scale
+    per level that makes that model's pooled back-test intervals cover their level. Scores and
+    error quantiles use the calibrated intervals, so models compete on calibrated quantiles.
     """
     classes = classify(df)
     lengths = df.groupby("unique_id").size()
     min_length = config.horizon * (config.n_windows + 2) + 2
     scale = series_scale(df)
     scores, errors = [], []
+    calibration: Calibration = {}
     for demand_class, ids in classes.groupby("demand_class")["unique_id"]:
         ids = [i for i in ids if lengths[i] >= min_length]
         if not ids:
@@ -138,7 +147,10 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> tuple[pd.DataFrame, pd
         cv["step"] = cv.groupby(["unique_id", "cutoff"]).cumcount() + 1
         for model in models:
             name = repr(model)
-            q = _quantile_columns(cv, name)
+            y = cv["y"].to_numpy(float)
+            if config.calibrate:
+                calibration[(demand_class, name)] = level_scales(y, cv, name)
+            q = _quantile_columns(cv, name, calibration.get((demand_class, name)))
             loss = pinball(cv["y"].to_numpy(float), q) / cv["unique_id"].map(scale).to_numpy()
             scores.append(
                 pd.DataFrame({"unique_id": cv["unique_id"], "model": name, "scaled_pinball": loss})
@@ -158,23 +170,54 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> tuple[pd.DataFrame, pd
             )
     if not scores:
         empty = pd.DataFrame(columns=["unique_id", "model", "scaled_pinball"])
-        return empty, pd.DataFrame(columns=["unique_id", "cutoff", "step", "model", "y", "point"])
+        return (
+            empty,
+            pd.DataFrame(columns=["unique_id", "cutoff", "step", "model", "y", "point"]),
+            {},
+        )
     score = (
         pd.concat(scores).groupby(["unique_id", "model"], as_index=False)["scaled_pinball"].mean()
     )
-    return score, pd.concat(errors, ignore_index=True)
+    return score, pd.concat(errors, ignore_index=True), calibration
 
 
-def choose_models(df: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """Best model per series by scaled pinball; the documented default where none was scored."""
+def choose_models(df: pd.DataFrame, scores: pd.DataFrame, margin: float = 0.3) -> pd.DataFrame:
+    """Model per series by back-test scaled pinball, shrunk towards its class.
+
+    A few back-test points per series make the per-series winner noisy, so each series takes
+    its class's best model (lowest mean scaled pinball over the class) unless its own best beats
+    that by more than ``margin`` (30%; tried 0, 10, 30 and 100% on car parts, 30% scored best). Series too short to back-test get the default model.
+    """
     classes = classify(df)
     if scores.empty:
-        best = pd.DataFrame(columns=["unique_id", "model", "scaled_pinball"])
+        chosen = classes.assign(model=np.nan, scaled_pinball=np.nan)
     else:
-        best = scores.sort_values(["unique_id", "scaled_pinball", "model"]).drop_duplicates(
+        scored = scores.merge(classes[["unique_id", "demand_class"]], on="unique_id")
+        class_mean = scored.groupby(["demand_class", "model"], as_index=False)[
+            "scaled_pinball"
+        ].mean()
+        class_best = class_mean.sort_values(
+            ["demand_class", "scaled_pinball", "model"]
+        ).drop_duplicates("demand_class")
+        own = scored.sort_values(["unique_id", "scaled_pinball", "model"]).drop_duplicates(
             "unique_id"
         )
-    chosen = classes.merge(best, on="unique_id", how="left")
+        at_class = scored.merge(class_best[["demand_class", "model"]], on=["demand_class", "model"])
+        pick = own.merge(
+            at_class[["unique_id", "model", "scaled_pinball"]].rename(
+                columns={"model": "class_model", "scaled_pinball": "class_pinball"}
+            ),
+            on="unique_id",
+            how="left",
+        )
+        keep_own = pick["class_model"].isna() | (
+            pick["scaled_pinball"] < (1 - margin) * pick["class_pinball"]
+        )
+        pick["model"] = np.where(keep_own, pick["model"], pick["class_model"])
+        pick["scaled_pinball"] = np.where(keep_own, pick["scaled_pinball"], pick["class_pinball"])
+        chosen = classes.merge(
+            pick[["unique_id", "model", "scaled_pinball"]], on="unique_id", how="left"
+        )
     chosen["selected_by"] = np.where(
         chosen["model"].isna(), "default (too short to back-test)", "backtest"
     )
@@ -186,18 +229,18 @@ def forecast(
     df: pd.DataFrame,
     chosen: pd.DataFrame,
     config: ForecastConfig,
-    level_scales: dict[int, float] | None = None,
+    calibration: Calibration | None = None,
 ) -> pd.DataFrame:
-    """Forecast each series with its chosen model: unique_id, ds, step, mean, q01..q99."""
+    """Forecast each series with its chosen model: unique_id, ds, step, mean, model, quantiles."""
     lengths = df.groupby("unique_id").size()
     frames = []
-    for name, ids in chosen.groupby("model")["unique_id"]:
+    for (demand_class, name), ids in chosen.groupby(["demand_class", "model"])["unique_id"]:
         part = df[df["unique_id"].isin(ids)]
         model = model_by_name(
             name, config.horizon, config.season_length, int(lengths[list(ids)].min())
         )
         fc = _run([model], part, config, backtest=False)
-        q = _quantile_columns(fc, repr(model), level_scales)
+        q = _quantile_columns(fc, repr(model), (calibration or {}).get((demand_class, name)))
         frame = pd.DataFrame(
             {
                 "unique_id": fc["unique_id"].to_numpy(),
@@ -239,22 +282,20 @@ def accuracy(errors: pd.DataFrame, chosen: pd.DataFrame, scale: pd.Series) -> pd
     return agg
 
 
-def calibrate_levels(errors: pd.DataFrame, chosen: pd.DataFrame) -> dict[int, float]:
-    """Per interval level, the half-width multiplier that makes the chosen models' back-test
-    intervals cover that share of actuals (split-conformal style, pooled over series)."""
-    picked = errors.merge(chosen[["unique_id", "model"]], on=["unique_id", "model"])
+def level_scales(y: np.ndarray, frame: pd.DataFrame, model: str) -> dict[int, float]:
+    """Per interval level, the half-width multiplier that makes ``model``'s intervals in
+    ``frame`` cover that share of the actuals ``y`` (split-conformal style, pooled over series)."""
+    center = frame[model].to_numpy(float)
     scales: dict[int, float] = {}
-    if picked.empty:
-        return scales
-    y, median = picked["y"].to_numpy(float), picked["q50"].to_numpy(float)
     for level in LEVELS:
-        lo = picked[qname((100 - level) / 200)].to_numpy(float)
-        hi = picked[qname(1 - (100 - level) / 200)].to_numpy(float)
-        width = np.where(y >= median, hi - median, median - lo)
-        distance = np.abs(y - median)
+        lo = frame[f"{model}-lo-{level}"].to_numpy(float)
+        hi = frame[f"{model}-hi-{level}"].to_numpy(float)
+        width = np.where(y >= center, hi - center, center - lo)
+        distance = np.abs(y - center)
         needed = np.where(
             distance <= 0, 0.0, np.where(width > 0, distance / np.maximum(width, 1e-12), np.inf)
         )
+        needed = np.nan_to_num(needed, nan=0.0)
         scales[level] = float(np.clip(np.quantile(needed, level / 100), 0.5, 5.0))
     return scales
 

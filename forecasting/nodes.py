@@ -19,7 +19,6 @@ from forecasting.engine import (
     ForecastConfig,
     accuracy,
     backtest,
-    calibrate_levels,
     choose_models,
     error_correlation,
     forecast,
@@ -107,10 +106,9 @@ def forecast_nodes(
     served = served_customers(item_network, customer_nodes)
     echelon = echelon_daily_demand(daily, served)
     series = bucket_demand(echelon, bucket_days)
-    scores, errors = backtest(series, config)
+    scores, errors, calibration = backtest(series, config)
     chosen = choose_models(series, scores)
-    scales = calibrate_levels(errors, chosen) if config.calibrate else {}
-    fc = forecast(series, chosen, config, scales)
+    fc = forecast(series, chosen, config, calibration)
     correlation = error_correlation(errors, chosen, config.horizon)
     ltd = lead_time_demand(fc, chosen, correlation, bucket_days)
     acc = accuracy(errors, chosen, series_scale(series))

@@ -8,6 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
 from extracts.ingest import ingest_extract, landing_folder
 from extracts.validate import ExtractError
@@ -53,16 +54,7 @@ def _reject(landing: Path, name: str) -> ExtractError:
 
 def test_good_day_loads_every_extract(landing):
     con = duckdb.connect()
-    for name in (
-        "items",
-        "locations",
-        "lanes",
-        "sales_orders",
-        "shipments",
-        "receipts",
-        "purchase_orders",
-        "on_hand",
-    ):
+    for name in EXTRACTS:
         assert ingest_extract(con, landing, DAY, name).rows > 0
 
 

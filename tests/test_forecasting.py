@@ -50,7 +50,7 @@ def test_classes(series):
 
 
 def test_intermittent_series_gets_an_intermittent_model_and_short_series_a_default(series):
-    scores, _ = backtest(series, CONFIG)
+    scores, _, _ = backtest(series, CONFIG)
     assert {"CrostonSBA", "ADIDA", "IMAPA"} <= set(scores[scores.unique_id == "slow"].model)
     assert "AutoETS" not in set(scores[scores.unique_id == "slow"].model)
     chosen = choose_models(series, scores).set_index("unique_id")
@@ -59,7 +59,7 @@ def test_intermittent_series_gets_an_intermittent_model_and_short_series_a_defau
 
 
 def test_quantiles_monotone_and_non_negative(series):
-    scores, _ = backtest(series, CONFIG)
+    scores, _, _ = backtest(series, CONFIG)
     fc = forecast(series, choose_models(series, scores), CONFIG)
     q = fc[QCOLS].to_numpy()
     assert (q >= 0).all()

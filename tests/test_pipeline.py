@@ -10,7 +10,9 @@ import duckdb
 import pandas as pd
 import pytest
 
+from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
+from orchestration.defs.publish import PUBLISHED_MARTS
 from orchestration.demo import run_range
 from serving.publish import SERVING_FILE
 
@@ -20,15 +22,7 @@ CONFIG = DemoConfig(
 LANDING = Path(os.environ["MEIO_LANDING"])
 WAREHOUSE = Path(os.environ["MEIO_WAREHOUSE"])
 SERVING = Path(os.environ["MEIO_SERVING"]) / SERVING_FILE
-MARTS = [
-    "dim_items",
-    "dim_locations",
-    "fct_customer_demand_daily",
-    "fct_internal_transfers_daily",
-    "fct_item_network",
-    "fct_lane_lead_times",
-    "fct_inventory_position",
-]
+MARTS = PUBLISHED_MARTS
 
 
 def fingerprints(path: Path, schema: str, tables: list[str]) -> dict[str, tuple]:
@@ -131,16 +125,7 @@ def test_bad_day_is_quarantined_and_published_tables_stay(built, name, column, v
         shutil.rmtree(folder)
         shutil.rmtree(LANDING / "_quarantine", ignore_errors=True)
         con = duckdb.connect(str(WAREHOUSE))
-        for table in (
-            "items",
-            "locations",
-            "lanes",
-            "sales_orders",
-            "shipments",
-            "receipts",
-            "purchase_orders",
-            "on_hand",
-        ):
+        for table in EXTRACTS:
             con.execute(f'DELETE FROM raw."{table}" WHERE extract_date = ?', [bad_day])
         con.close()
 
