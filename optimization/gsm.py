@@ -189,53 +189,51 @@ def _labels(network: Network) -> tuple[list[int], list[int | None]]:
     return order, parent
 
 
-def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray) -> Solution:
-    """Exact GSM on a spanning tree (or forest) for many items at once.
+def _tree_dp(
+    tree: Network,
+    cost: np.ndarray,
+    latest: np.ndarray,
+    s_bounds: tuple[np.ndarray, np.ndarray],
+    si_bounds: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Graves-Willems DP on a forest with bounds on S and SI per item x stage.
 
-    cost: (items, stages, taus) non-decreasing in tau, taus >= longest lead time + 1.
-    max_service_time: (items, stages) upper bound on S (np.inf where there is none).
+    Returns the optimal value per item (inf where infeasible) and the S, SI chosen (SI may sit
+    above what the suppliers quote; callers normalise with ``_evaluate``).
     """
-    if not network.is_forest():
-        raise ValueError("solve_tree needs a network whose undirected graph has no cycle")
     n_items = cost.shape[0]
-    latest = network.longest_lead_time()
     M = int(latest.max())
-    if cost.shape[2] < M + 1:
-        raise ValueError(f"cost table covers tau up to {cost.shape[2] - 1}, needs {M}")
     grid = np.arange(M + 1)
-    T = network.processing_time
-    up_arcs = {(i, j) for i, j in network.arcs}
-    order, parent = _labels(network)
+    T = tree.processing_time
+    s_lo, s_hi = s_bounds
+    si_lo, si_hi = si_bounds
+    up_arcs = set(tree.arcs)
+    order, parent = _labels(tree)
     rank = {k: r for r, k in enumerate(order)}
-    up, down = network.suppliers(), network.customers()
-
+    up, down = tree.suppliers(), tree.customers()
     f: dict[int, np.ndarray] = {}
     g: dict[int, np.ndarray] = {}
     arg_si_of_s: dict[int, np.ndarray] = {}
     arg_s_of_si: dict[int, np.ndarray] = {}
     roots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
+    value = np.zeros(n_items)
     for k in order:
-        base = np.zeros((n_items, M + 1))
-        if not up[k]:
-            base[:, grid < network.external_inbound[k]] = INF
+        base = np.where((grid[None, :] < si_lo[:, k, None]) | (grid[None, :] > si_hi[:, k, None]), INF, 0.0)
         for i in up[k]:
             if rank[i] < rank[k]:
-                base += np.minimum.accumulate(f[i], axis=1)
-        downstream = np.zeros((n_items, M + 1))
+                base = base + np.minimum.accumulate(f[i], axis=1)
+        downstream = np.where((grid[None, :] < s_lo[:, k, None]) | (grid[None, :] > s_hi[:, k, None]), INF, 0.0)
         for j in down[k]:
             if rank[j] < rank[k]:
-                downstream += np.minimum.accumulate(g[j][:, ::-1], axis=1)[:, ::-1]
+                downstream = downstream + np.minimum.accumulate(g[j][:, ::-1], axis=1)[:, ::-1]
         tau = grid[None, :] + T[k] - grid[:, None]  # [S, SI]
-        valid = (tau >= 0) & (grid[None, :] <= latest[k] - T[k]) & (grid[:, None] <= latest[k])
-        stage_cost = cost[:, k, np.clip(tau, 0, cost.shape[2] - 1)]  # (items, S, SI)
-        total = np.where(valid[None], stage_cost, INF) + base[:, None, :] + downstream[:, :, None]
-        too_late = grid[None, :, None] > max_service_time[:, k][:, None, None]  # S over its max
-        total = np.where(too_late, INF, total)
+        stage_cost = np.where(tau >= 0, cost[:, k, np.clip(tau, 0, cost.shape[2] - 1)], INF)
+        total = stage_cost + base[:, None, :] + downstream[:, :, None]
         p = parent[k]
         if p is None:
             flat = total.reshape(n_items, -1)
             best = flat.argmin(axis=1)
+            value += flat[np.arange(n_items), best]
             roots[k] = (best // (M + 1), best % (M + 1))
         elif (k, p) in up_arcs:  # k supplies p: f_k(S)
             arg_si_of_s[k] = total.argmin(axis=2)
@@ -243,9 +241,8 @@ def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray)
         else:  # p supplies k: g_k(SI)
             arg_s_of_si[k] = total.argmin(axis=1)
             g[k] = np.take_along_axis(total, arg_s_of_si[k][:, None, :], axis=1)[:, 0, :]
-
-    S = np.zeros((n_items, network.n), dtype=np.int64)
-    SI = np.zeros((n_items, network.n), dtype=np.int64)
+    S = np.zeros((n_items, tree.n), dtype=np.int64)
+    SI = np.zeros((n_items, tree.n), dtype=np.int64)
     rows = np.arange(n_items)
     for k in reversed(order):
         p = parent[k]
@@ -259,11 +256,133 @@ def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray)
             masked = np.where(grid[None, :] >= S[:, p][:, None], g[k], INF)
             SI[:, k] = masked.argmin(axis=1)
             S[:, k] = arg_s_of_si[k][rows, SI[:, k]]
-    solution = _evaluate(network, cost, S)
-    if not np.isfinite(solution.cost).all():
-        raise ValueError(
-            "no feasible service times: check maximum service times against lead times"
-        )
+    return value, S, SI
+
+
+def _initial_bounds(network: Network, max_service_time: np.ndarray, latest: np.ndarray):
+    """S in [0, min(max service, latest)], SI in [external inbound, latest - T] per item x stage."""
+    n_items = max_service_time.shape[0]
+    cap = np.minimum(np.where(np.isfinite(max_service_time), max_service_time, latest[None, :]), latest[None, :])
+    s_lo = np.zeros((n_items, network.n), dtype=np.int64)
+    s_hi = cap.astype(np.int64)
+    si_lo = np.zeros((n_items, network.n), dtype=np.int64)
+    sources = [j for j, ups in enumerate(network.suppliers()) if not ups]
+    si_lo[:, sources] = network.external_inbound[sources]
+    si_hi = np.broadcast_to(latest - network.processing_time, (n_items, network.n)).astype(np.int64)
+    return (s_lo, s_hi), (si_lo, si_hi.copy())
+
+
+def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray) -> Solution:
+    """Exact GSM on a spanning tree (or forest) for many items at once.
+
+    cost: (items, stages, taus) non-decreasing in tau, taus >= longest lead time + 1.
+    max_service_time: (items, stages) upper bound on S (np.inf where there is none).
+    """
+    if not network.is_forest():
+        raise ValueError("solve_tree needs a network whose undirected graph has no cycle")
+    latest = network.longest_lead_time()
+    if cost.shape[2] < int(latest.max()) + 1:
+        raise ValueError(f"cost table covers tau up to {cost.shape[2] - 1}, needs {int(latest.max())}")
+    s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
+    value, S, _ = _tree_dp(network, cost, latest, s_bounds, si_bounds)
+    if not np.isfinite(value).all():
+        raise ValueError("no feasible service times: check maximum service times against lead times")
+    return _evaluate(network, cost, S)
+
+
+def _spanning_forest(network: Network) -> tuple[Network, list[tuple[int, int]]]:
+    """A spanning forest of the network (arcs kept in order) and the arcs left out of it."""
+    parent = list(range(network.n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    kept, dropped = [], []
+    for i, j in network.arcs:
+        a, b = find(i), find(j)
+        if a == b:
+            dropped.append((i, j))
+        else:
+            parent[a] = b
+            kept.append((i, j))
+    tree = Network(network.stage_ids, network.processing_time, tuple(kept), network.external_inbound)
+    return tree, dropped
+
+
+def _repairs(network: Network, S: np.ndarray, SI: np.ndarray) -> list[np.ndarray]:
+    """Feasible outbound times from a relaxed solution: keep S (customers wait longer), or cut
+    each supplier's S to the earliest inbound time its customers planned for."""
+    lowered = S.copy()
+    for i, customers in enumerate(network.customers()):
+        if customers:
+            lowered[:, i] = np.minimum(lowered[:, i], SI[:, customers].min(axis=1))
+    return [S, lowered]
+
+
+def solve_general(
+    network: Network, cost: np.ndarray, max_service_time: np.ndarray, time_limit: float = 60.0
+) -> Solution:
+    """Exact GSM on any acyclic network by branch and bound over a spanning-tree relaxation.
+
+    Dropping the arcs outside a spanning tree relaxes their constraints SI_j >= S_i; the tree DP
+    solves the relaxation exactly, giving a lower bound. A violated dropped arc (S_i > SI_j = v)
+    is branched on: S_i <= v, or S_i >= v + 1 and SI_j >= v + 1. Every relaxed solution, made
+    feasible, is an incumbent. Best-first; stops at ``time_limit`` seconds per item with the
+    gap between the incumbent and the lowest open bound.
+    """
+    import heapq
+    import time
+
+    latest = network.longest_lead_time()
+    tree, dropped = _spanning_forest(network)
+    results = []
+    for item in range(cost.shape[0]):
+        started = time.perf_counter()
+        item_cost = cost[item : item + 1]
+        s_bounds, si_bounds = _initial_bounds(network, max_service_time[item : item + 1], latest)
+        best_S = np.zeros((1, network.n), dtype=np.int64)  # all quote 0: always feasible
+        best = float(_evaluate(network, item_cost, best_S).cost[0])
+        heap = [(0.0, 0, s_bounds, si_bounds)]
+        counter = 1
+        status, open_bound = "optimal", best
+        while heap:
+            if time.perf_counter() - started > time_limit:
+                status = "time_limit"
+                open_bound = min(h[0] for h in heap)
+                break
+            bound, _, sb, sib = heapq.heappop(heap)
+            if bound >= best * (1 - 1e-12):
+                continue
+            value, S, SI = _tree_dp(tree, item_cost, latest, sb, sib)
+            relaxed = float(value[0])
+            if not np.isfinite(relaxed) or relaxed >= best * (1 - 1e-12):
+                continue
+            for candidate in _repairs(network, S, SI):
+                feasible = _evaluate(network, item_cost, candidate)
+                if feasible.cost[0] < best:
+                    best, best_S = float(feasible.cost[0]), feasible.outbound_service_time
+            violated = [(S[0, i] - SI[0, j], i, j) for i, j in dropped if S[0, i] > SI[0, j]]
+            if not violated:
+                continue  # the relaxation's optimum is feasible: its cost is now the incumbent's
+            _, i, j = max(violated)
+            v = int(SI[0, j])
+            (s_lo, s_hi), (si_lo, si_hi) = sb, sib
+            left_s_hi = s_hi.copy()
+            left_s_hi[0, i] = min(left_s_hi[0, i], v)
+            right_s_lo, right_si_lo = s_lo.copy(), si_lo.copy()
+            right_s_lo[0, i] = max(right_s_lo[0, i], v + 1)
+            right_si_lo[0, j] = max(right_si_lo[0, j], v + 1)
+            for child in (((s_lo, left_s_hi), (si_lo, si_hi)), ((right_s_lo, s_hi), (right_si_lo, si_hi))):
+                heapq.heappush(heap, (relaxed, counter, child[0], child[1]))
+                counter += 1
+        gap = 0.0 if status == "optimal" or best <= 0 else max(0.0, (best - open_bound) / best)
+        results.append((best_S[0], status, gap))
+    solution = _evaluate(network, cost, np.stack([r[0] for r in results]))
+    solution.status = "optimal" if all(r[1] == "optimal" for r in results) else "time_limit"
+    solution.gap = max(r[2] for r in results)
     return solution
 
 
@@ -362,10 +481,10 @@ def solve_mip(
 def solve(
     network: Network, cost: np.ndarray, max_service_time: np.ndarray, time_limit: float = 60.0
 ) -> Solution:
-    """Tree DP where the network is a tree (exact, vectorised), else the MIP."""
+    """Tree DP where the network is a tree (exact, vectorised), else branch and bound."""
     if network.is_forest():
         return solve_tree(network, cost, max_service_time)
-    return solve_mip(network, cost, max_service_time, time_limit=time_limit)
+    return solve_general(network, cost, max_service_time, time_limit=time_limit)
 
 
 def single_echelon(network: Network, cost: np.ndarray) -> Solution:
