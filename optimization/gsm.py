@@ -218,11 +218,15 @@ def _tree_dp(
     roots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     value = np.zeros(n_items)
     for k in order:
-        base = np.where((grid[None, :] < si_lo[:, k, None]) | (grid[None, :] > si_hi[:, k, None]), INF, 0.0)
+        base = np.where(
+            (grid[None, :] < si_lo[:, k, None]) | (grid[None, :] > si_hi[:, k, None]), INF, 0.0
+        )
         for i in up[k]:
             if rank[i] < rank[k]:
                 base = base + np.minimum.accumulate(f[i], axis=1)
-        downstream = np.where((grid[None, :] < s_lo[:, k, None]) | (grid[None, :] > s_hi[:, k, None]), INF, 0.0)
+        downstream = np.where(
+            (grid[None, :] < s_lo[:, k, None]) | (grid[None, :] > s_hi[:, k, None]), INF, 0.0
+        )
         for j in down[k]:
             if rank[j] < rank[k]:
                 downstream = downstream + np.minimum.accumulate(g[j][:, ::-1], axis=1)[:, ::-1]
@@ -262,7 +266,9 @@ def _tree_dp(
 def _initial_bounds(network: Network, max_service_time: np.ndarray, latest: np.ndarray):
     """S in [0, min(max service, latest)], SI in [external inbound, latest - T] per item x stage."""
     n_items = max_service_time.shape[0]
-    cap = np.minimum(np.where(np.isfinite(max_service_time), max_service_time, latest[None, :]), latest[None, :])
+    cap = np.minimum(
+        np.where(np.isfinite(max_service_time), max_service_time, latest[None, :]), latest[None, :]
+    )
     s_lo = np.zeros((n_items, network.n), dtype=np.int64)
     s_hi = cap.astype(np.int64)
     si_lo = np.zeros((n_items, network.n), dtype=np.int64)
@@ -282,11 +288,15 @@ def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray)
         raise ValueError("solve_tree needs a network whose undirected graph has no cycle")
     latest = network.longest_lead_time()
     if cost.shape[2] < int(latest.max()) + 1:
-        raise ValueError(f"cost table covers tau up to {cost.shape[2] - 1}, needs {int(latest.max())}")
+        raise ValueError(
+            f"cost table covers tau up to {cost.shape[2] - 1}, needs {int(latest.max())}"
+        )
     s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
     value, S, _ = _tree_dp(network, cost, latest, s_bounds, si_bounds)
     if not np.isfinite(value).all():
-        raise ValueError("no feasible service times: check maximum service times against lead times")
+        raise ValueError(
+            "no feasible service times: check maximum service times against lead times"
+        )
     return _evaluate(network, cost, S)
 
 
@@ -308,7 +318,9 @@ def _spanning_forest(network: Network) -> tuple[Network, list[tuple[int, int]]]:
         else:
             parent[a] = b
             kept.append((i, j))
-    tree = Network(network.stage_ids, network.processing_time, tuple(kept), network.external_inbound)
+    tree = Network(
+        network.stage_ids, network.processing_time, tuple(kept), network.external_inbound
+    )
     return tree, dropped
 
 
@@ -375,7 +387,10 @@ def solve_general(
             right_s_lo, right_si_lo = s_lo.copy(), si_lo.copy()
             right_s_lo[0, i] = max(right_s_lo[0, i], v + 1)
             right_si_lo[0, j] = max(right_si_lo[0, j], v + 1)
-            for child in (((s_lo, left_s_hi), (si_lo, si_hi)), ((right_s_lo, s_hi), (right_si_lo, si_hi))):
+            for child in (
+                ((s_lo, left_s_hi), (si_lo, si_hi)),
+                ((right_s_lo, s_hi), (right_si_lo, si_hi)),
+            ):
                 heapq.heappush(heap, (relaxed, counter, child[0], child[1]))
                 counter += 1
         gap = 0.0 if status == "optimal" or best <= 0 else max(0.0, (best - open_bound) / best)

@@ -1,7 +1,10 @@
 """Publish warehouse tables to a serving DuckDB file that BI opens read-only.
 
 The new copy is written aside and swapped in with an atomic rename, so a reader sees the
-previous complete plan or the new complete one, never half a refresh, and never a lock.
+previous complete plan or the new complete one, never half a refresh, and never a lock: a
+reader that opened the old file keeps reading it until it reconnects. Tables named in
+``history`` also accumulate one slice per run date in ``<name>_history`` so BI can compare plans
+over time (a re-run of a date replaces that date's slice).
 """
 
 from __future__ import annotations
@@ -30,8 +33,13 @@ def publish(
     tables: Sequence[tuple[str, str]],
     serving_dir: Path,
     run_date: dt.date,
+    history: Sequence[str] = (),
 ) -> list[PublishedTable]:
-    """Copy ``(schema, table)`` pairs from the warehouse behind ``con`` into the serving file."""
+    """Copy ``(schema, table)`` pairs from the warehouse behind ``con`` into the serving file.
+
+    Every published table gets ``output_version``; ``publication`` records the run date and
+    the row count of each table, so a reader can check it read one complete plan.
+    """
     serving_dir = Path(serving_dir)
     serving_dir.mkdir(parents=True, exist_ok=True)
     final = serving_dir / SERVING_FILE
@@ -39,24 +47,63 @@ def publish(
     staging.unlink(missing_ok=True)
     published: list[PublishedTable] = []
     con.execute("ATTACH ? AS serving_copy", [str(staging)])
+    previous = final.exists()
+    if previous:
+        con.execute("ATTACH ? AS serving_previous (READ_ONLY)", [str(final)])
     try:
         for schema, name in tables:
             con.execute(
-                f'CREATE TABLE serving_copy.main."{name}" AS SELECT * FROM "{schema}"."{name}"'
+                f'CREATE TABLE serving_copy.main."{name}" AS '
+                f'SELECT *, {OUTPUT_VERSION} AS output_version FROM "{schema}"."{name}"'
             )
             rows = con.execute(f'SELECT count(*) FROM serving_copy.main."{name}"').fetchone()[0]
             published.append(PublishedTable(schema, name, rows))
+        old_tables = set()
+        if previous:
+            old_tables = {
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE database_name = 'serving_previous'"
+                ).fetchall()
+            }
+        for name in history:
+            target = f"{name}_history"
+            current = f'SELECT ?::DATE AS published_run_date, * FROM serving_copy.main."{name}"'
+            if target in old_tables:
+                con.execute(
+                    f'CREATE TABLE serving_copy.main."{target}" AS '
+                    f'SELECT * FROM serving_previous.main."{target}" WHERE published_run_date <> ? '
+                    f"UNION ALL BY NAME {current}",
+                    [run_date, run_date],
+                )
+            else:
+                con.execute(f'CREATE TABLE serving_copy.main."{target}" AS {current}', [run_date])
         con.execute(
-            "CREATE TABLE serving_copy.main.publication AS SELECT ? AS run_date, "
+            "CREATE TABLE serving_copy.main.publication AS SELECT ?::DATE AS run_date, "
             "now()::TIMESTAMP AS published_at, ? AS output_version",
             [run_date, OUTPUT_VERSION],
+        )
+        con.execute(
+            "CREATE TABLE serving_copy.main.published_tables (table_name VARCHAR, row_count BIGINT)"
+        )
+        con.executemany(
+            "INSERT INTO serving_copy.main.published_tables VALUES (?, ?)",
+            [(p.name, p.rows) for p in published],
         )
     except Exception:
         con.execute("DETACH serving_copy")
         staging.unlink(missing_ok=True)
         raise
+    finally:
+        if previous:
+            con.execute("DETACH serving_previous")
     con.execute("DETACH serving_copy")
     with open(staging, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(staging, final)
+    directory = os.open(serving_dir, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
     return published

@@ -8,7 +8,14 @@ import sys
 import numpy as np
 import pytest
 
-from optimization.gsm import Network, single_echelon, solve_mip, solve_tree, sqrt_cost_table
+from optimization.gsm import (
+    Network,
+    single_echelon,
+    solve_general,
+    solve_mip,
+    solve_tree,
+    sqrt_cost_table,
+)
 from optimization.instances import read_json_instance
 
 EXPECTED = {
@@ -124,6 +131,7 @@ def test_mip_solves_a_network_with_shared_components():
     cost = sqrt_cost_table(np.array([[1, 1, 3, 5, 5, 1.0]]), np.ones((1, 6)), np.ones((1, 6)), M)
     ms = np.array([[np.inf, np.inf, np.inf, 0, 1, np.inf]])
     mip = solve_mip(net, cost, ms)
+    branch_and_bound = solve_general(net, cost, ms)
     # brute force over outbound service times
     best = np.inf
     latest = net.longest_lead_time()
@@ -137,7 +145,8 @@ def test_mip_solves_a_network_with_shared_components():
             continue
         best = min(best, cost[0, np.arange(6), tau].sum())
     assert mip.cost[0] == pytest.approx(best, rel=1e-9)
-    assert mip.status == "optimal"
+    assert branch_and_bound.cost[0] == pytest.approx(best, rel=1e-9)
+    assert mip.status == branch_and_bound.status == "optimal"
 
 
 def test_cli_prints_cost_and_service_times(shared_dir):
@@ -162,3 +171,29 @@ def test_cli_reports_unreadable_file(tmp_path):
         text=True,
     )
     assert out.returncode == 2 and "cannot read" in out.stderr
+
+
+def test_branch_and_bound_equals_mip_on_random_acyclic_networks():
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        n = 8
+        arcs = {(int(rng.integers(0, k)), k) for k in range(1, n) for _ in range(2)}
+        net = Network(
+            tuple(map(str, range(n))),
+            rng.integers(0, 5, n),
+            tuple(sorted(arcs)),
+            rng.integers(0, 3, n),
+        )
+        M = int(net.longest_lead_time().max())
+        cost = sqrt_cost_table(
+            rng.uniform(0.1, 3, (2, n)), np.full((2, n), 1.65), rng.uniform(0.5, 5, (2, n)), M
+        )
+        ms = np.full((2, n), np.inf)
+        leaves = [j for j in range(n) if not net.customers()[j]]
+        ms[:, leaves] = rng.integers(0, 3, (2, len(leaves)))
+        general = solve_general(net, cost, ms)
+        np.testing.assert_allclose(general.cost, solve_mip(net, cost, ms).cost, rtol=1e-9)
+        assert general.status == "optimal"
+        S, SI = general.outbound_service_time, general.inbound_service_time
+        for i, j in net.arcs:
+            assert (SI[:, j] >= S[:, i]).all()

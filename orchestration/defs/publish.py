@@ -29,6 +29,9 @@ PUBLISHED_RESULTS = [
     ("optimization", "item_summary"),
 ]
 
+# BI compares plans over time: these keep one slice per run date in <name>_history.
+HISTORY = ["inventory_targets", "item_summary", "node_forecasts", "forecast_accuracy"]
+
 
 @dg.asset(
     key=["serving", "published_plan"],
@@ -49,7 +52,7 @@ def published_plan(
     run_date = dt.date.fromisoformat(context.partition_keys[-1])
     tables = [("marts", name) for name in PUBLISHED_MARTS] + PUBLISHED_RESULTS
     with warehouse.get_connection() as con:
-        published = publish(con, tables, serving.root, run_date)
+        published = publish(con, tables, serving.root, run_date, history=HISTORY)
     rows = {p.name: p.rows for p in published}
     preview = "\n".join(
         ["| table | rows |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in rows.items()]

@@ -1,0 +1,83 @@
+"""Publication: BI readers never block and never see half a refresh; history per run date."""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from serving.publish import SERVING_FILE, publish
+
+
+def _warehouse(path: Path, run_date: dt.date, rows: int) -> None:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.plan AS SELECT range AS node, ?::DATE AS run_date, random() AS target "
+        "FROM range(?)",
+        [run_date, rows],
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.other AS SELECT range AS id FROM range(?)", [rows * 3]
+    )
+    con.close()
+
+
+def test_reader_never_blocks_nor_sees_half_a_refresh(tmp_path):
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving"
+    start = dt.date(2026, 1, 1)
+    _warehouse(warehouse, start, 1000)
+    con = duckdb.connect(str(warehouse))
+    publish(con, [("marts", "plan"), ("marts", "other")], serving, start, history=["plan"])
+    con.close()
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("serving_reader.py")),
+            str(serving / SERVING_FILE),
+            str(stop),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    refreshes = 12
+    for k in range(1, refreshes + 1):
+        day = start + dt.timedelta(days=k)
+        _warehouse(warehouse, day, 1000 + 5000 * (k % 3))
+        con = duckdb.connect(str(warehouse))
+        publish(con, [("marts", "plan"), ("marts", "other")], serving, day, history=["plan"])
+        con.close()
+        time.sleep(0.05)
+    stop.touch()
+    summary = json.loads(reader.communicate(timeout=60)[0])
+    assert summary["lock_errors"] == 0
+    assert summary["partial_reads"] == 0
+    assert summary["other_errors"] == 0
+    assert summary["reads"] >= refreshes
+    assert len(summary["run_dates"]) >= 3  # it saw several complete plans go by
+    served = duckdb.connect(str(serving / SERVING_FILE), read_only=True)
+    history = served.execute(
+        "SELECT count(DISTINCT published_run_date) FROM plan_history"
+    ).fetchone()[0]
+    version = served.execute("SELECT DISTINCT output_version FROM plan").fetchall()
+    served.close()
+    assert history == refreshes + 1
+    assert version == [(1,)]
+
+
+def test_rerun_of_a_date_replaces_its_history_slice(tmp_path):
+    warehouse, serving = tmp_path / "w.duckdb", tmp_path / "s"
+    day = dt.date(2026, 2, 1)
+    for rows in (10, 20, 30):
+        _warehouse(warehouse, day, rows)
+        con = duckdb.connect(str(warehouse))
+        publish(con, [("marts", "plan")], serving, day, history=["plan"])
+        con.close()
+    served = duckdb.connect(str(serving / SERVING_FILE), read_only=True)
+    assert served.execute("SELECT count(*) FROM plan_history").fetchone()[0] == 30
+    served.close()
+    assert not list(serving.glob(".*.tmp"))
