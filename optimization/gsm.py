@@ -335,7 +335,11 @@ def _repairs(network: Network, S: np.ndarray, SI: np.ndarray) -> list[np.ndarray
 
 
 def solve_general(
-    network: Network, cost: np.ndarray, max_service_time: np.ndarray, time_limit: float = 60.0
+    network: Network,
+    cost: np.ndarray,
+    max_service_time: np.ndarray,
+    time_limit: float = 60.0,
+    incumbent: np.ndarray | None = None,
 ) -> Solution:
     """Exact GSM on any acyclic network by branch and bound over a spanning-tree relaxation.
 
@@ -357,6 +361,10 @@ def solve_general(
         s_bounds, si_bounds = _initial_bounds(network, max_service_time[item : item + 1], latest)
         best_S = np.zeros((1, network.n), dtype=np.int64)  # all quote 0: always feasible
         best = float(_evaluate(network, item_cost, best_S).cost[0])
+        if incumbent is not None:
+            start = _evaluate(network, item_cost, incumbent[item : item + 1])
+            if start.cost[0] < best:
+                best, best_S = float(start.cost[0]), start.outbound_service_time
         heap = [(0.0, 0, s_bounds, si_bounds)]
         counter = 1
         status, open_bound = "optimal", best
@@ -496,10 +504,20 @@ def solve_mip(
 def solve(
     network: Network, cost: np.ndarray, max_service_time: np.ndarray, time_limit: float = 60.0
 ) -> Solution:
-    """Tree DP where the network is a tree (exact, vectorised), else branch and bound."""
+    """Tree DP where the network is a tree (exact, vectorised). Otherwise a portfolio: the MIP
+    for a quarter of the time (it proves small or loosely coupled networks fast), then branch
+    and bound from the MIP's incumbent for the rest; optimal when either proves it."""
     if network.is_forest():
         return solve_tree(network, cost, max_service_time)
-    return solve_general(network, cost, max_service_time, time_limit=time_limit)
+    mip = solve_mip(network, cost, max_service_time, time_limit=0.25 * time_limit)
+    if mip.status == "optimal":
+        return mip
+    general = solve_general(
+        network, cost, max_service_time, time_limit=0.75 * time_limit, incumbent=mip.outbound_service_time
+    )
+    if general.status == "optimal" or general.cost.sum() <= mip.cost.sum():
+        return general
+    return mip
 
 
 def single_echelon(network: Network, cost: np.ndarray) -> Solution:
