@@ -513,7 +513,11 @@ def solve(
     if mip.status == "optimal":
         return mip
     general = solve_general(
-        network, cost, max_service_time, time_limit=0.75 * time_limit, incumbent=mip.outbound_service_time
+        network,
+        cost,
+        max_service_time,
+        time_limit=0.75 * time_limit,
+        incumbent=mip.outbound_service_time,
     )
     if general.status == "optimal" or general.cost.sum() <= mip.cost.sum():
         return general

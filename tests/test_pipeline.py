@@ -74,6 +74,10 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         ).fetchone()
         assert 0 < meio < base
         assert served.execute("SELECT count(*) FROM forecast_accuracy").fetchone()[0] > 0
+        actions = served.execute(
+            "SELECT action, count(*) FROM planner_actions GROUP BY 1"
+        ).fetchall()
+        assert dict(actions).get("replenish", 0) + dict(actions).get("allocate", 0) > 0
         bad_q = served.execute(
             "SELECT count(*) FROM node_forecasts WHERE q01 < 0 OR q50 > q99"
         ).fetchone()[0]

@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from optimization.actions import plan_actions
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_partitions, single_run_backfill
@@ -86,4 +87,41 @@ def inventory_targets(
             "not_optimal_items": int((summary["status"] != "optimal").sum()),
             "by_echelon": dg.MetadataValue.md(markdown_table(by_echelon, ",.0f")),
         }
+    )
+
+
+@dg.asset(
+    key=["optimization", "planner_actions"],
+    group_name="optimization",
+    deps=[dg.AssetKey(["optimization", "inventory_targets"]), mart_key("fct_inventory_position")],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    kinds={"python", "duckdb"},
+    description="Replenishment orders, fair-share allocations and redeployments from today's position vs the targets.",
+)
+def planner_actions(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        actions = plan_actions(
+            targets=read_table(con, "optimization", "inventory_targets"),
+            position=read_table(con, "marts", "fct_inventory_position"),
+            item_network=read_table(con, "marts", "fct_item_network"),
+            items=read_table(con, "marts", "dim_items"),
+        )
+    run_date = dt.date.fromisoformat(context.partition_keys[-1])
+    with warehouse.get_connection() as con:
+        rows = replace_table(
+            con,
+            "optimization",
+            "planner_actions",
+            actions.assign(run_date=run_date, scenario="base"),
+        )
+    counts = (
+        actions.groupby("action")
+        .agg(actions=("quantity", "size"), units=("quantity", "sum"))
+        .reset_index()
+    )
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "by_action": dg.MetadataValue.md(markdown_table(counts, ",.0f"))}
     )

@@ -27,10 +27,17 @@ PUBLISHED_RESULTS = [
     ("forecast", "forecast_models"),
     ("optimization", "inventory_targets"),
     ("optimization", "item_summary"),
+    ("optimization", "planner_actions"),
 ]
 
 # BI compares plans over time: these keep one slice per run date in <name>_history.
-HISTORY = ["inventory_targets", "item_summary", "node_forecasts", "forecast_accuracy"]
+HISTORY = [
+    "inventory_targets",
+    "item_summary",
+    "planner_actions",
+    "node_forecasts",
+    "forecast_accuracy",
+]
 
 
 @dg.asset(
@@ -40,6 +47,7 @@ HISTORY = ["inventory_targets", "item_summary", "node_forecasts", "forecast_accu
     + [
         dg.AssetKey(["forecast", "node_forecasts"]),
         dg.AssetKey(["optimization", "inventory_targets"]),
+        dg.AssetKey(["optimization", "planner_actions"]),
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
