@@ -17,6 +17,8 @@ Two exact solvers:
 
 from __future__ import annotations
 
+import heapq
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 INF = np.inf
+LAGRANGE_STEPS = 8  # subgradient steps per branch-and-bound node
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,12 @@ def _tree_dp(
     latest: np.ndarray,
     s_bounds: tuple[np.ndarray, np.ndarray],
     si_bounds: tuple[np.ndarray, np.ndarray],
+    linear: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Graves-Willems DP on a forest with bounds on S and SI per item x stage.
+
+    ``linear`` = (a, b), (items, stages) each, adds a_k S_k + b_k SI_k to the objective
+    (Lagrange multipliers of relaxed arcs).
 
     Returns the optimal value per item (inf where infeasible) and the S, SI chosen (SI may sit
     above what the suppliers quote; callers normalise with ``_evaluate``).
@@ -221,12 +228,16 @@ def _tree_dp(
         base = np.where(
             (grid[None, :] < si_lo[:, k, None]) | (grid[None, :] > si_hi[:, k, None]), INF, 0.0
         )
+        if linear is not None:
+            base = base + linear[1][:, k, None] * grid[None, :]
         for i in up[k]:
             if rank[i] < rank[k]:
                 base = base + np.minimum.accumulate(f[i], axis=1)
         downstream = np.where(
             (grid[None, :] < s_lo[:, k, None]) | (grid[None, :] > s_hi[:, k, None]), INF, 0.0
         )
+        if linear is not None:
+            downstream = downstream + linear[0][:, k, None] * grid[None, :]
         for j in down[k]:
             if rank[j] < rank[k]:
                 downstream = downstream + np.minimum.accumulate(g[j][:, ::-1], axis=1)[:, ::-1]
@@ -334,6 +345,104 @@ def _repairs(network: Network, S: np.ndarray, SI: np.ndarray) -> list[np.ndarray
     return [S, lowered]
 
 
+def _branch_and_bound_item(
+    network: Network,
+    tree: Network,
+    dropped: list[tuple[int, int]],
+    item_cost: np.ndarray,
+    max_service_time: np.ndarray,
+    latest: np.ndarray,
+    incumbent: np.ndarray | None,
+    time_limit: float,
+) -> tuple[np.ndarray, str, float]:
+    """Branch and bound for one item (cost (1, stages, taus)); see ``solve_general``."""
+    started = time.perf_counter()
+    s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
+    best_S = np.zeros((1, network.n), dtype=np.int64)  # all quote 0: always feasible
+    best = float(_evaluate(network, item_cost, best_S).cost[0])
+    if incumbent is not None:
+        start = _evaluate(network, item_cost, incumbent)
+        if start.cost[0] < best:
+            best, best_S = float(start.cost[0]), start.outbound_service_time
+    arc_i = np.array([i for i, _ in dropped], dtype=np.int64)
+    arc_j = np.array([j for _, j in dropped], dtype=np.int64)
+
+    def bound(sb, sib, lam):
+        """Lagrangian lower bound of a node: relaxed arcs priced by lam (subgradient steps)."""
+        best_value, best_lam = -INF, lam
+        theta = 1.0
+        for _ in range(LAGRANGE_STEPS):
+            a = np.zeros((1, network.n))
+            b = np.zeros((1, network.n))
+            np.add.at(a[0], arc_i, lam)
+            np.add.at(b[0], arc_j, -lam)
+            value, S, SI = _tree_dp(tree, item_cost, latest, sb, sib, (a, b))
+            value = float(value[0])
+            if not np.isfinite(value):
+                return INF, lam
+            if value > best_value:
+                best_value, best_lam = value, lam
+            g = (S[0, arc_i] - SI[0, arc_j]).astype(float)
+            norm = float(g @ g)
+            if norm == 0 or best <= value:
+                break
+            lam = np.maximum(0.0, lam + theta * (best - value) / norm * g)
+            theta *= 0.7
+        return best_value, best_lam
+
+    def expand(sb, sib, lam):
+        """Plain DP (its solution drives incumbents and branching), then the bound."""
+        nonlocal best, best_S
+        value, S, SI = _tree_dp(tree, item_cost, latest, sb, sib)
+        value = float(value[0])
+        if not np.isfinite(value):
+            return None
+        for candidate in _repairs(network, S, SI):
+            feasible = _evaluate(network, item_cost, candidate)
+            if feasible.cost[0] < best:
+                best, best_S = float(feasible.cost[0]), feasible.outbound_service_time
+        violated = [(S[0, i] - SI[0, j], i, j) for i, j in dropped if S[0, i] > SI[0, j]]
+        if not violated:
+            return None  # the relaxation's optimum is feasible: its cost is an incumbent
+        lower, lam = bound(sb, sib, lam) if LAGRANGE_STEPS else (value, lam)
+        lower = max(lower, value)
+        if lower >= best * (1 - 1e-12):
+            return None
+        _, i, j = max(violated)
+        return lower, lam, i, j, int(SI[0, j])
+
+    heap = []
+    counter = 0
+    root = expand(s_bounds, si_bounds, np.zeros(len(dropped)))
+    if root is not None:
+        heap.append((root[0], counter, s_bounds, si_bounds, root))
+    status, open_bound = "optimal", best
+    while heap:
+        if time.perf_counter() - started > time_limit:
+            status = "time_limit"
+            open_bound = heap[0][0]
+            break
+        lower, _, sb, sib, (_, lam, i, j, v) = heapq.heappop(heap)
+        if lower >= best * (1 - 1e-12):
+            break  # best-first: every open node is at least this bound
+        (s_lo, s_hi), (si_lo, si_hi) = sb, sib
+        left_s_hi = s_hi.copy()
+        left_s_hi[0, i] = min(left_s_hi[0, i], v)
+        right_s_lo, right_si_lo = s_lo.copy(), si_lo.copy()
+        right_s_lo[0, i] = max(right_s_lo[0, i], v + 1)
+        right_si_lo[0, j] = max(right_si_lo[0, j], v + 1)
+        for child_s, child_si in (
+            ((s_lo, left_s_hi), (si_lo, si_hi)),
+            ((right_s_lo, s_hi), (right_si_lo, si_hi)),
+        ):
+            child = expand(child_s, child_si, lam)
+            if child is not None:
+                counter += 1
+                heapq.heappush(heap, (child[0], counter, child_s, child_si, child))
+    gap = 0.0 if status == "optimal" or best <= 0 else max(0.0, (best - open_bound) / best)
+    return best_S[0], status, gap
+
+
 def solve_general(
     network: Network,
     cost: np.ndarray,
@@ -346,63 +455,26 @@ def solve_general(
     Dropping the arcs outside a spanning tree relaxes their constraints SI_j >= S_i; the tree DP
     solves the relaxation exactly, giving a lower bound. A violated dropped arc (S_i > SI_j = v)
     is branched on: S_i <= v, or S_i >= v + 1 and SI_j >= v + 1. Every relaxed solution, made
-    feasible, is an incumbent. Best-first; stops at ``time_limit`` seconds per item with the
-    gap between the incumbent and the lowest open bound.
+    feasible, is an incumbent. A node's bound is the Lagrangian one (relaxed arcs priced by
+    multipliers from a few subgradient steps, warm-started from the parent). Best-first; stops
+    at ``time_limit`` seconds per item with the gap between the incumbent and the lowest bound.
     """
-    import heapq
-    import time
-
     latest = network.longest_lead_time()
     tree, dropped = _spanning_forest(network)
     results = []
     for item in range(cost.shape[0]):
-        started = time.perf_counter()
-        item_cost = cost[item : item + 1]
-        s_bounds, si_bounds = _initial_bounds(network, max_service_time[item : item + 1], latest)
-        best_S = np.zeros((1, network.n), dtype=np.int64)  # all quote 0: always feasible
-        best = float(_evaluate(network, item_cost, best_S).cost[0])
-        if incumbent is not None:
-            start = _evaluate(network, item_cost, incumbent[item : item + 1])
-            if start.cost[0] < best:
-                best, best_S = float(start.cost[0]), start.outbound_service_time
-        heap = [(0.0, 0, s_bounds, si_bounds)]
-        counter = 1
-        status, open_bound = "optimal", best
-        while heap:
-            if time.perf_counter() - started > time_limit:
-                status = "time_limit"
-                open_bound = min(h[0] for h in heap)
-                break
-            bound, _, sb, sib = heapq.heappop(heap)
-            if bound >= best * (1 - 1e-12):
-                continue
-            value, S, SI = _tree_dp(tree, item_cost, latest, sb, sib)
-            relaxed = float(value[0])
-            if not np.isfinite(relaxed) or relaxed >= best * (1 - 1e-12):
-                continue
-            for candidate in _repairs(network, S, SI):
-                feasible = _evaluate(network, item_cost, candidate)
-                if feasible.cost[0] < best:
-                    best, best_S = float(feasible.cost[0]), feasible.outbound_service_time
-            violated = [(S[0, i] - SI[0, j], i, j) for i, j in dropped if S[0, i] > SI[0, j]]
-            if not violated:
-                continue  # the relaxation's optimum is feasible: its cost is now the incumbent's
-            _, i, j = max(violated)
-            v = int(SI[0, j])
-            (s_lo, s_hi), (si_lo, si_hi) = sb, sib
-            left_s_hi = s_hi.copy()
-            left_s_hi[0, i] = min(left_s_hi[0, i], v)
-            right_s_lo, right_si_lo = s_lo.copy(), si_lo.copy()
-            right_s_lo[0, i] = max(right_s_lo[0, i], v + 1)
-            right_si_lo[0, j] = max(right_si_lo[0, j], v + 1)
-            for child in (
-                ((s_lo, left_s_hi), (si_lo, si_hi)),
-                ((right_s_lo, s_hi), (right_si_lo, si_hi)),
-            ):
-                heapq.heappush(heap, (relaxed, counter, child[0], child[1]))
-                counter += 1
-        gap = 0.0 if status == "optimal" or best <= 0 else max(0.0, (best - open_bound) / best)
-        results.append((best_S[0], status, gap))
+        results.append(
+            _branch_and_bound_item(
+                network,
+                tree,
+                dropped,
+                cost[item : item + 1],
+                max_service_time[item : item + 1],
+                latest,
+                None if incumbent is None else incumbent[item : item + 1],
+                time_limit,
+            )
+        )
     solution = _evaluate(network, cost, np.stack([r[0] for r in results]))
     solution.status = "optimal" if all(r[1] == "optimal" for r in results) else "time_limit"
     solution.gap = max(r[2] for r in results)
