@@ -193,9 +193,13 @@ def choose_models(df: pd.DataFrame, scores: pd.DataFrame, margin: float = 0.3) -
         chosen = classes.assign(model=np.nan, scaled_pinball=np.nan)
     else:
         scored = scores.merge(classes[["unique_id", "demand_class"]], on="unique_id")
+        # the class's model is judged pooled, i.e. on unscaled loss: series weigh by their volume
+        scored["weight"] = scored["unique_id"].map(series_scale(df)).to_numpy()
+        scored["pooled"] = scored["scaled_pinball"] * scored["weight"]
         class_mean = scored.groupby(["demand_class", "model"], as_index=False)[
-            "scaled_pinball"
-        ].mean()
+            ["pooled", "weight"]
+        ].sum()
+        class_mean["scaled_pinball"] = class_mean["pooled"] / class_mean["weight"]
         class_best = class_mean.sort_values(
             ["demand_class", "scaled_pinball", "model"]
         ).drop_duplicates("demand_class")
