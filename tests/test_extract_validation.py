@@ -10,7 +10,7 @@ import pytest
 
 from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
-from extracts.ingest import ingest_extract, landing_folder
+from extracts.ingest import ingest_extract, landing_days, landing_folder
 from extracts.validate import ExtractError
 
 DAY = dt.date(2026, 3, 3)
@@ -176,3 +176,26 @@ def test_wrong_delimiter_reads_as_missing_columns(landing):
     path.write_text(path.read_text().replace(",", ";"))
     message = str(_reject(landing, "locations"))
     assert "field location_id: required column is missing" in message
+
+
+def test_injection_like_id_is_data_not_sql(landing):
+    con = duckdb.connect()
+    ingest_extract(con, landing, DAY, "items")
+
+    def edit(frame):
+        frame.loc[2, "location_id"] = "x'); drop table raw.items; --"
+        return frame
+
+    _edit(landing, "sales_orders", edit)
+    with pytest.raises(ExtractError, match=r"row 3 \(line 4\), field location_id: .* unknown location"):
+        ingest_extract(con, landing, DAY, "sales_orders")
+    assert con.execute("SELECT count(*) FROM raw.items").fetchone()[0] == CONFIG.items
+
+
+def test_landing_day_must_be_a_date(tmp_path):
+    with pytest.raises(ValueError):
+        landing_folder(tmp_path, "../etc")
+    (tmp_path / "not-a-day").mkdir()
+    (tmp_path / "2026-02-30").mkdir()
+    (tmp_path / "2026-03-01").mkdir()
+    assert landing_days(tmp_path) == [dt.date(2026, 3, 1)]
