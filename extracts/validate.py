@@ -13,11 +13,13 @@ import duckdb
 import networkx as nx
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera.errors import SchemaErrors
 
 from extracts.contract import ALL_ITEMS, EXTRACTS, Column, Extract
 
 MAX_REPORTED_FAILURES = 10
+_STRING_TYPES = (pyarrow.string(), pyarrow.large_string(), pyarrow.string_view())
 
 
 class ExtractError(ValueError):
@@ -49,6 +51,14 @@ def find_extract_file(folder: Path, name: str) -> Path | None:
     return None
 
 
+def _arrow_strings(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """A relation of text columns as pandas with Arrow-backed strings (fast vectorised checks)."""
+    table = relation.fetch_arrow_table()
+    return table.to_pandas(
+        types_mapper=lambda t: pd.StringDtype("pyarrow") if t in _STRING_TYPES else None
+    )
+
+
 def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
     """Read a CSV (comma-separated, UTF-8, header row) or Parquet file with every value as text."""
     path = Path(path)
@@ -58,8 +68,10 @@ def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
     try:
         if path.suffix == ".parquet":
             relation = con.read_parquet(str(path))
-            frame = relation.df()
-            frame = frame.astype("string").astype(object).where(frame.notna(), None)
+            relation = relation.select(
+                ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in relation.columns)
+            )
+            frame = _arrow_strings(relation)
         else:
             relation = con.read_csv(
                 str(path),
@@ -71,7 +83,7 @@ def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
                 strict_mode=True,
                 null_padding=False,
             )
-            frame = relation.df()
+            frame = _arrow_strings(relation)
     except duckdb.Error as exc:
         message = str(exc).splitlines()[0]
         raise ExtractError(
@@ -108,68 +120,70 @@ def _dates(values: pd.Series) -> pd.Series:
     return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
 
 
-def _column_checks(column: Column, masters: Mapping[str, set[str]]) -> list[pa.Check]:
-    checks: list[pa.Check] = []
+class _Parsed:
+    """Each column parsed once (ids normalised, numbers, dates) for all the checks on it."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self._cache: dict[tuple[str, str], pd.Series] = {}
+
+    def get(self, column: str, how: str) -> pd.Series:
+        key = (column, how)
+        if key not in self._cache:
+            raw = self.frame[column]
+            parse = {"id": normalise_id, "number": _numbers, "date": _dates}[how]
+            self._cache[key] = parse(
+                raw if raw.dtype == "string[pyarrow]" else raw.astype("string[pyarrow]")
+            )
+        return self._cache[key]
+
+
+def _column_checks(
+    column: Column, masters: Mapping[str, set[str]], parsed: _Parsed
+) -> list[pa.Check]:
+    """Vectorised checks on one column; each returns a boolean Series aligned with the rows."""
+    name = column.name
+    rules: list[tuple[object, str]] = []
     if column.kind == "id":
-        checks.append(
-            pa.Check(lambda s: normalise_id(s).str.len() > 0, error="id is blank", ignore_na=True)
-        )
+        rules.append((lambda: parsed.get(name, "id").str.len() > 0, "id is blank"))
     if column.kind in ("number", "integer"):
-        checks.append(
-            pa.Check(lambda s: _numbers(s).notna(), error="is not a number", ignore_na=True)
-        )
+        rules.append((lambda: parsed.get(name, "number").notna(), "is not a number"))
     if column.kind == "integer":
-        checks.append(
-            pa.Check(
-                lambda s: (_numbers(s) % 1 == 0) | _numbers(s).isna(),
-                error="is not a whole number",
-                ignore_na=True,
+        rules.append(
+            (
+                lambda: (parsed.get(name, "number") % 1 == 0) | parsed.get(name, "number").isna(),
+                "is not a whole number",
             )
         )
     if column.min_value is not None:
         low = column.min_value
-        checks.append(
-            pa.Check(
-                lambda s: ~(_numbers(s) < low),
-                error=f"is below the minimum {low:g}",
-                ignore_na=True,
-            )
-        )
+        rules.append((lambda: ~(parsed.get(name, "number") < low), f"is below the minimum {low:g}"))
     if column.max_value is not None:
         high = column.max_value
-        checks.append(
-            pa.Check(
-                lambda s: ~(_numbers(s) > high),
-                error=f"is above the maximum {high:g}",
-                ignore_na=True,
-            )
+        rules.append(
+            (lambda: ~(parsed.get(name, "number") > high), f"is above the maximum {high:g}")
         )
     if column.kind == "date":
-        checks.append(
-            pa.Check(
-                lambda s: _dates(s).notna(), error="is not a date (YYYY-MM-DD)", ignore_na=True
-            )
-        )
+        rules.append((lambda: parsed.get(name, "date").notna(), "is not a date (YYYY-MM-DD)"))
     if column.allowed is not None:
         allowed = set(column.allowed)
-        checks.append(
-            pa.Check(
-                lambda s: normalise_id(s).isin(allowed),
-                error=f"is not one of {sorted(allowed)}",
-                ignore_na=True,
-            )
+        rules.append(
+            (lambda: parsed.get(name, "id").isin(allowed), f"is not one of {sorted(allowed)}")
         )
     if column.references is not None and column.references in masters:
         known = masters[column.references] | set(column.reference_extras)
         what = "item" if column.references == "items" else "location"
-        checks.append(
-            pa.Check(
-                lambda s: normalise_id(s).isin(known),
-                error=f"unknown {what} (not in the {column.references} master)",
-                ignore_na=True,
+        rules.append(
+            (
+                lambda: parsed.get(name, "id").isin(known),
+                f"unknown {what} (not in the {column.references} master)",
             )
         )
-    return checks
+    missing = parsed.frame[name].isna()
+    return [
+        pa.Check(lambda s, rule=rule: (rule().fillna(False) | missing).astype(bool), error=error)
+        for rule, error in rules
+    ]
 
 
 def lane_cycles(lanes: pd.DataFrame) -> list[list[str]]:
@@ -192,11 +206,14 @@ def lane_cycles(lanes: pd.DataFrame) -> list[list[str]]:
     return cycles
 
 
-def build_schema(extract: Extract, masters: Mapping[str, set[str]]) -> pa.DataFrameSchema:
-    """The pandera schema of one extract, referential checks against ``masters`` ids."""
+def build_schema(
+    extract: Extract, masters: Mapping[str, set[str]], frame: pd.DataFrame
+) -> pa.DataFrameSchema:
+    """The pandera schema of one extract file's rows, referential checks against ``masters``."""
+    parsed = _Parsed(frame)
     columns = {
         c.name: pa.Column(
-            object, checks=_column_checks(c, masters), nullable=c.nullable, coerce=False
+            None, checks=_column_checks(c, masters, parsed), nullable=c.nullable, coerce=False
         )
         for c in extract.columns
     }
@@ -224,13 +241,13 @@ def validate_extract(
     """Read and check one extract file; return its rows as text, or raise ExtractError."""
     extract = EXTRACTS[name]
     frame = read_extract(path, extract)
-    schema = build_schema(extract, masters or {})
+    schema = build_schema(extract, masters or {}, frame)
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
         raise ExtractError(path, _failures_from(errors)) from None
     failures: list[tuple[int | None, str | None, str]] = []
-    keys = pd.DataFrame({k: normalise_id(frame[k].astype("string")) for k in extract.key})
+    keys = pd.DataFrame({k: normalise_id(frame[k].astype("string[pyarrow]")) for k in extract.key})
     duplicated = keys.duplicated(keep="first")
     for index in duplicated[duplicated].index:
         values = ", ".join(f"{k}={keys.at[index, k]}" for k in extract.key)

@@ -187,7 +187,9 @@ def test_injection_like_id_is_data_not_sql(landing):
         return frame
 
     _edit(landing, "sales_orders", edit)
-    with pytest.raises(ExtractError, match=r"row 3 \(line 4\), field location_id: .* unknown location"):
+    with pytest.raises(
+        ExtractError, match=r"row 3 \(line 4\), field location_id: .* unknown location"
+    ):
         ingest_extract(con, landing, DAY, "sales_orders")
     assert con.execute("SELECT count(*) FROM raw.items").fetchone()[0] == CONFIG.items
 
