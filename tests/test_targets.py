@@ -152,3 +152,40 @@ def test_nodes_that_serve_no_customer_are_not_stages():
         )
     )
     assert set(targets.location_id) == {"PLT", "DC", "ST1"}
+
+
+def test_tradeoff_curve_matches_replanning_at_another_level():
+    from optimization.tradeoff import service_tradeoff
+
+    planned, _ = plan_targets(inputs())
+    curve = service_tradeoff(planned, levels=(0.9, 0.95, 0.99)).set_index("service_level")
+    policy = pd.DataFrame([{"scope": "default", "service_type": "cycle", "service_level": 0.99}])
+    replanned, _ = plan_targets(inputs(policy=policy))
+    assert curve.loc[0.99, "meio_safety_stock_value"] == pytest.approx(
+        replanned.safety_stock_value.sum()
+    )
+    assert curve.loc[0.99, "single_echelon_safety_stock_value"] == pytest.approx(
+        replanned.baseline_safety_stock_value.sum()
+    )
+    assert curve.loc[0.95, "meio_safety_stock_value"] == pytest.approx(
+        planned.safety_stock_value.sum()
+    )
+    assert (curve["meio_safety_stock_value"].diff().dropna() > 0).all()
+
+
+def test_tradeoff_refuses_a_mixed_policy():
+    from optimization.tradeoff import service_tradeoff
+
+    policy = pd.DataFrame(
+        [
+            {
+                "scope": "location",
+                "location_id": "ST1",
+                "service_type": "fill_rate",
+                "service_level": 0.99,
+            }
+        ]
+    )
+    targets, _ = plan_targets(inputs(policy=policy))
+    with pytest.raises(ValueError, match="one cycle-service level"):
+        service_tradeoff(targets)

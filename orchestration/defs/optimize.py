@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from optimization.actions import plan_actions
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
+from optimization.tradeoff import service_tradeoff
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_partitions, single_run_backfill
 from orchestration.defs.warehouse import markdown_table, read_table, replace_table
@@ -124,4 +125,40 @@ def planner_actions(
     )
     return dg.MaterializeResult(
         metadata={"rows": rows, "by_action": dg.MetadataValue.md(markdown_table(counts, ",.0f"))}
+    )
+
+
+@dg.asset(
+    key=["optimization", "service_tradeoff"],
+    group_name="optimization",
+    deps=[dg.AssetKey(["optimization", "inventory_targets"])],
+    partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
+    kinds={"python", "duckdb"},
+    description="Safety stock value vs cycle-service target, GSM and single-echelon (where extra stock buys the most service).",
+)
+def service_tradeoff_curve(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        targets = read_table(con, "optimization", "inventory_targets")
+    curve = service_tradeoff(targets)
+    run_date = dt.date.fromisoformat(context.partition_keys[-1])
+    with warehouse.get_connection() as con:
+        rows = replace_table(
+            con,
+            "optimization",
+            "service_tradeoff",
+            curve.assign(run_date=run_date, scenario="base"),
+        )
+    shown = curve[
+        [
+            "service_level",
+            "meio_safety_stock_value",
+            "single_echelon_safety_stock_value",
+            "saving_vs_single_echelon",
+        ]
+    ]
+    return dg.MaterializeResult(
+        metadata={"rows": rows, "curve": dg.MetadataValue.md(markdown_table(shown, ",.3f"))}
     )

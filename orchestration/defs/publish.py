@@ -28,6 +28,7 @@ PUBLISHED_RESULTS = [
     ("optimization", "inventory_targets"),
     ("optimization", "item_summary"),
     ("optimization", "planner_actions"),
+    ("optimization", "service_tradeoff"),
 ]
 
 # BI compares plans over time: these keep one slice per run date in <name>_history.
@@ -48,6 +49,7 @@ HISTORY = [
         dg.AssetKey(["forecast", "node_forecasts"]),
         dg.AssetKey(["optimization", "inventory_targets"]),
         dg.AssetKey(["optimization", "planner_actions"]),
+        dg.AssetKey(["optimization", "service_tradeoff"]),
     ],
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
