@@ -1,26 +1,20 @@
-"""Dagster definitions of the MEIO pipeline (`dagster dev` loads this via workspace.yaml)."""
+"""Dagster definitions of the MEIO pipeline (`dagster dev` loads this via workspace.yaml).
+
+Every asset and check defined in a module of ``orchestration/defs`` is collected, so a new
+asset only needs to live in its concern's module.
+"""
 
 import dagster as dg
 
-from orchestration.defs.dbt import meio_dbt_models
-from orchestration.defs.forecast import node_forecasts
-from orchestration.defs.ingest import raw_assets
-from orchestration.defs.optimize import inventory_targets, planner_actions
-from orchestration.defs.publish import published_plan
-from orchestration.defs.quality import mart_checks
+from orchestration.defs import dbt, forecast, ingest, optimize, publish, quality
 from orchestration.defs.resources import build_resources
 from orchestration.defs.schedules import daily_refresh, daily_refresh_schedule, new_landing_folder
 
+DEFS_MODULES = [ingest, dbt, quality, forecast, optimize, publish]
+
 defs = dg.Definitions(
-    assets=[
-        *raw_assets,
-        meio_dbt_models,
-        node_forecasts,
-        inventory_targets,
-        planner_actions,
-        published_plan,
-    ],
-    asset_checks=mart_checks,
+    assets=dg.load_assets_from_modules(DEFS_MODULES),
+    asset_checks=dg.load_asset_checks_from_modules(DEFS_MODULES),
     jobs=[daily_refresh],
     schedules=[daily_refresh_schedule],
     sensors=[new_landing_folder],

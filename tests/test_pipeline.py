@@ -139,3 +139,16 @@ def test_definitions_load_with_schedule_and_sensor():
 
     assert defs.resolve_schedule_def("daily_refresh_0600").cron_schedule == "0 6 * * *"
     assert defs.resolve_sensor_def("new_landing_folder") is not None
+
+
+def test_every_dependency_is_an_asset_of_the_pipeline():
+    """A dependency on an asset nobody defines would silently become an external source."""
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    materializable = {key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    for key in materializable:
+        for parent in graph.get(key).parent_keys:
+            assert parent in materializable, (
+                f"{key.to_user_string()} depends on undefined {parent.to_user_string()}"
+            )
