@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 from forecasting.engine import ForecastConfig
 from forecasting.nodes import forecast_nodes
 from orchestration.defs.dbt import mart_key
-from orchestration.defs.partitions import daily_partitions, single_run_backfill
+from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, replace_table
 
 
@@ -18,17 +18,13 @@ class ForecastRunConfig(dg.Config):
     n_windows: int = 2  # back-test origins
 
 
-@dg.asset(
+@daily_asset(
     key=["forecast", "node_forecasts"],
-    group_name="forecast",
     deps=[
         mart_key("fct_customer_demand_daily"),
         mart_key("fct_item_network"),
         mart_key("dim_locations"),
     ],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    kinds={"python", "duckdb"},
     description="Quantile forecasts per node (customer and echelon demand), lead-time demand, accuracy.",
 )
 def node_forecasts(

@@ -9,7 +9,7 @@ from optimization.actions import plan_actions
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
 from optimization.tradeoff import service_tradeoff
 from orchestration.defs.dbt import mart_key
-from orchestration.defs.partitions import daily_partitions, single_run_backfill
+from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, replace_table
 
 
@@ -20,18 +20,14 @@ class OptimizeRunConfig(dg.Config):
     mip_time_limit_seconds: float = 30.0
 
 
-@dg.asset(
+@daily_asset(
     key=["optimization", "inventory_targets"],
-    group_name="optimization",
     deps=[
         dg.AssetKey(["forecast", "node_forecasts"]),
         mart_key("fct_item_network"),
         mart_key("fct_lane_lead_times"),
         mart_key("dim_items"),
     ],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    kinds={"python", "duckdb"},
     description="Safety stock, service times, reorder points and target stock per node (GSM), with the single-echelon baseline.",
 )
 def inventory_targets(
@@ -91,13 +87,9 @@ def inventory_targets(
     )
 
 
-@dg.asset(
+@daily_asset(
     key=["optimization", "planner_actions"],
-    group_name="optimization",
     deps=[dg.AssetKey(["optimization", "inventory_targets"]), mart_key("fct_inventory_position")],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    kinds={"python", "duckdb"},
     description="Replenishment orders, fair-share allocations and redeployments from today's position vs the targets.",
 )
 def planner_actions(
@@ -128,13 +120,9 @@ def planner_actions(
     )
 
 
-@dg.asset(
+@daily_asset(
     key=["optimization", "service_tradeoff"],
-    group_name="optimization",
     deps=[dg.AssetKey(["optimization", "inventory_targets"])],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    kinds={"python", "duckdb"},
     description="Safety stock value vs cycle-service target, GSM and single-echelon (where extra stock buys the most service).",
 )
 def service_tradeoff_curve(

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from orchestration.defs.dbt import mart_key
-from orchestration.defs.partitions import daily_partitions, single_run_backfill
+from orchestration.defs.partitions import daily_asset
 from orchestration.defs.resources import ServingResource
 from serving.publish import publish
 
@@ -41,9 +41,8 @@ HISTORY = [
 ]
 
 
-@dg.asset(
+@daily_asset(
     key=["serving", "published_plan"],
-    group_name="serving",
     deps=[mart_key(name) for name in PUBLISHED_MARTS]
     + [
         dg.AssetKey(["forecast", "node_forecasts"]),
@@ -51,10 +50,8 @@ HISTORY = [
         dg.AssetKey(["optimization", "planner_actions"]),
         dg.AssetKey(["optimization", "service_tradeoff"]),
     ],
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
-    kinds={"duckdb"},
     description="The serving DuckDB file BI reads, swapped in atomically after every check passed.",
+    kinds={"duckdb"},
 )
 def published_plan(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
