@@ -5,10 +5,13 @@ import datetime as dt
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from forecasting.nodes import bucket_demand
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.resources import ServingResource
+from orchestration.defs.warehouse import read_table
 from serving.publish import publish
+from serving.report import build_report, write_report
 
 PUBLISHED_MARTS = [
     "dim_items",
@@ -71,3 +74,37 @@ def published_plan(
             "summary": dg.MetadataValue.md(preview),
         }
     )
+
+
+@daily_asset(
+    key=["serving", "planner_report"],
+    deps=[dg.AssetKey(["serving", "published_plan"])],
+    description="Self-contained HTML planner report (network, echelons, service curve, fan charts) next to the published copy.",
+    kinds={"html"},
+)
+def planner_report(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
+) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        targets = read_table(con, "optimization", "inventory_targets")
+        network = read_table(con, "marts", "fct_item_network")
+        curve = read_table(con, "optimization", "service_tradeoff")
+        forecasts = read_table(con, "forecast", "node_forecasts")
+        stores = targets[targets["is_customer_facing"]].nlargest(3, "mean_daily_demand")[
+            ["location_id", "sku"]
+        ]
+        daily = con.execute(
+            "SELECT location_id, sku, demand_date, demand_qty FROM marts.fct_customer_demand_daily "
+            "WHERE demand_date > (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - INTERVAL 182 DAY"
+        ).df()
+    fans = []
+    for node in stores.itertuples(index=False):
+        mine = daily[(daily["location_id"] == node.location_id) & (daily["sku"] == node.sku)]
+        history = bucket_demand(mine, 7)
+        future = forecasts[
+            (forecasts["location_id"] == node.location_id) & (forecasts["sku"] == node.sku)
+        ]
+        fans.append((f"Forecast {node.sku} at {node.location_id} (weekly)", history, future))
+    run_date = dt.date.fromisoformat(context.partition_keys[-1])
+    path = write_report(build_report(run_date, targets, network, curve, fans), serving.root)
+    return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
