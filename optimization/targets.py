@@ -353,7 +353,7 @@ def _targets_frame(
     base_safety = _safety_stock(z, sd_table, mean_daily, group.lead_time_sd, base_tau)
     lot = items.loc[group.skus, "lot_size"].to_numpy(dtype=float)[:, None].clip(min=1)
     moq = items.loc[group.skus, "moq"].to_numpy(dtype=float)[:, None]
-    reorder_point = np.ceil(mean_daily * tau + safety - 1e-9)
+    reorder_point = np.maximum(np.ceil(mean_daily * tau + safety - 1e-9), 0.0)
     cycle = mean_daily * config.review_period_days
     order_quantity = np.maximum(
         np.ceil(np.maximum(cycle, moq) / lot - 1e-9) * lot, np.where(mean_daily > 0, lot, 0)

@@ -154,3 +154,17 @@ def test_every_dependency_is_an_asset_of_the_pipeline():
             assert parent in materializable, (
                 f"{key.to_user_string()} depends on undefined {parent.to_user_string()}"
             )
+
+
+def test_sensor_requests_each_new_landing_day_once(tmp_path, monkeypatch):
+    from orchestration.defs import schedules
+
+    monkeypatch.setattr(schedules, "landing_path", lambda: tmp_path)
+    (tmp_path / "2026-03-02").mkdir()
+    (tmp_path / "_quarantine").mkdir()
+    context = dg.build_sensor_context(cursor=None)
+    first = list(schedules.new_landing_folder(context))
+    assert [r.partition_key for r in first] == ["2026-03-02"]
+    (tmp_path / "2026-03-03").mkdir()
+    second = list(schedules.new_landing_folder(dg.build_sensor_context(cursor=context.cursor)))
+    assert [r.partition_key for r in second] == ["2026-03-03"]

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import norm
 
 from optimization.service import loss_function, z_for_fill_rate
-from optimization.targets import PlanningInputs, plan_targets
+from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
 
 
 def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
@@ -189,3 +189,22 @@ def test_tradeoff_refuses_a_mixed_policy():
     targets, _ = plan_targets(inputs(policy=policy))
     with pytest.raises(ValueError, match="one cycle-service level"):
         service_tradeoff(targets)
+
+
+def test_cover_bounds_per_location_type_cap_and_raise_targets():
+    free, _ = plan_targets(inputs())
+    bounded, _ = plan_targets(
+        inputs(), PlanningConfig(cover_bounds_days={"STORE": (30, None), "DC": (None, 10)})
+    )
+    stores, dc = (
+        bounded[bounded.location_type == "STORE"],
+        bounded.set_index("location_id").loc["DC"],
+    )
+    assert (stores.target_stock_level >= 300).all() and set(stores.bound_applied) == {
+        "raised to 30 days of cover"
+    }
+    assert (
+        dc.target_stock_level == max(200, dc.reorder_point)
+        and dc.bound_applied == "capped at 10 days of cover"
+    )
+    assert free.set_index("location_id").loc["DC", "target_stock_level"] > 200
