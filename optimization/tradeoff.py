@@ -54,3 +54,17 @@ def service_tradeoff(
         curve["single_echelon_safety_stock_value"].diff() / step
     )
     return curve
+
+
+def empty_tradeoff() -> pd.DataFrame:
+    """The curve's columns with no rows (published when the policy is mixed)."""
+    columns = [
+        "service_level",
+        "safety_factor_z",
+        "meio_safety_stock_value",
+        "single_echelon_safety_stock_value",
+        "saving_vs_single_echelon",
+        "meio_value_per_extra_point",
+        "single_echelon_value_per_extra_point",
+    ]
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})

@@ -208,3 +208,11 @@ def test_cover_bounds_per_location_type_cap_and_raise_targets():
         and dc.bound_applied == "capped at 10 days of cover"
     )
     assert free.set_index("location_id").loc["DC", "target_stock_level"] > 200
+
+
+def test_empty_tradeoff_has_the_curve_columns():
+    from optimization.tradeoff import empty_tradeoff, service_tradeoff
+
+    planned, _ = plan_targets(inputs())
+    assert list(empty_tradeoff().columns) == list(service_tradeoff(planned).columns)
+    assert empty_tradeoff().empty

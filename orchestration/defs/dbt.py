@@ -29,12 +29,16 @@ class MeioDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey(["raw", dbt_resource_props["name"]])
+        if dbt_resource_props["resource_type"] == "seed":
+            return dg.AssetKey(["policy", dbt_resource_props["name"]])
         layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
         return dg.AssetKey([layer, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
             return "raw"
+        if dbt_resource_props["resource_type"] == "seed":
+            return "policy"
         return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
 
 

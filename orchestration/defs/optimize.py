@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from optimization.actions import plan_actions
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
-from optimization.tradeoff import service_tradeoff
+from optimization.tradeoff import empty_tradeoff, service_tradeoff
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, replace_table
@@ -27,6 +27,7 @@ class OptimizeRunConfig(dg.Config):
         mart_key("fct_item_network"),
         mart_key("fct_lane_lead_times"),
         mart_key("dim_items"),
+        dg.AssetKey(["policy", "service_policy"]),
     ],
     description="Safety stock, service times, reorder points and target stock per node (GSM), with the single-echelon baseline.",
 )
@@ -41,6 +42,7 @@ def inventory_targets(
             lead_time_demand=con.execute(
                 "SELECT location_id, sku, periods, mean, sd FROM forecast.lead_time_demand"
             ).df(),
+            service_policy=read_table(con, "policy", "service_policy"),
             customer_nodes=con.execute(
                 "SELECT DISTINCT location_id, sku, demand_class AS item_class FROM forecast.forecast_models "
                 "WHERE location_id IN (SELECT location_id FROM marts.dim_locations WHERE location_type = 'STORE')"
@@ -130,7 +132,11 @@ def service_tradeoff_curve(
 ) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
-    curve = service_tradeoff(targets)
+    try:
+        curve = service_tradeoff(targets)
+    except ValueError as reason:  # a mixed policy: the curve needs re-planning per level
+        context.log.warning(f"no service trade-off curve: {reason}")
+        curve = empty_tradeoff()
     run_date = dt.date.fromisoformat(context.partition_keys[-1])
     with warehouse.get_connection() as con:
         rows = replace_table(
