@@ -1,7 +1,5 @@
 """Forecast asset: probabilistic demand per node from the marts, written to the `forecast` schema."""
 
-import datetime as dt
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -9,7 +7,7 @@ from forecasting.engine import ForecastConfig
 from forecasting.nodes import forecast_nodes
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
-from orchestration.defs.warehouse import markdown_table, read_table, replace_table
+from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
 
 
 class ForecastRunConfig(dg.Config):
@@ -47,28 +45,14 @@ def node_forecasts(
         horizon=config.horizon, season_length=season, n_windows=config.n_windows
     )
     result = forecast_nodes(daily, network, customers, settings, bucket_days=config.bucket_days)
-    run_date = dt.date.fromisoformat(context.partition_keys[-1])
-    with warehouse.get_connection() as con:
-        counts = {
-            "node_forecasts": replace_table(
-                con, "forecast", "node_forecasts", result.forecasts.assign(run_date=run_date)
-            ),
-            "lead_time_demand": replace_table(
-                con,
-                "forecast",
-                "lead_time_demand",
-                result.lead_time_demand.assign(run_date=run_date),
-            ),
-            "forecast_accuracy": replace_table(
-                con, "forecast", "forecast_accuracy", result.accuracy.assign(run_date=run_date)
-            ),
-            "forecast_models": replace_table(
-                con, "forecast", "forecast_models", result.models.assign(run_date=run_date)
-            ),
-            "error_correlation": replace_table(
-                con, "forecast", "error_correlation", result.error_correlation
-            ),
-        }
+    tables = {
+        "node_forecasts": result.forecasts,
+        "lead_time_demand": result.lead_time_demand,
+        "forecast_accuracy": result.accuracy,
+        "forecast_models": result.models,
+        "error_correlation": result.error_correlation,
+    }
+    counts = write_results(warehouse, "forecast", tables, run_date_of(context), scenario=None)
     by_class = (
         result.accuracy.groupby("demand_class")
         .agg(

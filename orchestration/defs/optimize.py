@@ -1,7 +1,5 @@
 """Optimizer asset: GSM safety-stock placement per item network, targets per node."""
 
-import datetime as dt
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -10,7 +8,7 @@ from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
 from optimization.tradeoff import empty_tradeoff, service_tradeoff
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
-from orchestration.defs.warehouse import markdown_table, read_table, replace_table
+from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
 
 
 class OptimizeRunConfig(dg.Config):
@@ -55,17 +53,13 @@ def inventory_targets(
         mip_time_limit_seconds=config.mip_time_limit_seconds,
     )
     targets, summary = plan_targets(inputs, settings)
-    run_date = dt.date.fromisoformat(context.partition_keys[-1])
-    with warehouse.get_connection() as con:
-        rows = replace_table(
-            con,
-            "optimization",
-            "inventory_targets",
-            targets.assign(run_date=run_date, scenario="base"),
-        )
-        replace_table(
-            con, "optimization", "item_summary", summary.assign(run_date=run_date, scenario="base")
-        )
+    counts = write_results(
+        warehouse,
+        "optimization",
+        {"inventory_targets": targets, "item_summary": summary},
+        run_date_of(context),
+    )
+    rows = counts["inventory_targets"]
     by_echelon = (
         targets.groupby("location_type")[["safety_stock_value", "baseline_safety_stock_value"]]
         .sum()
@@ -104,14 +98,9 @@ def planner_actions(
             item_network=read_table(con, "marts", "fct_item_network"),
             items=read_table(con, "marts", "dim_items"),
         )
-    run_date = dt.date.fromisoformat(context.partition_keys[-1])
-    with warehouse.get_connection() as con:
-        rows = replace_table(
-            con,
-            "optimization",
-            "planner_actions",
-            actions.assign(run_date=run_date, scenario="base"),
-        )
+    rows = write_results(
+        warehouse, "optimization", {"planner_actions": actions}, run_date_of(context)
+    )["planner_actions"]
     counts = (
         actions.groupby("action")
         .agg(actions=("quantity", "size"), units=("quantity", "sum"))
@@ -137,14 +126,9 @@ def service_tradeoff_curve(
     except ValueError as reason:  # a mixed policy: the curve needs re-planning per level
         context.log.warning(f"no service trade-off curve: {reason}")
         curve = empty_tradeoff()
-    run_date = dt.date.fromisoformat(context.partition_keys[-1])
-    with warehouse.get_connection() as con:
-        rows = replace_table(
-            con,
-            "optimization",
-            "service_tradeoff",
-            curve.assign(run_date=run_date, scenario="base"),
-        )
+    rows = write_results(
+        warehouse, "optimization", {"service_tradeoff": curve}, run_date_of(context)
+    )["service_tradeoff"]
     shown = curve[
         [
             "service_level",

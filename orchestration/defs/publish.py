@@ -1,7 +1,5 @@
 """Publication: the checked marts are copied to the serving file BI reads."""
 
-import datetime as dt
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -9,7 +7,7 @@ from forecasting.nodes import bucket_demand
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.resources import ServingResource
-from orchestration.defs.warehouse import read_table
+from orchestration.defs.warehouse import read_table, run_date_of
 from serving.publish import publish
 from serving.report import build_report, write_report
 
@@ -59,7 +57,7 @@ HISTORY = [
 def published_plan(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
 ) -> dg.MaterializeResult:
-    run_date = dt.date.fromisoformat(context.partition_keys[-1])
+    run_date = run_date_of(context)
     tables = [("marts", name) for name in PUBLISHED_MARTS] + PUBLISHED_RESULTS
     with warehouse.get_connection() as con:
         published = publish(con, tables, serving.root, run_date, history=HISTORY)
@@ -105,6 +103,6 @@ def planner_report(
             (forecasts["location_id"] == node.location_id) & (forecasts["sku"] == node.sku)
         ]
         fans.append((f"Forecast {node.sku} at {node.location_id} (weekly)", history, future))
-    run_date = dt.date.fromisoformat(context.partition_keys[-1])
+    run_date = run_date_of(context)
     path = write_report(build_report(run_date, targets, network, curve, fans), serving.root)
     return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})

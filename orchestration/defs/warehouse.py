@@ -1,5 +1,7 @@
 """Small helpers for the Python assets that read marts and write their results to DuckDB."""
 
+import datetime as dt
+
 import duckdb
 import pandas as pd
 
@@ -34,3 +36,24 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
         cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def run_date_of(context) -> dt.date:
+    """The day a run is as of: the last partition of its (single-run) range."""
+    return dt.date.fromisoformat(context.partition_keys[-1])
+
+
+def write_results(
+    warehouse,
+    schema: str,
+    tables: dict[str, pd.DataFrame],
+    run_date: dt.date,
+    scenario: str | None = "base",
+) -> dict[str, int]:
+    """Replace each result table, stamped with the run date (and the scenario, if any)."""
+    stamp = {"run_date": run_date} | ({"scenario": scenario} if scenario else {})
+    with warehouse.get_connection() as con:
+        return {
+            name: replace_table(con, schema, name, frame.assign(**stamp))
+            for name, frame in tables.items()
+        }
