@@ -78,15 +78,10 @@ def candidate_models(demand_class: str, horizon: int, season_length: int, n_obs:
 
 
 def model_by_name(name: str, horizon: int, season_length: int, n_obs: int) -> object:
-    """A fresh instance of the candidate called ``name`` (any class)."""
+    """A fresh instance of the candidate called ``name``, set up for series of ``n_obs`` buckets
+    exactly as it was in the back-test (the forecast groups the series that chose it)."""
     for demand_class in ("smooth", "intermittent"):
-        for model in candidate_models(demand_class, horizon, season_length, max(n_obs, 10**6)):
+        for model in candidate_models(demand_class, horizon, season_length, n_obs):
             if repr(model) == name:
-                if name == "AutoTheta":
-                    return AutoTheta(
-                        season_length=season_length
-                        if n_obs >= 2 * season_length + 3 * horizon
-                        else 1
-                    )
                 return model
-    raise KeyError(f"unknown model {name!r}")
+    raise KeyError(f"unknown model {name!r} for series of {n_obs} buckets")

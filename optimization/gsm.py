@@ -20,7 +20,6 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -600,7 +599,3 @@ def single_echelon(network: Network, cost: np.ndarray) -> Solution:
     """Baseline: every stage quotes S = 0 and covers its own full replenishment time."""
     S = np.zeros((cost.shape[0], network.n), dtype=np.int64)
     return _evaluate(network, cost, S)
-
-
-def stage_index(stage_ids: Sequence[str]) -> dict[str, int]:
-    return {s: k for k, s in enumerate(stage_ids)}
