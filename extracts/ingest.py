@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,6 +77,25 @@ def raw_table_ddl(name: str) -> str:
     )
 
 
+@contextmanager
+def frame_transaction(
+    con: duckdb.DuckDBPyConnection, view: str, frame: pd.DataFrame
+) -> Iterator[None]:
+    """``frame`` visible as ``view`` inside one transaction: committed if the block ends,
+    rolled back if it raises, so a table is replaced whole or left as it was."""
+    con.register(view, frame)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister(view)
+
+
 def write_raw(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -90,21 +111,13 @@ def write_raw(
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute(raw_table_ddl(name))
     columns = ", ".join(f'"{c}"' for c in EXTRACTS[name].column_names)
-    con.register("incoming_rows", frame)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with frame_transaction(con, "incoming_rows", frame):
         con.execute(f'DELETE FROM raw."{name}" WHERE extract_date = ?', [extract_date])
         con.execute(
             f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, loaded_at, {columns}) '
             f"SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} FROM incoming_rows",
             [extract_date, source_file],
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming_rows")
     return len(frame)
 
 

@@ -201,3 +201,14 @@ def test_landing_day_must_be_a_date(tmp_path):
     (tmp_path / "2026-02-30").mkdir()
     (tmp_path / "2026-03-01").mkdir()
     assert landing_days(tmp_path) == [dt.date(2026, 3, 1)]
+
+
+def test_failed_write_rolls_back_and_leaves_the_table(landing):
+    from extracts.ingest import frame_transaction
+
+    con = duckdb.connect()
+    ingest_extract(con, landing, DAY, "items")
+    with pytest.raises(RuntimeError), frame_transaction(con, "new_rows", pd.DataFrame({"x": [1]})):
+        con.execute("DELETE FROM raw.items")
+        raise RuntimeError("crash mid-write")
+    assert con.execute("SELECT count(*) FROM raw.items").fetchone()[0] == CONFIG.items

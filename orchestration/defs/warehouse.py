@@ -5,6 +5,8 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from extracts.ingest import frame_transaction
+
 
 def read_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pd.DataFrame:
     return con.execute(f'SELECT * FROM "{schema}"."{name}"').df()
@@ -15,16 +17,8 @@ def replace_table(
 ) -> int:
     """Replace ``schema.name`` with ``frame`` in one transaction; returns the row count."""
     con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    con.register("frame_to_write", frame)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with frame_transaction(con, "frame_to_write", frame):
         con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{name}" AS SELECT * FROM frame_to_write')
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("frame_to_write")
     return len(frame)
 
 
