@@ -48,19 +48,32 @@ class Network:
     def n(self) -> int:
         return len(self.stage_ids)
 
+    def _memo(self, name: str, build):
+        """Topology is immutable: derived lists are built once per network and shared (callers
+        read them, never modify them); the solvers ask for them at every branch-and-bound node."""
+        if name not in self.__dict__:
+            self.__dict__[name] = build()
+        return self.__dict__[name]
+
     def suppliers(self) -> list[list[int]]:
-        up: list[list[int]] = [[] for _ in range(self.n)]
-        for i, j in self.arcs:
-            up[j].append(i)
-        return up
+        return self._memo("_suppliers", lambda: self._neighbours(upstream=True))
 
     def customers(self) -> list[list[int]]:
-        down: list[list[int]] = [[] for _ in range(self.n)]
+        return self._memo("_customers", lambda: self._neighbours(upstream=False))
+
+    def _neighbours(self, upstream: bool) -> list[list[int]]:
+        lists: list[list[int]] = [[] for _ in range(self.n)]
         for i, j in self.arcs:
-            down[i].append(j)
-        return down
+            if upstream:
+                lists[j].append(i)
+            else:
+                lists[i].append(j)
+        return lists
 
     def topological_order(self) -> list[int]:
+        return self._memo("_topological_order", self._topological_order)
+
+    def _topological_order(self) -> list[int]:
         indegree = np.zeros(self.n, dtype=int)
         for _, j in self.arcs:
             indegree[j] += 1
