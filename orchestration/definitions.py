@@ -6,11 +6,11 @@ asset only needs to live in its concern's module.
 
 import dagster as dg
 
-from orchestration.defs import dbt, forecast, ingest, optimize, publish, quality
+from orchestration.defs import dbt, forecast, ingest, optimize, publish, quality, simulate
 from orchestration.defs.resources import build_resources
 from orchestration.defs.schedules import daily_refresh, daily_refresh_schedule, new_landing_folder
 
-DEFS_MODULES = [ingest, dbt, quality, forecast, optimize, publish]
+DEFS_MODULES = [ingest, dbt, quality, forecast, optimize, simulate, publish]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(DEFS_MODULES),

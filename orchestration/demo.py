@@ -24,10 +24,23 @@ def ensure_dagster_home() -> Path:
     return home
 
 
+# What-ifs the demo plans beside the base plan (run configuration of scenario/scenario_plans).
+DEMO_SCENARIOS = [
+    {"name": "supplier_7_days_late", "lead_time_extra_days": 7.0, "lead_time_source": "SUP-01"},
+    {"name": "north_demand_plus_20pct", "demand_change": 0.2, "demand_region": "NORTH"},
+    {"name": "service_98pct", "service_level": 0.98},
+    {"name": "close_dc_03", "closed_location": "DC-03", "reroute_to": "DC-02"},
+]
+
+
 def run_range(
-    first: str, last: str, instance: dg.DagsterInstance | None = None
+    first: str,
+    last: str,
+    instance: dg.DagsterInstance | None = None,
+    scenarios: list[dict] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset for partitions first..last in one run (single-run backfill)."""
+    """Materialize every asset for partitions first..last in one run (single-run backfill),
+    with the given what-if scenarios."""
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("daily_refresh")
@@ -35,9 +48,12 @@ def run_range(
         "dagster/asset_partition_range_start": first,
         "dagster/asset_partition_range_end": last,
     }
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        "ops": {"scenario__scenario_plans": {"config": {"scenarios": scenarios or []}}},
+    }
     return job.execute_in_process(
-        instance=instance, tags=tags, run_config=quiet, raise_on_error=False
+        instance=instance, tags=tags, run_config=run_config, raise_on_error=False
     )
 
 
@@ -47,7 +63,8 @@ def summary(warehouse: Path, serving: Path) -> str:
     try:
         rows = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('raw', 'marts', 'forecast', 'optimization') ORDER BY 1, 2"
+            "WHERE table_schema IN ('raw', 'marts', 'forecast', 'optimization', 'simulation', 'scenario') "
+            "ORDER BY 1, 2"
         ).fetchall()
         for schema, table in rows:
             count = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
@@ -60,6 +77,23 @@ def summary(warehouse: Path, serving: Path) -> str:
                 f"  network safety stock value: MEIO {meio:,.0f} vs single-echelon {base:,.0f} "
                 f"(saving {1 - meio / base:.1%} at the same service targets)"
             )
+        if ("simulation", "service_calibration") in rows:
+            for policy, target, achieved, fill in con.execute(
+                "SELECT policy, service_level, achieved_cycle_service, achieved_fill_rate "
+                "FROM simulation.service_calibration ORDER BY policy, service_level"
+            ).fetchall():
+                lines.append(
+                    f"  simulated {policy}: target {target:.1%} cycle service, achieved "
+                    f"{achieved:.2%} (fill rate {fill:.2%})"
+                )
+        if ("scenario", "scenario_summary") in rows:
+            for name, value, delta in con.execute(
+                "SELECT scenario, meio_safety_stock_value, delta_meio_safety_stock_value "
+                "FROM scenario.scenario_summary"
+            ).fetchall():
+                lines.append(
+                    f"  scenario {name:<26} safety stock value {value:>12,.0f} ({delta:+,.0f})"
+                )
         if ("forecast", "forecast_accuracy") in rows:
             pinball, cover = con.execute(
                 "SELECT avg(scaled_pinball), avg(coverage_95) FROM forecast.forecast_accuracy"
@@ -89,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     days = landing_days(landing)
     first, last = days[0].isoformat(), days[-1].isoformat()
     print(f"running daily_refresh over {first} .. {last} ...")
-    result = run_range(first, last, instance=dg.DagsterInstance.get())
+    result = run_range(first, last, instance=dg.DagsterInstance.get(), scenarios=DEMO_SCENARIOS)
     elapsed = time.perf_counter() - started
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     passed = sum(1 for e in checks if e.event_specific_data.passed)

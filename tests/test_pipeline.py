@@ -168,3 +168,65 @@ def test_sensor_requests_each_new_landing_day_once(tmp_path, monkeypatch):
     (tmp_path / "2026-03-03").mkdir()
     second = list(schedules.new_landing_folder(dg.build_sensor_context(cursor=context.cursor)))
     assert [r.partition_key for r in second] == ["2026-03-03"]
+
+
+def test_scenarios_are_written_beside_the_base_plan_never_over_it(built):
+    from orchestration.defs.resources import build_resources
+    from orchestration.defs.simulate import scenario_plans
+
+    base_tables = fingerprints(WAREHOUSE, "optimization", ["inventory_targets", "item_summary"])
+    base_tables |= fingerprints(WAREHOUSE, "simulation", ["service_simulation"])
+    scenarios = [
+        {"name": "supplier_late", "lead_time_extra_days": 5.0},
+        {"name": "service_98", "service_level": 0.98},
+    ]
+    result = dg.materialize(
+        [scenario_plans],
+        partition_key=built[-1].isoformat(),
+        resources=build_resources(),
+        run_config={
+            "ops": {
+                "scenario__scenario_plans": {
+                    "config": {"scenarios": scenarios, "replications": 5, "days": 60}
+                }
+            }
+        },
+    )
+    assert result.success
+    after = fingerprints(WAREHOUSE, "optimization", ["inventory_targets", "item_summary"])
+    after |= fingerprints(WAREHOUSE, "simulation", ["service_simulation"])
+    assert after == base_tables
+    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    try:
+        summary = con.execute(
+            "SELECT scenario, delta_meio_safety_stock_value, achieved_cycle_service "
+            "FROM scenario.scenario_summary ORDER BY scenario"
+        ).fetchall()
+        keyed = con.execute(
+            "SELECT DISTINCT scenario FROM scenario.scenario_targets ORDER BY 1"
+        ).fetchall()
+        base_scenarios = con.execute(
+            "SELECT DISTINCT scenario FROM optimization.inventory_targets"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [r[0] for r in summary] == ["base", "service_98", "supplier_late"]
+    assert all(r[1] > 0 for r in summary[1:])  # both cost more safety stock than the base
+    assert all(0.5 < r[2] <= 1 for r in summary)
+    assert keyed == [("service_98",), ("supplier_late",)]
+    assert base_scenarios == [("base",)]
+
+
+def test_simulation_reports_service_for_both_policies(built):
+    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT policy, service_level, nodes, achieved_cycle_service, achieved_fill_rate "
+            "FROM simulation.service_calibration ORDER BY policy"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [r[0] for r in rows] == ["meio", "single_echelon"]
+    for _, target, nodes, achieved, fill in rows:
+        assert target == 0.95 and nodes > 0
+        assert 0.85 < achieved <= 1 and 0.85 < fill <= 1

@@ -1,6 +1,7 @@
 """Optimizer asset: GSM safety-stock placement per item network, targets per node."""
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
 from optimization.actions import plan_actions
@@ -11,11 +12,36 @@ from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
 
 
+def read_planning_inputs(con: duckdb.DuckDBPyConnection) -> PlanningInputs:
+    """The optimizer's inputs from the marts, the forecast and the service-policy seed."""
+    return PlanningInputs(
+        item_network=read_table(con, "marts", "fct_item_network"),
+        lane_lead_times=read_table(con, "marts", "fct_lane_lead_times"),
+        items=read_table(con, "marts", "dim_items"),
+        lead_time_demand=con.execute(
+            "SELECT location_id, sku, periods, mean, sd FROM forecast.lead_time_demand"
+        ).df(),
+        service_policy=read_table(con, "policy", "service_policy"),
+        customer_nodes=con.execute(
+            "SELECT DISTINCT location_id, sku, demand_class AS item_class FROM forecast.forecast_models "
+            "WHERE location_id IN (SELECT location_id FROM marts.dim_locations WHERE location_type = 'STORE')"
+        ).df(),
+    )
+
+
 class OptimizeRunConfig(dg.Config):
     holding_rate_per_year: float = 0.25
     review_period_days: int = 7
     customer_service_days: int = 0
     mip_time_limit_seconds: float = 30.0
+
+    def planning(self) -> PlanningConfig:
+        return PlanningConfig(
+            holding_rate_per_year=self.holding_rate_per_year,
+            review_period_days=self.review_period_days,
+            customer_service_days=self.customer_service_days,
+            mip_time_limit_seconds=self.mip_time_limit_seconds,
+        )
 
 
 @daily_asset(
@@ -33,26 +59,8 @@ def inventory_targets(
     context: dg.AssetExecutionContext, config: OptimizeRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
-        inputs = PlanningInputs(
-            item_network=read_table(con, "marts", "fct_item_network"),
-            lane_lead_times=read_table(con, "marts", "fct_lane_lead_times"),
-            items=read_table(con, "marts", "dim_items"),
-            lead_time_demand=con.execute(
-                "SELECT location_id, sku, periods, mean, sd FROM forecast.lead_time_demand"
-            ).df(),
-            service_policy=read_table(con, "policy", "service_policy"),
-            customer_nodes=con.execute(
-                "SELECT DISTINCT location_id, sku, demand_class AS item_class FROM forecast.forecast_models "
-                "WHERE location_id IN (SELECT location_id FROM marts.dim_locations WHERE location_type = 'STORE')"
-            ).df(),
-        )
-    settings = PlanningConfig(
-        holding_rate_per_year=config.holding_rate_per_year,
-        review_period_days=config.review_period_days,
-        customer_service_days=config.customer_service_days,
-        mip_time_limit_seconds=config.mip_time_limit_seconds,
-    )
-    targets, summary = plan_targets(inputs, settings)
+        inputs = read_planning_inputs(con)
+    targets, summary = plan_targets(inputs, config.planning())
     counts = write_results(
         warehouse,
         "optimization",

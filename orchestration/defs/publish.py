@@ -30,6 +30,11 @@ PUBLISHED_RESULTS = [
     ("optimization", "item_summary"),
     ("optimization", "planner_actions"),
     ("optimization", "service_tradeoff"),
+    ("simulation", "service_simulation"),
+    ("simulation", "service_calibration"),
+    ("simulation", "echelon_stock"),
+    ("scenario", "scenario_summary"),
+    ("scenario", "scenario_targets"),
 ]
 
 # BI compares plans over time: these keep one slice per run date in <name>_history.
@@ -39,6 +44,8 @@ HISTORY = [
     "planner_actions",
     "node_forecasts",
     "forecast_accuracy",
+    "service_calibration",
+    "scenario_summary",
 ]
 
 
@@ -50,6 +57,8 @@ HISTORY = [
         dg.AssetKey(["optimization", "inventory_targets"]),
         dg.AssetKey(["optimization", "planner_actions"]),
         dg.AssetKey(["optimization", "service_tradeoff"]),
+        dg.AssetKey(["simulation", "service_simulation"]),
+        dg.AssetKey(["scenario", "scenario_plans"]),
     ],
     description="The serving DuckDB file BI reads, swapped in atomically after every check passed.",
     kinds={"duckdb"},

@@ -1,0 +1,109 @@
+"""What-if scenarios change copies of the planning inputs in the intended direction."""
+
+import pandas as pd
+import pytest
+from test_targets import inputs
+
+from optimization.scenarios import Scenario, apply_scenario, scenario_summary
+from optimization.targets import plan_targets
+
+LOCATIONS = pd.DataFrame(
+    {
+        "location_id": ["SUP", "PLT", "DC", "DC2", "ST1", "ST2"],
+        "region": ["GLOBAL", "CENTRAL", "CENTRAL", "SOUTH", "NORTH", "SOUTH"],
+    }
+)
+
+
+def _mean(plan_inputs, location, periods=10):
+    ltd = plan_inputs.lead_time_demand
+    row = ltd[(ltd.location_id == location) & (ltd.periods == periods)]
+    return float(row["mean"].iloc[0]), float(row["sd"].iloc[0])
+
+
+def test_late_supplier_raises_safety_stock_and_leaves_the_base_inputs_alone():
+    base = inputs()
+    late = apply_scenario(base, Scenario("late", lead_time_extra_days=7), LOCATIONS)
+    assert base.lane_lead_times["lead_time_mean_days"].tolist() == [14.0, 3.0, 1.0, 2.0]
+    assert late.lane_lead_times["lead_time_mean_days"].tolist() == [21.0, 3.0, 1.0, 2.0]
+    base_targets, _ = plan_targets(base)
+    late_targets, _ = plan_targets(late)
+    assert late_targets.safety_stock_value.sum() > base_targets.safety_stock_value.sum()
+
+
+def test_regional_surge_scales_the_region_and_its_share_upstream():
+    base = inputs()
+    surge = apply_scenario(
+        base, Scenario("north", demand_change=0.2, demand_region="NORTH"), LOCATIONS
+    )
+    assert _mean(surge, "ST1")[0] == pytest.approx(1.2 * _mean(base, "ST1")[0])
+    assert _mean(surge, "ST1")[1] == pytest.approx(1.2 * _mean(base, "ST1")[1])
+    assert _mean(surge, "ST2") == _mean(base, "ST2")
+    for upstream in ("DC", "PLT"):  # half of their demand grows by 20%
+        assert _mean(surge, upstream)[0] == pytest.approx(1.1 * _mean(base, upstream)[0])
+
+
+def test_service_target_change_applies_everywhere():
+    high, _ = plan_targets(apply_scenario(inputs(), Scenario("s98", service_level=0.98), LOCATIONS))
+    assert (high.loc[high.is_customer_facing, "service_level"] == 0.98).all()
+    base, _ = plan_targets(inputs())
+    assert high.safety_stock_value.sum() > base.safety_stock_value.sum()
+
+
+def test_closed_dc_hands_its_stores_and_demand_to_the_other_dc():
+    base = inputs()
+    lanes = base.item_network.copy()
+    second = lanes.destination_location_id == "ST2"
+    lanes.loc[second, "source_location_id"] = "DC2"
+    extra = lanes[lanes.destination_location_id == "DC"].assign(destination_location_id="DC2")
+    base.item_network = pd.concat([lanes, extra], ignore_index=True)
+    times = base.lane_lead_times
+    times.loc[times.destination_location_id == "ST2", "source_location_id"] = "DC2"
+    base.lane_lead_times = pd.concat(
+        [times, times[times.destination_location_id == "DC"].assign(destination_location_id="DC2")],
+        ignore_index=True,
+    )
+    ltd = base.lead_time_demand
+    half = ltd[ltd.location_id == "DC"].assign(
+        mean=lambda f: f["mean"] / 2, sd=lambda f: f["sd"] / 2
+    )
+    base.lead_time_demand = pd.concat(
+        [ltd[ltd.location_id != "DC"], half, half.assign(location_id="DC2")], ignore_index=True
+    )
+    closed = apply_scenario(
+        base, Scenario("close", closed_location="DC2", reroute_to="DC"), LOCATIONS
+    )
+    targets, _ = plan_targets(closed)
+    assert "DC2" not in set(targets.location_id)
+    assert set(
+        closed.item_network.loc[
+            closed.item_network.source_location_id == "DC", "destination_location_id"
+        ]
+    ) == {"ST1", "ST2"}
+    assert _mean(closed, "DC")[0] == pytest.approx(_mean(base, "DC")[0] * 2)
+    with pytest.raises(ValueError, match="serves customers itself"):
+        apply_scenario(base, Scenario("bad", closed_location="ST1", reroute_to="ST2"), LOCATIONS)
+
+
+def test_scenario_names_and_values_are_checked():
+    with pytest.raises(ValueError, match="other than 'base'"):
+        Scenario("base")
+    with pytest.raises(ValueError, match="reroute_to"):
+        Scenario("x", closed_location="DC")
+    with pytest.raises(ValueError, match="no lane matches"):
+        apply_scenario(
+            inputs(), Scenario("x", lead_time_extra_days=1, lead_time_source="NOPE"), LOCATIONS
+        )
+
+
+def test_summary_puts_base_first_with_deltas():
+    base, _ = plan_targets(inputs())
+    late, _ = plan_targets(
+        apply_scenario(inputs(), Scenario("late", lead_time_extra_days=7), LOCATIONS)
+    )
+    table = scenario_summary(base, None, {"late": (late, None)})
+    assert table.scenario.tolist() == ["base", "late"]
+    assert table.delta_meio_safety_stock_value.iloc[0] == 0
+    assert table.delta_meio_safety_stock_value.iloc[1] == pytest.approx(
+        late.safety_stock_value.sum() - base.safety_stock_value.sum()
+    )

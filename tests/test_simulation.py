@@ -1,0 +1,112 @@
+"""Network simulation against an analytical single stage and a hand-computed serial system."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from optimization.simulation import (
+    SimulationConfig,
+    SimulationNodes,
+    fit_persistence,
+    normal_fill_rate,
+    simulate,
+)
+
+
+def _nodes(parent, base_stock, lead_time, customer, mean, sd, phi=None, lead_time_sd=None):
+    n = len(parent)
+    arr = lambda x: np.asarray(x, dtype=float)  # noqa: E731
+    return SimulationNodes(
+        parent=np.asarray(parent),
+        reorder_level=arr(base_stock),
+        order_up_to=arr(base_stock),
+        lot_size=np.zeros(n),
+        lead_time_mean=arr(lead_time),
+        lead_time_sd=arr(lead_time_sd if lead_time_sd is not None else np.zeros(n)),
+        is_customer=np.asarray(customer, dtype=bool),
+        demand_mean=arr(mean),
+        demand_sd=arr(sd),
+        demand_persistence=arr(phi if phi is not None else np.zeros(n)),
+    )
+
+
+def test_single_stage_reaches_its_analytical_fill_rate_and_cycle_service():
+    mean, sd, lead, z = 100.0, 20.0, 4, 1.2816  # 90% cycle service
+    base_stock = mean * lead + z * sd * np.sqrt(lead)
+    nodes = _nodes([-1], [base_stock], [lead], [True], [mean], [sd])
+    result = simulate(nodes, SimulationConfig(days=2000, replications=40, seed=3)).iloc[0]
+    expected_fill = normal_fill_rate(mean, sd, lead, base_stock)
+    assert expected_fill == pytest.approx(0.9813, abs=1e-3)
+    assert result["fill_rate"] == pytest.approx(expected_fill, abs=0.002)
+    assert result["cycle_service_level"] == pytest.approx(norm.cdf(z), abs=0.005)
+    # the average on hand is the safety stock plus what is lost to backorders, roughly
+    assert result["average_on_hand"] == pytest.approx(z * sd * np.sqrt(lead), rel=0.15)
+
+
+def test_serial_two_stage_matches_the_hand_computed_case():
+    """Constant demand 10/day; warehouse (3 d from the supplier) holds 20 < 30 it needs, so it
+    ships each order one day late; the store (2 d from the warehouse) then waits 3 d and its
+    base stock 25 covers 2.5 d: every day ends 5 short and half the day's demand waits."""
+    short = _nodes([-1, 0], [20, 25], [3, 2], [False, True], [0, 10], [0, 0])
+    result = simulate(short, SimulationConfig(days=100, replications=2, seed=1))
+    store = result.iloc[1]
+    assert store["fill_rate"] == pytest.approx(0.5)
+    assert store["cycle_service_level"] == pytest.approx(0.0)
+    assert store["average_backorders"] == pytest.approx(5.0)
+    assert result.iloc[0]["average_on_hand"] == pytest.approx(0.0)
+
+    covered = _nodes([-1, 0], [30, 25], [3, 2], [False, True], [0, 10], [0, 0])
+    result = simulate(covered, SimulationConfig(days=100, replications=2, seed=1))
+    store = result.iloc[1]
+    assert store["fill_rate"] == pytest.approx(1.0)
+    assert store["cycle_service_level"] == pytest.approx(1.0)
+    assert store["average_on_hand"] == pytest.approx(5.0)  # 25 - 2 days x 10 at day's end
+
+
+def test_persistence_fit_reproduces_the_spread_over_the_lead_time():
+    sd_one = np.array([10.0, 10.0, 5.0])
+    periods = np.array([5, 10, 3])
+    sd_many = np.array([10 * np.sqrt(5), 10 * np.sqrt(10) * 1.6, 5 * np.sqrt(3) * 0.9])
+    phi = fit_persistence(sd_one, sd_many, periods)
+    assert phi[0] == pytest.approx(0.0, abs=1e-6)
+    assert phi[2] == 0.0  # less spread than independent: no negative persistence
+    nodes = _nodes([-1], [0.0], [1], [True], [0.0], [10.0], phi=[phi[1]])
+    # simulate the demand process alone and measure the spread of 10-day sums
+    rng = np.random.default_rng(0)
+    state = rng.standard_normal(20000) * 10
+    sums = np.zeros(20000)
+    for _ in range(200):
+        state = phi[1] * state + 10 * np.sqrt(1 - phi[1] ** 2) * rng.standard_normal(20000)
+    for _ in range(10):
+        state = phi[1] * state + 10 * np.sqrt(1 - phi[1] ** 2) * rng.standard_normal(20000)
+        sums += state
+    assert sums.std() == pytest.approx(sd_many[1], rel=0.03)
+    assert nodes.demand_persistence[0] == pytest.approx(phi[1])
+
+
+def test_lost_sales_keep_no_backorders_and_shortage_upstream_lowers_service():
+    nodes = _nodes([-1, 0, 0], [50, 40, 40], [5, 2, 2], [False, True, True], [0, 10, 10], [0, 3, 3])
+    backorders = simulate(nodes, SimulationConfig(days=300, replications=20))
+    lost = simulate(nodes, SimulationConfig(days=300, replications=20, lost_sales=True))
+    assert (lost.loc[1:, "average_backorders"] == 0).all()
+    generous = _nodes(
+        [-1, 0, 0], [150, 40, 40], [5, 2, 2], [False, True, True], [0, 10, 10], [0, 3, 3]
+    )
+    better = simulate(generous, SimulationConfig(days=300, replications=20))
+    assert (better.loc[1:, "fill_rate"] > backorders.loc[1:, "fill_rate"] + 0.05).all()
+
+
+def test_bad_node_arrays_are_refused():
+    with pytest.raises(ValueError, match="demand_sd"):
+        SimulationNodes(
+            parent=np.array([-1]),
+            reorder_level=np.ones(1),
+            order_up_to=np.ones(1),
+            lot_size=np.zeros(1),
+            lead_time_mean=np.ones(1),
+            lead_time_sd=np.zeros(1),
+            is_customer=np.ones(1, bool),
+            demand_mean=np.ones(1),
+            demand_sd=np.ones(2),
+            demand_persistence=np.zeros(1),
+        )
