@@ -41,6 +41,9 @@ class ForecastConfig:
     n_windows: int = 2  # back-test origins, ``horizon`` apart
     n_jobs: int = 2
     calibrate: bool = True  # rescale interval widths per level to the back-test's coverage
+    # "tcp://host:8786": run statsforecast on that Dask cluster (statsforecast -> Fugue -> Dask);
+    # None: in this process with n_jobs workers
+    dask_scheduler: str | None = None
 
 
 def _quantile_columns(
@@ -97,16 +100,52 @@ def _run(models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool)
 def _run_statsforecast(
     models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool
 ) -> pd.DataFrame:
+    if config.dask_scheduler is not None:
+        return _run_on_dask(models, df, config, backtest)
     sf = StatsForecast(models=models, freq=_freq(df), n_jobs=config.n_jobs)
+    return _call(sf, df, config, backtest)
+
+
+def _call(sf: StatsForecast, data, config: ForecastConfig, backtest: bool):
     if backtest:
         return sf.cross_validation(
             h=config.horizon,
-            df=df,
+            df=data,
             n_windows=config.n_windows,
             step_size=config.horizon,
             level=list(LEVELS),
         )
-    return sf.forecast(h=config.horizon, df=df, level=list(LEVELS))
+    return sf.forecast(h=config.horizon, df=data, level=list(LEVELS))
+
+
+def _run_on_dask(
+    models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool
+) -> pd.DataFrame:
+    """The same call with a Dask DataFrame on the cluster at ``config.dask_scheduler``:
+    statsforecast hands it to Fugue's Dask engine, which partitions by series and submits the
+    work through the default client opened here."""
+    import dask.dataframe as dd
+    from distributed import Client
+
+    with Client(config.dask_scheduler, set_as_default=True) as client:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        data = dd.from_pandas(df, npartitions=2 * workers)
+        sf = StatsForecast(models=models, freq=_freq(df), n_jobs=1)
+        return _from_dask(_call(sf, data, config, backtest))
+
+
+def _from_dask(out) -> pd.DataFrame:
+    """Computed back to the local engine's layout: float64 values, datetime64 dates, rows by
+    series then date (Fugue returns float32 values and Arrow timestamps in any order)."""
+    frame = out.compute() if hasattr(out, "compute") else out
+    frame = frame.astype({"unique_id": str})
+    for column in ("ds", "cutoff"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    values = [c for c in frame.columns if c not in ("unique_id", "ds", "cutoff")]
+    frame[values] = frame[values].astype("float64")
+    keys = [c for c in ("unique_id", "cutoff", "ds") if c in frame]
+    return frame.sort_values(keys, ignore_index=True)
 
 
 def _freq(df: pd.DataFrame) -> str:

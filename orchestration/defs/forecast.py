@@ -14,6 +14,8 @@ class ForecastRunConfig(dg.Config):
     bucket_days: int = 7  # 7 = weekly planning buckets, 1 = daily
     horizon: int = 13  # buckets
     n_windows: int = 2  # back-test origins
+    # e.g. "tcp://dask-scheduler:8786": run statsforecast on that Dask cluster; None = here
+    dask_scheduler: str | None = None
 
 
 @daily_asset(
@@ -42,7 +44,10 @@ def node_forecasts(
         else 7
     )
     settings = ForecastConfig(
-        horizon=config.horizon, season_length=season, n_windows=config.n_windows
+        horizon=config.horizon,
+        season_length=season,
+        n_windows=config.n_windows,
+        dask_scheduler=config.dask_scheduler,
     )
     result = forecast_nodes(daily, network, customers, settings, bucket_days=config.bucket_days)
     tables = {

@@ -1,0 +1,194 @@
+"""Full refresh at scale: 1 plant, 5 DCs, 50 stores, 2,000 items, 2 years of daily history.
+
+Generates the extracts in a scratch folder, runs the `daily_refresh` job over the one landing
+day in this process (as the demo does), and prints and writes (JSON) per-stage seconds, the
+whole refresh, peak memory (RSS of this process and of its children, e.g. dbt), ingest rows per
+second against DuckDB's own read_csv of the same files in the same run, and the forecast
+stage against the time spent inside its statsforecast calls (cross-validation and forecast,
+the same series and models) in the same run: the overhead of classing, selection, calibration,
+quantiles and lead-time demand around the bare library.
+
+Usage: python benchmarks/scale.py [--stores 50 --dcs 5 --items 2000 --days 730]
+       [--work /tmp/meio-scale] [--out benchmarks/results/scale.json]
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+
+def _rss_gib() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    return {"peak_rss_gib_process": own, "peak_rss_gib_children": children}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stores", type=int, default=50)
+    parser.add_argument("--dcs", type=int, default=5)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/meio-scale"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
+    args = parser.parse_args()
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    args.work.mkdir(parents=True)
+    os.environ.update(
+        {
+            "MEIO_LANDING": str(args.work / "landing"),
+            "MEIO_WAREHOUSE": str(args.work / "warehouse.duckdb"),
+            "MEIO_SERVING": str(args.work / "serving"),
+            "DAGSTER_HOME": str(args.work / "dagster_home"),
+            "DO_NOT_TRACK": "1",
+        }
+    )
+    import dagster as dg
+    import duckdb
+
+    from extracts.demo import DemoConfig, write_landing
+    from orchestration.demo import ensure_dagster_home, run_range
+
+    ensure_dagster_home()
+    figures: dict = {
+        "network": {"stores": args.stores, "dcs": args.dcs, "items": args.items, "days": args.days},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "measured_on": dt.date.today().isoformat(),
+    }
+    started = time.perf_counter()
+    cfg = DemoConfig(
+        stores=args.stores, dcs=args.dcs, items=args.items, history_days=args.days, drop_days=1
+    )
+    days = write_landing(args.work / "landing", cfg)
+    figures["generate_seconds"] = round(time.perf_counter() - started, 1)
+    landing_day = args.work / "landing" / days[-1].isoformat()
+    sizes = {p.name: p.stat().st_size for p in landing_day.iterdir()}
+    figures["landing_mb"] = round(sum(sizes.values()) / 2**20, 1)
+    print(
+        f"extracts written in {figures['generate_seconds']} s, {figures['landing_mb']} MB",
+        flush=True,
+    )
+
+    timer = _StatsforecastTimer()
+    started = time.perf_counter()
+    instance = dg.DagsterInstance.get()
+    result = run_range(days[0].isoformat(), days[-1].isoformat(), instance=instance)
+    figures["refresh_seconds"] = round(time.perf_counter() - started, 1)
+    figures["refresh_succeeded"] = result.success
+    figures |= _rss_gib()
+    steps: dict[str, float] = {}
+    begun: dict[str, float] = {}
+    for entry in instance.all_logs(result.run_id):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type_value == "STEP_START":
+            begun[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in begun:
+            steps[event.step_key] = round(entry.timestamp - begun[event.step_key], 1)
+    figures["step_seconds"] = steps
+    stage_of = {
+        "ingest": lambda k: k.startswith("raw__"),
+        "dbt": lambda k: "dbt" in k or k.startswith("transforms"),
+        "forecast": lambda k: k.startswith("forecast"),
+        "optimize": lambda k: k.startswith("optimization"),
+        "simulate": lambda k: k.startswith("simulation") or k.startswith("scenario"),
+        "publish": lambda k: k.startswith("serving"),
+    }
+    figures["stage_seconds"] = {
+        stage: round(sum(v for k, v in steps.items() if match(k)), 1)
+        for stage, match in stage_of.items()
+    }
+    print(json.dumps(figures, indent=1), flush=True)
+
+    # ingest against DuckDB's own CSV reader, same files, same run
+    con = duckdb.connect(str(args.work / "warehouse.duckdb"), read_only=True)
+    raw_rows = sum(
+        con.execute(f'SELECT count(*) FROM raw."{p.stem}"').fetchone()[0]
+        for p in landing_day.glob("*.csv")
+    )
+    con.close()
+    bare = duckdb.connect(str(args.work / "bare.duckdb"))
+    started = time.perf_counter()
+    for path in sorted(landing_day.glob("*.csv")):
+        bare.execute(
+            f'CREATE TABLE "{path.stem}" AS SELECT * FROM read_csv(?, header = true, all_varchar = true)',
+            [str(path)],
+        )
+    bare_seconds = time.perf_counter() - started
+    bare.close()
+    ingest_seconds = figures["stage_seconds"]["ingest"]
+    figures["ingest"] = {
+        "rows": raw_rows,
+        "pipeline_seconds": ingest_seconds,
+        "pipeline_rows_per_second": round(raw_rows / ingest_seconds) if ingest_seconds else None,
+        "bare_duckdb_read_csv_seconds": round(bare_seconds, 1),
+        "bare_rows_per_second": round(raw_rows / bare_seconds),
+        "ratio_pipeline_to_bare": round(ingest_seconds / bare_seconds, 2),
+    }
+    print(json.dumps(figures["ingest"], indent=1), flush=True)
+
+    forecast_seconds = figures["stage_seconds"]["forecast"]
+    figures["forecast_vs_bare_statsforecast"] = {
+        "stage_seconds": forecast_seconds,
+        "inside_statsforecast_seconds": round(timer.seconds, 1),
+        "statsforecast_calls": timer.calls,
+        "ratio": round(forecast_seconds / timer.seconds, 2) if timer.seconds else None,
+    }
+    figures |= _rss_gib()
+    print(json.dumps(figures["forecast_vs_bare_statsforecast"], indent=1), flush=True)
+    figures["goals"] = {
+        "refresh_under_20_min": figures["refresh_seconds"] < 1200,
+        "peak_memory_under_6_gib": max(
+            figures["peak_rss_gib_process"], figures["peak_rss_gib_children"]
+        )
+        < 6,
+        "ingest_within_1_5x_bare_duckdb": figures["ingest"]["ratio_pipeline_to_bare"] <= 1.5,
+        "forecast_within_1_2x_bare_statsforecast": figures["forecast_vs_bare_statsforecast"][
+            "ratio"
+        ]
+        <= 1.2,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=1, default=str))
+    print(json.dumps(figures["goals"], indent=1))
+    print(f"written {args.out}")
+
+
+class _StatsforecastTimer:
+    """Wraps the engine's one statsforecast entry point to add up the seconds spent inside it."""
+
+    def __init__(self) -> None:
+        import forecasting.engine as engine
+
+        self.engine, self.inner, self.seconds, self.calls = (
+            engine,
+            engine._run_statsforecast,
+            0.0,
+            0,
+        )
+        engine._run_statsforecast = self
+
+    def __call__(self, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return self.inner(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.calls += 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
