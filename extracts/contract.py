@@ -96,7 +96,7 @@ EXTRACTS: dict[str, Extract] = {
             ),
             key=("source_location_id", "destination_location_id", "sku"),
             allow_header_only=False,
-            extra_rules=("no_cycle",),
+            extra_rules=("no_cycle", "every_item_has_a_lane"),
             columns=(
                 Column("source_location_id", "id", references="locations"),
                 Column("destination_location_id", "id", references="locations"),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -419,9 +420,55 @@ def _mess(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
+CHUNK_ITEMS = 250  # larger assortments are generated in chunks of this many items
+_ID_COLUMNS = ("order_id", "shipment_id", "receipt_id", "reference_id", "po_id")
+
+
 def write_landing(landing: Path, cfg: DemoConfig = DemoConfig()) -> list[dt.date]:
-    """Write ``cfg.drop_days`` landing folders under ``landing``; returns their dates."""
+    """Write ``cfg.drop_days`` landing folders under ``landing``; returns their dates.
+
+    More than CHUNK_ITEMS items are generated chunk by chunk (each its own seed, SKUs and
+    document ids prefixed with the chunk number, lanes for all items from the first chunk), so
+    memory stays that of one chunk whatever the assortment."""
+    if cfg.items <= CHUNK_ITEMS:
+        return _write_landing(Path(landing), cfg)
     landing = Path(landing)
+    chunks = -(-cfg.items // CHUNK_ITEMS)
+    for c in range(chunks):
+        items = min(CHUNK_ITEMS, cfg.items - c * CHUNK_ITEMS)
+        scratch = landing / f"_chunk_{c}"
+        shutil.rmtree(scratch, ignore_errors=True)
+        days = _write_landing(scratch, replace(cfg, items=items, seed=cfg.seed + 1000 * c))
+        for day in days:
+            folder = landing / day.isoformat()
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in sorted((scratch / day.isoformat()).glob("*.csv")):
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+                if path.stem == "locations" and c > 0:
+                    continue  # the same locations in every chunk
+                if path.stem == "lanes" and c > 0:
+                    frame = frame[frame["sku"] != "*"]  # general lanes: the first chunk's
+                if "sku" in frame:
+                    frame["sku"] = _chunk_prefixed(frame["sku"], c, after="[sS][kK][uU]-")
+                for column in _ID_COLUMNS:
+                    if column in frame:
+                        frame[column] = _chunk_prefixed(frame[column], c)
+                target = folder / path.name
+                frame.to_csv(target, mode="a" if c else "w", header=not c, index=False)
+        shutil.rmtree(scratch)
+    return days
+
+
+def _chunk_prefixed(values: pd.Series, chunk: int, after: str = "") -> pd.Series:
+    """Insert the chunk number into ids (after leading blanks, and after ``after`` if given),
+    keeping the stray case and whitespace of the original values; '*' stays."""
+    pattern = rf"^(\s*{after})" if after else r"^(\s*)"
+    return values.where(
+        values == "*", values.str.replace(pattern, rf"\g<1>{chunk:02d}", regex=True)
+    )
+
+
+def _write_landing(landing: Path, cfg: DemoConfig) -> list[dt.date]:
     tables = generate(cfg)
     rng = np.random.default_rng(cfg.seed + 100)
     first_drop = cfg.history_days - cfg.drop_days

@@ -137,8 +137,10 @@ def validate_day_file(landing: Path, extract_date: dt.date, name: str) -> tuple[
         )
     try:
         referenced = {c.references for c in EXTRACTS[name].columns if c.references}
+        if "every_item_has_a_lane" in EXTRACTS[name].extra_rules:
+            referenced.add("items")
         masters = master_ids(folder, sorted(referenced))
-        frame = validate_extract(path, name, masters)
+        frame = validate_extract(path, name, masters, extract_date)
     except ExtractError as error:
         quarantine(path, landing, extract_date, str(error))
         raise

@@ -6,6 +6,8 @@ the extract can fix it. Rows are counted from 1 for the first data row (file lin
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -85,9 +87,10 @@ def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
             )
             frame = _arrow_strings(relation)
     except duckdb.Error as exc:
+        found = _diagnose_csv(path) if path.suffix != ".parquet" else []
         message = str(exc).splitlines()[0]
         raise ExtractError(
-            path, [(None, None, f"cannot be read as {path.suffix[1:]}: {message}")]
+            path, found or [(None, None, f"cannot be read as {path.suffix[1:]}: {message}")]
         ) from exc
     finally:
         con.close()
@@ -104,6 +107,52 @@ def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
     if frame.empty and not extract.allow_header_only:
         raise ExtractError(path, [(None, None, "file has a header but no rows")])
     return frame[extract.column_names].reset_index(drop=True)
+
+
+def _diagnose_csv(path: Path) -> list[tuple[int | None, str | None, str]]:
+    """The first line DuckDB's reader would choke on, named by row and field: bytes that are
+    not UTF-8, or a row with more or fewer fields than the header (e.g. a truncated file)."""
+    failures: list[tuple[int | None, str | None, str]] = []
+    with open(path, "rb") as handle:
+        raw_lines = handle.read().splitlines()
+    lines = []
+    header_fields: list[str] = []
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as bad:
+            before = raw[: bad.start].decode("utf-8", errors="replace")
+            column = next(csv.reader([before]), [""])
+            field = header_fields[len(column) - 1] if len(column) <= len(header_fields) else None
+            failures.append(
+                (
+                    number - 1 if number > 1 else None,
+                    field,
+                    f"byte 0x{raw[bad.start]:02x} is not UTF-8 (save the file as UTF-8)",
+                )
+            )
+            return failures
+        if number == 1:
+            header_fields = next(csv.reader([lines[0]]), [])
+    rows = list(csv.reader(lines))
+    if not rows:
+        return failures
+    header = rows[0]
+    for number, row in enumerate(rows[1:], start=1):
+        if len(row) < len(header):
+            failures.append(
+                (
+                    number,
+                    header[len(row)],
+                    f"row has {len(row)} of the header's {len(header)} fields (truncated row or "
+                    "wrong delimiter)",
+                )
+            )
+        elif len(row) > len(header):
+            failures.append((number, None, f"row has {len(row)} fields, the header {len(header)}"))
+        if len(failures) >= MAX_REPORTED_FAILURES:
+            break
+    return failures
 
 
 def normalise_id(values: pd.Series) -> pd.Series:
@@ -236,9 +285,13 @@ def _failures_from(errors: SchemaErrors) -> list[tuple[int | None, str | None, s
 
 
 def validate_extract(
-    path: Path, name: str, masters: Mapping[str, set[str]] | None = None
+    path: Path,
+    name: str,
+    masters: Mapping[str, set[str]] | None = None,
+    extract_date: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Read and check one extract file; return its rows as text, or raise ExtractError."""
+    """Read and check one extract file; return its rows as text, or raise ExtractError.
+    With ``extract_date``, transaction dates after the extract day are refused."""
     extract = EXTRACTS[name]
     frame = read_extract(path, extract)
     schema = build_schema(extract, masters or {}, frame)
@@ -252,6 +305,24 @@ def validate_extract(
     for index in duplicated[duplicated].index:
         values = ", ".join(f"{k}={keys.at[index, k]}" for k in extract.key)
         failures.append((int(index) + 1, "+".join(extract.key), f"duplicate key ({values})"))
+    if extract.date_column and extract_date is not None:
+        dates = _dates(frame[extract.date_column].astype("string[pyarrow]"))
+        late = dates > pd.Timestamp(extract_date)
+        for index in late[late.fillna(False)].index[:MAX_REPORTED_FAILURES]:
+            failures.append(
+                (
+                    int(index) + 1,
+                    extract.date_column,
+                    f"{frame.at[index, extract.date_column]!r} is after the extract day {extract_date}",
+                )
+            )
+    if "every_item_has_a_lane" in extract.extra_rules and "items" in (masters or {}):
+        skus = set(normalise_id(frame["sku"].astype("string[pyarrow]")).dropna())
+        if ALL_ITEMS not in skus:
+            for sku in sorted(masters["items"] - skus)[:MAX_REPORTED_FAILURES]:
+                failures.append(
+                    (None, "sku", f"item {sku} of the items master has no lane (add one, or '*')")
+                )
     if "no_cycle" in extract.extra_rules:
         for item, *path_ids in lane_cycles(frame):
             scope = "all items" if item == ALL_ITEMS else f"item {item}"
