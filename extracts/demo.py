@@ -345,7 +345,8 @@ def generate(cfg: DemoConfig) -> dict[str, pd.DataFrame]:
         )
 
     purchase("PLT-01", plant_outflow, ~direct, period=14)
-    purchase("DC-01", dc_outflow["DC-01"], direct, period=14)
+    if direct.any():  # direct imports: the supplier ships straight to the first DC
+        purchase("DC-01", dc_outflow["DC-01"], direct, period=14)
 
     on_hand = _on_hand_snapshots(
         cfg, rng, demand, carried, direct, skus, store_ids, dc_ids, pd.concat(in_transit_rows)

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from extracts.contract import EXTRACTS
+from extracts.faults import crash_point
 from extracts.validate import ExtractError, find_extract_file, master_ids, validate_extract
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -118,6 +119,7 @@ def write_raw(
             f"SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} FROM incoming_rows",
             [extract_date, source_file],
         )
+        crash_point(f"ingest:{name}")  # mid-transaction: the day's rows deleted and re-inserted
     return len(frame)
 
 

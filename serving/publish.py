@@ -17,6 +17,8 @@ from pathlib import Path
 
 import duckdb
 
+from extracts.faults import crash_point
+
 SERVING_FILE = "meio.duckdb"
 OUTPUT_VERSION = 1
 
@@ -44,7 +46,8 @@ def publish(
     serving_dir.mkdir(parents=True, exist_ok=True)
     final = serving_dir / SERVING_FILE
     staging = serving_dir / f".{SERVING_FILE}.{os.getpid()}.tmp"
-    staging.unlink(missing_ok=True)
+    for leftover in serving_dir.glob(f".{SERVING_FILE}.*.tmp*"):  # a crashed run's copy
+        leftover.unlink()
     published: list[PublishedTable] = []
     con.execute("ATTACH ? AS serving_copy", [str(staging)])
     previous = final.exists()
@@ -58,6 +61,7 @@ def publish(
             )
             rows = con.execute(f'SELECT count(*) FROM serving_copy.main."{name}"').fetchone()[0]
             published.append(PublishedTable(schema, name, rows))
+            crash_point(f"publish:{name}")  # the new copy half written
         old_tables = set()
         if previous:
             old_tables = {
@@ -98,6 +102,7 @@ def publish(
         if previous:
             con.execute("DETACH serving_previous")
     con.execute("DETACH serving_copy")
+    crash_point("publish:before_swap")
     with open(staging, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(staging, final)

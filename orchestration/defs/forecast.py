@@ -1,6 +1,7 @@
 """Forecast asset: probabilistic demand per node from the marts, written to the `forecast` schema."""
 
 import dagster as dg
+import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.engine import ForecastConfig
@@ -58,8 +59,9 @@ def node_forecasts(
         "error_correlation": result.error_correlation,
     }
     counts = write_results(warehouse, "forecast", tables, run_date_of(context), scenario=None)
+    accuracy = result.accuracy
     by_class = (
-        result.accuracy.groupby("demand_class")
+        accuracy.groupby("demand_class")
         .agg(
             series=("scaled_pinball", "size"),
             scaled_pinball=("scaled_pinball", "mean"),
@@ -67,6 +69,8 @@ def node_forecasts(
             coverage_98=("coverage_98", "mean"),
         )
         .reset_index()
+        if not accuracy.empty and "demand_class" in accuracy
+        else pd.DataFrame({"note": ["histories too short to back-test: default models"]})
     )
     models = result.models.groupby(["demand_class", "model"]).size().rename("series").reset_index()
     return dg.MaterializeResult(
