@@ -40,7 +40,9 @@ def publish(
     """Copy ``(schema, table)`` pairs from the warehouse behind ``con`` into the serving file.
 
     Every published table gets ``output_version``; ``publication`` records the run date and
-    the row count of each table, so a reader can check it read one complete plan.
+    the row count of each table, so a reader can check it read one complete plan. Publishing
+    a day older than the one already published (a backfill) replaces that day's history slices
+    and keeps the newer current plan.
     """
     serving_dir = Path(serving_dir)
     serving_dir.mkdir(parents=True, exist_ok=True)
@@ -54,15 +56,8 @@ def publish(
     if previous:
         con.execute("ATTACH ? AS serving_previous (READ_ONLY)", [str(final)])
     try:
-        for schema, name in tables:
-            con.execute(
-                f'CREATE TABLE serving_copy.main."{name}" AS '
-                f'SELECT *, {OUTPUT_VERSION} AS output_version FROM "{schema}"."{name}"'
-            )
-            rows = con.execute(f'SELECT count(*) FROM serving_copy.main."{name}"').fetchone()[0]
-            published.append(PublishedTable(schema, name, rows))
-            crash_point(f"publish:{name}")  # the new copy half written
         old_tables = set()
+        latest_run_date = run_date
         if previous:
             old_tables = {
                 r[0]
@@ -70,9 +65,27 @@ def publish(
                     "SELECT table_name FROM duckdb_tables() WHERE database_name = 'serving_previous'"
                 ).fetchall()
             }
+            if "publication" in old_tables:
+                before = con.execute("SELECT run_date FROM serving_previous.main.publication")
+                latest_run_date = max(run_date, before.fetchone()[0])
+        # a backfill of an older day corrects its history slice; the current plan stays the newest
+        keep_current = latest_run_date > run_date
+        for schema, name in tables:
+            if keep_current and name in old_tables:
+                source = f'SELECT * FROM serving_previous.main."{name}"'
+            else:
+                source = f'SELECT *, {OUTPUT_VERSION} AS output_version FROM "{schema}"."{name}"'
+            con.execute(f'CREATE TABLE serving_copy.main."{name}" AS {source}')
+            rows = con.execute(f'SELECT count(*) FROM serving_copy.main."{name}"').fetchone()[0]
+            published.append(PublishedTable(schema, name, rows))
+            crash_point(f"publish:{name}")  # the new copy half written
+        schema_of = {name: schema for schema, name in tables}
         for name in history:
             target = f"{name}_history"
-            current = f'SELECT ?::DATE AS published_run_date, * FROM serving_copy.main."{name}"'
+            current = (
+                f"SELECT ?::DATE AS published_run_date, *, {OUTPUT_VERSION} AS output_version "
+                f'FROM "{schema_of[name]}"."{name}"'
+            )
             if target in old_tables:
                 con.execute(
                     f'CREATE TABLE serving_copy.main."{target}" AS '
@@ -85,7 +98,7 @@ def publish(
         con.execute(
             "CREATE TABLE serving_copy.main.publication AS SELECT ?::DATE AS run_date, "
             "now()::TIMESTAMP AS published_at, ? AS output_version",
-            [run_date, OUTPUT_VERSION],
+            [latest_run_date, OUTPUT_VERSION],
         )
         con.execute(
             "CREATE TABLE serving_copy.main.published_tables (table_name VARCHAR, row_count BIGINT)"

@@ -6,11 +6,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from isolated import fingerprints, isolated_env, run_days, runner_command
 
 from extracts.demo import DemoConfig, write_landing
 from serving.publish import SERVING_FILE
@@ -18,47 +18,20 @@ from serving.publish import SERVING_FILE
 CONFIG = DemoConfig(
     stores=3, dcs=1, items=6, history_days=420, drop_days=2, end_date=dt.date(2026, 5, 5), seed=4
 )
-RUNNER = Path(__file__).with_name("pipeline_runner.py")
 COMPARED = {
     "raw": ["sales_orders", "shipments", "receipts", "on_hand", "items", "lanes"],
     "marts": ["fct_customer_demand_daily", "fct_item_network", "fct_inventory_position"],
     "optimization": ["inventory_targets"],
     "forecast": ["node_forecasts"],
 }
-VOLATILE = {"raw": "EXCLUDE (loaded_at)"}
-
-
-def _env(root: Path, crash_at: str | None = None) -> dict[str, str]:
-    env = os.environ | {
-        "MEIO_LANDING": str(root / "landing"),
-        "MEIO_WAREHOUSE": str(root / "warehouse.duckdb"),
-        "MEIO_SERVING": str(root / "serving"),
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "DO_NOT_TRACK": "1",
-    }
-    env.pop("MEIO_CRASH_AT", None)
-    if crash_at:
-        env["MEIO_CRASH_AT"] = crash_at
-    return env
-
-
-def _run(root: Path, day: dt.date) -> None:
-    done = subprocess.run(
-        [sys.executable, str(RUNNER), day.isoformat()],
-        env=_env(root),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def _crash(root: Path, day: dt.date, crash_at: str | None, kill_on_line: str | None) -> None:
     """Run the day; die at ``crash_at`` (SIGKILL from inside), or SIGKILL the whole process
     group (dbt included) when a stdout line contains ``kill_on_line``."""
     child = subprocess.Popen(
-        [sys.executable, str(RUNNER), day.isoformat()],
-        env=_env(root, crash_at),
+        runner_command(day),
+        env=isolated_env(root, crash_at),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -73,21 +46,6 @@ def _crash(root: Path, day: dt.date, crash_at: str | None, kill_on_line: str | N
     child.wait(timeout=600)
     child.stdout.close()
     assert child.returncode == -signal.SIGKILL, "".join(seen[-40:])
-
-
-def _fingerprints(path: Path) -> dict[str, tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {
-            f"{schema}.{t}": con.execute(
-                f"SELECT count(*), sum(hash(x)::HUGEINT) FROM (SELECT * {VOLATILE.get(schema, '')} "
-                f'FROM "{schema}"."{t}") x'
-            ).fetchone()
-            for schema, tables in COMPARED.items()
-            for t in tables
-        }
-    finally:
-        con.close()
 
 
 def _published(root: Path) -> tuple[dt.date, dict[str, int], dict[str, int]]:
@@ -107,10 +65,10 @@ def first_day_done(tmp_path_factory) -> tuple[Path, Path, list[dt.date]]:
     """A folder whose first day ran and was published, and the uninterrupted run of both days."""
     base = tmp_path_factory.mktemp("crash-base")
     days = write_landing(base / "landing", CONFIG)
-    _run(base, days[0])
+    run_days(base, days[0])
     reference = tmp_path_factory.mktemp("crash-reference")
     shutil.copytree(base, reference, dirs_exist_ok=True)
-    _run(reference, days[1])
+    run_days(reference, days[1])
     return base, reference, days
 
 
@@ -145,8 +103,10 @@ def test_killed_run_leaves_consistent_state_and_rerun_matches(
         con.close()
         assert loaded == 0  # the killed transaction left nothing of the day
 
-    _run(root, days[1])
-    assert _fingerprints(root / "warehouse.duckdb") == _fingerprints(reference / "warehouse.duckdb")
+    run_days(root, days[1])
+    assert fingerprints(root / "warehouse.duckdb", COMPARED) == fingerprints(
+        reference / "warehouse.duckdb", COMPARED
+    )
     run_date, claimed, actual = _published(root)
     assert run_date == days[1] and claimed == actual == _published(reference)[1]
     assert not list((root / "serving").glob(f".{SERVING_FILE}.*"))  # no leftover copy
