@@ -5,10 +5,11 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.engine import ForecastConfig
-from forecasting.nodes import forecast_nodes
+from forecasting.nodes import bucket_demand, forecast_nodes
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
+from serving import pictures
 
 
 class ForecastRunConfig(dg.Config):
@@ -76,8 +77,42 @@ def node_forecasts(
     return dg.MaterializeResult(
         metadata={
             "series": len(result.models),
+            "fan_chart": dg.MetadataValue.md(
+                _fan_chart(daily, result.forecasts, config.bucket_days)
+            ),
             "rows": dg.MetadataValue.json(counts),
             "accuracy_by_class": dg.MetadataValue.md(markdown_table(by_class)),
             "chosen_models": dg.MetadataValue.md(markdown_table(models)),
         }
     )
+
+
+def _fan_chart(daily: pd.DataFrame, forecasts: pd.DataFrame, bucket_days: int) -> str:
+    """The busiest customer series: its last year of history and the forecast's 10-90% fan."""
+    if forecasts.empty or daily.empty:
+        return "no forecasts"
+    busiest = daily.groupby(["location_id", "sku"])["demand_qty"].sum().idxmax()
+    mine = daily[(daily["location_id"] == busiest[0]) & (daily["sku"] == busiest[1])]
+    history = bucket_demand(mine, bucket_days).tail(52)
+    future = forecasts[
+        (forecasts["location_id"] == busiest[0]) & (forecasts["sku"] == busiest[1])
+    ].sort_values("ds")
+    n_hist, n_future = len(history), len(future)
+    nan = [float("nan")]
+    picture = pictures.line_chart(
+        f"Demand and forecast, {busiest[1]} at {busiest[0]} (per {bucket_days} d)",
+        list(range(-n_hist + 1, n_future + 1)),
+        {
+            "history": history["y"].tolist() + nan * n_future,
+            "forecast mean": nan * (n_hist - 1) + [history["y"].iloc[-1]] + future["mean"].tolist()
+            if n_hist
+            else future["mean"].tolist(),
+        },
+        "buckets from today",
+        "units per bucket",
+        band=(
+            nan * n_hist + future["q10"].tolist(),
+            nan * n_hist + future["q90"].tolist(),
+        ),
+    )
+    return pictures.as_markdown(picture, "forecast fan")

@@ -10,6 +10,7 @@ from optimization.tradeoff import empty_tradeoff, service_tradeoff
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
+from serving import pictures
 
 
 def read_planning_inputs(con: duckdb.DuckDBPyConnection) -> PlanningInputs:
@@ -78,10 +79,27 @@ def inventory_targets(
     context.log.info(
         f"network safety stock value {meio:,.0f} vs single-echelon {base:,.0f}: saving {saving:.1%}"
     )
+    with warehouse.get_connection() as con:
+        network = read_table(con, "marts", "fct_item_network")
+    echelon_bars = pictures.bar_chart(
+        "Safety stock value by echelon",
+        list(by_echelon["location_type"]),
+        {
+            "GSM (MEIO)": by_echelon["safety_stock_value"].tolist(),
+            "single-echelon": by_echelon["baseline_safety_stock_value"].tolist(),
+        },
+        "safety stock value",
+    )
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
             "items": len(summary),
+            "network_picture": dg.MetadataValue.md(
+                pictures.as_markdown(pictures.network_picture(targets, network), "network")
+            ),
+            "by_echelon_picture": dg.MetadataValue.md(
+                pictures.as_markdown(echelon_bars, "GSM vs single-echelon by echelon")
+            ),
             "network_safety_stock_value": float(meio),
             "single_echelon_safety_stock_value": float(base),
             "saving_vs_single_echelon": dg.MetadataValue.float(float(saving)),
@@ -145,6 +163,20 @@ def service_tradeoff_curve(
             "saving_vs_single_echelon",
         ]
     ]
+    picture = pictures.line_chart(
+        "Safety stock value vs cycle-service target",
+        100 * shown["service_level"],
+        {
+            "GSM (MEIO)": shown["meio_safety_stock_value"],
+            "single-echelon": shown["single_echelon_safety_stock_value"],
+        },
+        "cycle-service target (%)",
+        "safety stock value",
+    )
     return dg.MaterializeResult(
-        metadata={"rows": rows, "curve": dg.MetadataValue.md(markdown_table(shown, ",.3f"))}
+        metadata={
+            "rows": rows,
+            "curve": dg.MetadataValue.md(markdown_table(shown, ",.3f")),
+            "curve_picture": dg.MetadataValue.md(pictures.as_markdown(picture, "trade-off")),
+        }
     )

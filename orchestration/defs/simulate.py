@@ -16,6 +16,7 @@ from orchestration.defs.dbt import mart_key
 from orchestration.defs.optimize import OptimizeRunConfig, read_planning_inputs
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
+from serving import pictures
 
 
 class SimulationRunConfig(dg.Config):
@@ -86,12 +87,26 @@ def service_simulation(
         ]
     ]
     context.log.info(f"achieved cycle service (GSM plan) {achieved:.2%}")
+    picture = pictures.bar_chart(
+        "Simulated service vs target (customer-facing nodes)",
+        [
+            f"{p} {lvl:.1%}"
+            for p, lvl in zip(calibration["policy"], calibration["service_level"], strict=True)
+        ],
+        {
+            "target": calibration["service_level"].tolist(),
+            "achieved cycle service": calibration["achieved_cycle_service"].tolist(),
+            "achieved fill rate": calibration["achieved_fill_rate"].tolist(),
+        },
+        "share",
+    )
     return dg.MaterializeResult(
         metadata={
             "rows": counts["service_simulation"],
             "replications": config.replications,
             "achieved_cycle_service": dg.MetadataValue.float(achieved),
             "calibration": dg.MetadataValue.md(markdown_table(shown, ".4f")),
+            "calibration_picture": dg.MetadataValue.md(pictures.as_markdown(picture, "service")),
             "stock_by_echelon": dg.MetadataValue.md(markdown_table(totals, ",.1f")),
         }
     )
