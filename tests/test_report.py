@@ -6,11 +6,11 @@ import subprocess
 
 import pandas as pd
 import pytest
+from test_targets import inputs
 
 from optimization.targets import plan_targets
 from optimization.tradeoff import service_tradeoff
 from serving.report import build_report, write_report
-from tests.test_targets import inputs
 
 
 @pytest.fixture(scope="module")

@@ -97,6 +97,8 @@ def planner_report(
         network = read_table(con, "marts", "fct_item_network")
         curve = read_table(con, "optimization", "service_tradeoff")
         forecasts = read_table(con, "forecast", "node_forecasts")
+        calibration = read_table(con, "simulation", "service_calibration")
+        scenarios = read_table(con, "scenario", "scenario_summary")
         stores = targets[targets["is_customer_facing"]].nlargest(3, "mean_daily_demand")[
             ["location_id", "sku"]
         ]
@@ -113,5 +115,21 @@ def planner_report(
         ]
         fans.append((f"Forecast {node.sku} at {node.location_id} (weekly)", history, future))
     run_date = run_date_of(context)
-    path = write_report(build_report(run_date, targets, network, curve, fans), serving.root)
+    figures = {
+        f"simulated {row.policy} cycle service (target {row.service_level:.1%})": (
+            f"{row.achieved_cycle_service:.2%} ± {row.achieved_cycle_service_ci95:.2%}, "
+            f"fill rate {row.achieved_fill_rate:.2%}"
+        )
+        for row in calibration.itertuples(index=False)
+    } | {
+        f"scenario {row.scenario}": (
+            f"safety stock value {row.meio_safety_stock_value:,.0f} "
+            f"({row.delta_meio_safety_stock_value:+,.0f} vs base)"
+        )
+        for row in scenarios.itertuples(index=False)
+        if row.scenario != "base"
+    }
+    path = write_report(
+        build_report(run_date, targets, network, curve, fans, figures), serving.root
+    )
     return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
