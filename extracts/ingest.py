@@ -20,7 +20,16 @@ import pandas as pd
 
 from extracts.contract import EXTRACTS
 from extracts.faults import crash_point
-from extracts.validate import ExtractError, find_extract_file, master_ids, validate_extract
+from extracts.validate import (
+    BATCH_ROWS,
+    MAX_REPORTED_FAILURES,
+    ExtractError,
+    check_rows,
+    check_whole_file,
+    find_extract_file,
+    master_ids,
+    read_extract_batches,
+)
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 QUARANTINE = "_quarantine"
@@ -97,34 +106,21 @@ def frame_transaction(
         con.unregister(view)
 
 
-def write_raw(
+def ingest_extract(
     con: duckdb.DuckDBPyConnection,
-    name: str,
+    landing: Path,
     extract_date: dt.date,
-    source_file: str,
-    rows: pd.DataFrame,
-) -> int:
-    """Replace the rows of ``extract_date`` in ``raw.<name>`` with ``rows`` (one transaction)."""
-    if name not in EXTRACTS:
-        raise KeyError(f"unknown extract {name!r}")
-    frame = rows.copy()
-    frame.insert(0, "source_row", range(1, len(frame) + 1))
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute(raw_table_ddl(name))
-    columns = ", ".join(f'"{c}"' for c in EXTRACTS[name].column_names)
-    with frame_transaction(con, "incoming_rows", frame):
-        con.execute(f'DELETE FROM raw."{name}" WHERE extract_date = ?', [extract_date])
-        con.execute(
-            f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, loaded_at, {columns}) '
-            f"SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} FROM incoming_rows",
-            [extract_date, source_file],
-        )
-        crash_point(f"ingest:{name}")  # mid-transaction: the day's rows deleted and re-inserted
-    return len(frame)
+    name: str,
+    batch_rows: int = BATCH_ROWS,
+) -> LoadResult:
+    """Check and load one extract of one day into ``raw.<name>``, replacing that day's rows.
 
-
-def validate_day_file(landing: Path, extract_date: dt.date, name: str) -> tuple[Path, pd.DataFrame]:
-    """Find and validate one extract of a day; quarantine it and raise ExtractError if bad."""
+    The file is read, checked and inserted ``batch_rows`` rows at a time inside one
+    transaction (memory: one batch); duplicate keys are found over the whole day in SQL. Any
+    failure rolls the transaction back (the table stays as it was, a new table is not even
+    created), moves the file to the quarantine with the reason, and raises ExtractError.
+    """
+    extract = EXTRACTS[name]
     folder = landing_folder(landing, extract_date)
     path = find_extract_file(folder, name)
     if path is None:
@@ -137,22 +133,73 @@ def validate_day_file(landing: Path, extract_date: dt.date, name: str) -> tuple[
         raise ExtractError(
             folder / f"{name}.csv", [(None, None, f"expected file not found in {folder}{hint}")]
         )
+    referenced = {c.references for c in extract.columns if c.references}
+    if "every_item_has_a_lane" in extract.extra_rules:
+        referenced.add("items")
+    masters = master_ids(folder, sorted(referenced))
+    columns = ", ".join(f'"{c}"' for c in extract.column_names)
+    rows = 0
     try:
-        referenced = {c.references for c in EXTRACTS[name].columns if c.references}
-        if "every_item_has_a_lane" in EXTRACTS[name].extra_rules:
-            referenced.add("items")
-        masters = master_ids(folder, sorted(referenced))
-        frame = validate_extract(path, name, masters, extract_date)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+            con.execute(raw_table_ddl(name))
+            con.execute(f'DELETE FROM raw."{name}" WHERE extract_date = ?', [extract_date])
+            whole: list[pd.DataFrame] = []
+            for batch in read_extract_batches(path, extract, batch_rows):
+                failures = check_rows(batch, extract, masters, extract_date)
+                if failures:
+                    raise ExtractError(path, failures)
+                if extract.extra_rules:  # whole-file rules: small files (the lanes) only
+                    whole.append(batch)
+                con.register("incoming_rows", batch.assign(source_row=batch.index + 1))
+                try:
+                    con.execute(
+                        f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, '
+                        f"loaded_at, {columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, "
+                        f"{columns} FROM incoming_rows",
+                        [extract_date, path.name],
+                    )
+                finally:
+                    con.unregister("incoming_rows")
+                rows += len(batch)
+            failures = _duplicate_keys(con, name, extract_date)
+            if whole:
+                failures += check_whole_file(pd.concat(whole), extract, masters)
+            if failures:
+                raise ExtractError(path, failures)
+            crash_point(f"ingest:{name}")  # the day's rows replaced, not yet committed
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     except ExtractError as error:
         quarantine(path, landing, extract_date, str(error))
         raise
-    return path, frame
-
-
-def ingest_extract(
-    con: duckdb.DuckDBPyConnection, landing: Path, extract_date: dt.date, name: str
-) -> LoadResult:
-    """Validate then load one extract of one day. Nothing is written if validation fails."""
-    path, frame = validate_day_file(landing, extract_date, name)
-    rows = write_raw(con, name, extract_date, path.name, frame)
     return LoadResult(name, extract_date, path.name, rows)
+
+
+def _duplicate_keys(
+    con: duckdb.DuckDBPyConnection, name: str, extract_date: dt.date
+) -> list[tuple[int | None, str | None, str]]:
+    """Rows whose key (trimmed, upper-cased) repeats an earlier row of the same day's file."""
+    key = EXTRACTS[name].key
+    normal = ", ".join(f'upper(trim("{k}")) AS "{k}"' for k in key)
+    partition = ", ".join(f'"{k}"' for k in key)
+    found = con.execute(
+        f"SELECT source_row, {partition} FROM (SELECT source_row, {partition}, row_number() "
+        f"OVER (PARTITION BY {partition} ORDER BY source_row) AS occurrence FROM "
+        f'(SELECT source_row, {normal} FROM raw."{name}" WHERE extract_date = ?)) '
+        f"WHERE occurrence > 1 ORDER BY source_row LIMIT {MAX_REPORTED_FAILURES + 1}",
+        [extract_date],
+    ).fetchall()
+    return [
+        (
+            row[0],
+            "+".join(key),
+            "duplicate key ("
+            + ", ".join(f"{k}={v}" for k, v in zip(key, row[1:], strict=True))
+            + ")",
+        )
+        for row in found
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import duckdb
@@ -53,60 +53,79 @@ def find_extract_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def _arrow_strings(relation: duckdb.DuckDBPyRelation) -> pd.DataFrame:
-    """A relation of text columns as pandas with Arrow-backed strings (fast vectorised checks)."""
-    table = relation.fetch_arrow_table()
-    return table.to_pandas(
+BATCH_ROWS = 1_000_000  # rows checked and loaded at a time: memory stays that of one batch
+
+
+def _text_frame(batch: pyarrow.RecordBatch, first_row: int) -> pd.DataFrame:
+    """A batch of text columns as pandas with Arrow-backed strings (fast vectorised checks),
+    indexed by the row's position in the file (0-based)."""
+    frame = batch.to_pandas(
         types_mapper=lambda t: pd.StringDtype("pyarrow") if t in _STRING_TYPES else None
     )
+    frame.index = pd.RangeIndex(first_row, first_row + len(frame))
+    return frame
 
 
-def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
-    """Read a CSV (comma-separated, UTF-8, header row) or Parquet file with every value as text."""
+def read_extract_batches(
+    path: Path, extract: Extract, batch_rows: int = BATCH_ROWS
+) -> Iterator[pd.DataFrame]:
+    """Read a CSV (comma-separated, UTF-8, header row) or Parquet file with every value as
+    text, ``batch_rows`` rows at a time; the header is checked before any row is read."""
     path = Path(path)
     if path.stat().st_size == 0:
         raise ExtractError(path, [(None, None, "file is empty (no header row)")])
     con = duckdb.connect()
     try:
-        if path.suffix == ".parquet":
-            relation = con.read_parquet(str(path))
-            relation = relation.select(
-                ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in relation.columns)
-            )
-            frame = _arrow_strings(relation)
-        else:
-            relation = con.read_csv(
-                str(path),
-                header=True,
-                sep=",",
-                quotechar='"',
-                all_varchar=True,
-                encoding="utf-8",
-                strict_mode=True,
-                null_padding=False,
-            )
-            frame = _arrow_strings(relation)
-    except duckdb.Error as exc:
-        found = _diagnose_csv(path) if path.suffix != ".parquet" else []
-        message = str(exc).splitlines()[0]
-        raise ExtractError(
-            path, found or [(None, None, f"cannot be read as {path.suffix[1:]}: {message}")]
-        ) from exc
+        try:
+            if path.suffix == ".parquet":
+                relation = con.read_parquet(str(path))
+                relation = relation.select(
+                    ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in relation.columns)
+                )
+            else:
+                relation = con.read_csv(
+                    str(path),
+                    header=True,
+                    sep=",",
+                    quotechar='"',
+                    all_varchar=True,
+                    encoding="utf-8",
+                    strict_mode=True,
+                    null_padding=False,
+                )
+            header = list(relation.columns)
+            missing = [c for c in extract.column_names if c not in header]
+            extra = [c for c in header if c not in extract.column_names]
+            failures: list[tuple[int | None, str | None, str]] = []
+            failures += [(None, c, "required column is missing") for c in missing]
+            failures += [(None, c, "column is not in the extract contract") for c in extra]
+            if failures:
+                raise ExtractError(path, failures)
+            columns = ", ".join(f'"{c}"' for c in extract.column_names)
+            reader = relation.select(columns).fetch_record_batch(batch_rows)
+            rows = 0
+            for batch in reader:
+                if batch.num_rows:
+                    yield _text_frame(batch, rows)
+                    rows += batch.num_rows
+        except duckdb.Error as exc:
+            found = _diagnose_csv(path) if path.suffix != ".parquet" else []
+            message = str(exc).splitlines()[0]
+            raise ExtractError(
+                path, found or [(None, None, f"cannot be read as {path.suffix[1:]}: {message}")]
+            ) from exc
     finally:
         con.close()
-    header = list(frame.columns)
-    missing = [c for c in extract.column_names if c not in header]
-    extra = [c for c in header if c not in extract.column_names]
-    failures: list[tuple[int | None, str | None, str]] = []
-    if missing:
-        failures += [(None, c, "required column is missing") for c in missing]
-    if extra:
-        failures += [(None, c, "column is not in the extract contract") for c in extra]
-    if failures:
-        raise ExtractError(path, failures)
-    if frame.empty and not extract.allow_header_only:
+    if rows == 0 and not extract.allow_header_only:
         raise ExtractError(path, [(None, None, "file has a header but no rows")])
-    return frame[extract.column_names].reset_index(drop=True)
+
+
+def read_extract(path: Path, extract: Extract) -> pd.DataFrame:
+    """The whole file as text (for small files such as the masters)."""
+    frames = list(read_extract_batches(path, extract))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="string[pyarrow]") for c in extract.column_names})
+    return pd.concat(frames) if len(frames) > 1 else frames[0]
 
 
 def _diagnose_csv(path: Path) -> list[tuple[int | None, str | None, str]]:
@@ -284,27 +303,20 @@ def _failures_from(errors: SchemaErrors) -> list[tuple[int | None, str | None, s
     return failures
 
 
-def validate_extract(
-    path: Path,
-    name: str,
+def check_rows(
+    frame: pd.DataFrame,
+    extract: Extract,
     masters: Mapping[str, set[str]] | None = None,
     extract_date: dt.date | None = None,
-) -> pd.DataFrame:
-    """Read and check one extract file; return its rows as text, or raise ExtractError.
-    With ``extract_date``, transaction dates after the extract day are refused."""
-    extract = EXTRACTS[name]
-    frame = read_extract(path, extract)
+) -> list[tuple[int | None, str | None, str]]:
+    """Row-by-row rules on a batch (types, bounds, allowed values, known ids; with
+    ``extract_date``, no transaction dated after the extract day). Rows are numbered from 1."""
     schema = build_schema(extract, masters or {}, frame)
+    failures: list[tuple[int | None, str | None, str]] = []
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as errors:
-        raise ExtractError(path, _failures_from(errors)) from None
-    failures: list[tuple[int | None, str | None, str]] = []
-    keys = pd.DataFrame({k: normalise_id(frame[k].astype("string[pyarrow]")) for k in extract.key})
-    duplicated = keys.duplicated(keep="first")
-    for index in duplicated[duplicated].index:
-        values = ", ".join(f"{k}={keys.at[index, k]}" for k in extract.key)
-        failures.append((int(index) + 1, "+".join(extract.key), f"duplicate key ({values})"))
+        failures += _failures_from(errors)
     if extract.date_column and extract_date is not None:
         dates = _dates(frame[extract.date_column].astype("string[pyarrow]"))
         late = dates > pd.Timestamp(extract_date)
@@ -316,6 +328,14 @@ def validate_extract(
                     f"{frame.at[index, extract.date_column]!r} is after the extract day {extract_date}",
                 )
             )
+    return failures
+
+
+def check_whole_file(
+    frame: pd.DataFrame, extract: Extract, masters: Mapping[str, set[str]] | None = None
+) -> list[tuple[int | None, str | None, str]]:
+    """Rules on the whole file at once (the lanes: every item has a lane, no cycles)."""
+    failures: list[tuple[int | None, str | None, str]] = []
     if "every_item_has_a_lane" in extract.extra_rules and "items" in (masters or {}):
         skus = set(normalise_id(frame["sku"].astype("string[pyarrow]")).dropna())
         if ALL_ITEMS not in skus:
@@ -333,9 +353,7 @@ def validate_extract(
                     f"lanes form a cycle for {scope}: {' -> '.join(path_ids)}",
                 )
             )
-    if failures:
-        raise ExtractError(path, failures)
-    return frame
+    return failures
 
 
 def master_ids(folder: Path, names: Iterable[str] = ("items", "locations")) -> dict[str, set[str]]:

@@ -212,3 +212,40 @@ def test_failed_write_rolls_back_and_leaves_the_table(landing):
         con.execute("DELETE FROM raw.items")
         raise RuntimeError("crash mid-write")
     assert con.execute("SELECT count(*) FROM raw.items").fetchone()[0] == CONFIG.items
+
+
+def test_batches_load_the_same_rows_as_one_batch(landing):
+    whole, batched = duckdb.connect(), duckdb.connect()
+    assert (
+        ingest_extract(whole, landing, DAY, "sales_orders").rows
+        == ingest_extract(batched, landing, DAY, "sales_orders", batch_rows=7).rows
+    )
+    query = "SELECT * EXCLUDE (loaded_at) FROM raw.sales_orders ORDER BY source_row"
+    assert whole.execute(query).df().equals(batched.execute(query).df())
+
+
+def test_a_bad_value_in_a_later_batch_is_named_by_its_row_in_the_file(landing):
+    def edit(frame):
+        frame.loc[33, "quantity"] = "lots"
+        return frame
+
+    _edit(landing, "sales_orders", edit)
+    with pytest.raises(ExtractError, match=r"row 34 \(line 35\), field quantity: 'lots'"):
+        ingest_extract(duckdb.connect(), landing, DAY, "sales_orders", batch_rows=7)
+
+
+def test_a_key_repeated_in_another_batch_is_a_duplicate(landing):
+    def edit(frame):
+        frame.loc[30] = frame.loc[0]
+        return frame
+
+    _edit(landing, "sales_orders", edit)
+    con = duckdb.connect()
+    with pytest.raises(
+        ExtractError, match=r"row 31 \(line 32\), field order_id\+line_number: duplicate key"
+    ):
+        ingest_extract(con, landing, DAY, "sales_orders", batch_rows=7)
+    tables = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'"
+    )
+    assert tables.fetchone()[0] == 0  # rolled back: not even the table was left behind

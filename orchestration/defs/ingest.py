@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from extracts.contract import EXTRACTS
-from extracts.ingest import validate_day_file, write_raw
+from extracts.ingest import ingest_extract
 from extracts.validate import ExtractError
 from orchestration.defs.partitions import daily_partitions, single_run_backfill
 from orchestration.defs.resources import LandingResource
@@ -31,16 +31,15 @@ def build_raw_asset(name: str) -> dg.AssetsDefinition:
         for key in context.partition_keys:
             day = dt.date.fromisoformat(key)
             try:
-                # validate before opening the warehouse: no connection is held while checking
-                path, frame = validate_day_file(landing.root, day, name)
+                with warehouse.get_connection() as con:  # checked and loaded batch by batch
+                    result = ingest_extract(con, landing.root, day, name)
             except ExtractError as error:
                 raise dg.Failure(
                     description=f"Extract {name} of {key} rejected and quarantined:\n{error}",
                     metadata={"file": str(error.path), "failures": len(error.failures)},
                 ) from error
-            with warehouse.get_connection() as con:
-                loaded[key] = write_raw(con, name, day, path.name, frame)
-            context.log.info(f"{name} {key}: {loaded[key]} rows from {path.name}")
+            loaded[key] = result.rows
+            context.log.info(f"{name} {key}: {result.rows} rows from {result.source_file}")
         return dg.MaterializeResult(
             metadata={
                 "rows_loaded": dg.MetadataValue.int(sum(loaded.values())),
