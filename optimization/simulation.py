@@ -86,15 +86,27 @@ def fit_persistence(sd_one: np.ndarray, sd_many: np.ndarray, periods: np.ndarray
     return np.where(target <= 1, 0.0, low)
 
 
-def simulate(nodes: SimulationNodes, config: SimulationConfig = SimulationConfig()) -> pd.DataFrame:
-    """Simulate the policy; one row per node with service and stock measures (see module doc)."""
+def simulate(
+    nodes: SimulationNodes,
+    config: SimulationConfig = SimulationConfig(),
+    actual_demand: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Simulate the policy; one row per node with service and stock measures (see module doc).
+
+    ``actual_demand`` (config.days x nodes, units per day) replays history instead of sampling:
+    the warm-up still draws from the demand model, the measured days use these values (only
+    the lead times then differ between replications)."""
     n = len(nodes.parent)
+    if actual_demand is not None and actual_demand.shape != (config.days, n):
+        raise ValueError(
+            f"actual_demand has shape {actual_demand.shape}, expected ({config.days}, {n})"
+        )
     rng = np.random.default_rng(config.seed)
     per_rep = []
     done = 0
     while done < config.replications:
         reps = min(config.batch_replications, config.replications - done)
-        per_rep.append(_simulate_batch(nodes, config, reps, rng))
+        per_rep.append(_simulate_batch(nodes, config, reps, rng, actual_demand))
         done += reps
     measures = {k: np.concatenate([b[k] for b in per_rep]) for k in per_rep[0]}
     out = pd.DataFrame({"node": np.arange(n)})
@@ -110,7 +122,11 @@ def simulate(nodes: SimulationNodes, config: SimulationConfig = SimulationConfig
 
 
 def _simulate_batch(
-    nodes: SimulationNodes, config: SimulationConfig, reps: int, rng: np.random.Generator
+    nodes: SimulationNodes,
+    config: SimulationConfig,
+    reps: int,
+    rng: np.random.Generator,
+    actual_demand: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     n = len(nodes.parent)
     parent = nodes.parent
@@ -161,6 +177,10 @@ def _simulate_batch(
 
         state = phi * state + sd_shock * rng.standard_normal((reps, n))
         demand = mu + state
+        if actual_demand is not None and day >= config.warmup_days:
+            demand = np.broadcast_to(
+                np.where(customer, actual_demand[day - config.warmup_days], 0.0), (reps, n)
+            )
         returns = np.maximum(-demand, 0.0)
         demand = np.maximum(demand, 0.0)
         on_hand += returns

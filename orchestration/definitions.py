@@ -8,14 +8,19 @@ import dagster as dg
 
 from orchestration.defs import dbt, forecast, ingest, optimize, publish, quality, simulate
 from orchestration.defs.resources import build_resources
-from orchestration.defs.schedules import daily_refresh, daily_refresh_schedule, new_landing_folder
+from orchestration.defs.schedules import (
+    daily_refresh,
+    daily_refresh_schedule,
+    historical_backtest,
+    new_landing_folder,
+)
 
 DEFS_MODULES = [ingest, dbt, quality, forecast, optimize, simulate, publish]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(DEFS_MODULES),
     asset_checks=dg.load_asset_checks_from_modules(DEFS_MODULES),
-    jobs=[daily_refresh],
+    jobs=[daily_refresh, historical_backtest],
     schedules=[daily_refresh_schedule],
     sensors=[new_landing_folder],
     resources=build_resources(),

@@ -110,3 +110,60 @@ def test_bad_node_arrays_are_refused():
             demand_sd=np.ones(2),
             demand_persistence=np.zeros(1),
         )
+
+
+def test_replay_uses_the_actual_demand_after_the_warm_up():
+    nodes = _nodes([-1], [25.0], [2], [True], [10.0], [0.0])
+    actual = np.full((30, 1), 10.0)
+    actual[10:12] = 40.0  # a two-day surge the base stock of 25 cannot cover
+    result = simulate(nodes, SimulationConfig(days=30, replications=2), actual_demand=actual).iloc[
+        0
+    ]
+    assert result["cycle_service_level"] < 1.0
+    assert result["fill_rate"] < 1.0
+    calm = simulate(
+        nodes, SimulationConfig(days=30, replications=2), actual_demand=np.full((30, 1), 10.0)
+    )
+    assert calm.iloc[0]["fill_rate"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="actual_demand has shape"):
+        simulate(nodes, SimulationConfig(days=30), actual_demand=np.zeros((29, 1)))
+
+
+def test_history_inventory_is_rebuilt_backwards_from_the_snapshot():
+    import datetime as dt
+
+    import pandas as pd
+
+    from optimization.backtest import actual_inventory
+
+    keys = pd.DataFrame({"location_id": ["S1"], "sku": ["A"]})
+    on_hand = pd.DataFrame(
+        {
+            "location_id": ["S1"],
+            "sku": ["A"],
+            "snapshot_date": [dt.date(2026, 1, 5)],
+            "on_hand": [4.0],
+        }
+    )
+    receipts = pd.DataFrame(
+        {
+            "location_id": ["S1"],
+            "sku": ["A"],
+            "receipt_date": [dt.date(2026, 1, 4)],
+            "quantity": [10.0],
+        }
+    )
+    demand = pd.DataFrame(
+        {
+            "location_id": ["S1"] * 5,
+            "sku": ["A"] * 5,
+            "demand_date": pd.date_range("2026-01-01", periods=5).date,
+            "demand_qty": [3.0, 3.0, 3.0, 3.0, 3.0],
+        }
+    )
+    # end of day: Jan 5: 4; Jan 4: 7; Jan 3: 0 (7 - 10 + 3); Jan 2: 3; Jan 1: 6
+    held = actual_inventory(
+        keys, on_hand, receipts, demand, dt.date(2026, 1, 1), dt.date(2026, 1, 5)
+    )
+    assert held["actual_average_on_hand"].iloc[0] == pytest.approx((6 + 3 + 0 + 7 + 4) / 5)
+    assert held["actual_in_stock_day_share"].iloc[0] == pytest.approx(0.8)

@@ -7,7 +7,13 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from orchestration.settings import DBT_PROJECT_DIR, landing_path, serving_path, warehouse_path
+from orchestration.settings import (
+    DBT_PROJECT_DIR,
+    duckdb_memory_limit,
+    landing_path,
+    serving_path,
+    warehouse_path,
+)
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -34,7 +40,9 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     warehouse = warehouse_path()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": DuckDBResource(database=str(warehouse)),
+        "warehouse": DuckDBResource(
+            database=str(warehouse), connection_config={"memory_limit": duckdb_memory_limit()}
+        ),
         "landing": LandingResource(path=str(landing_path())),
         "serving": ServingResource(path=str(serving_path())),
         "dbt": DbtCliResource(

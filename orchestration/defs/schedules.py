@@ -8,11 +8,20 @@ from extracts.ingest import landing_days
 from orchestration.defs.partitions import daily_partitions
 from orchestration.settings import landing_path
 
+BACKTEST = dg.AssetSelection.assets(dg.AssetKey(["simulation", "historical_backtest"]))
+
 daily_refresh = dg.define_asset_job(
     "daily_refresh",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - BACKTEST,
     partitions_def=daily_partitions,
     description="Ingest one extract day, build the marts, check, forecast, optimize, publish.",
+)
+
+historical_backtest = dg.define_asset_job(
+    "historical_backtest",
+    selection=BACKTEST,
+    partitions_def=daily_partitions,
+    description="Replay the plan made holdout_days before each selected day against what happened; backfill it over past days.",
 )
 
 daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
