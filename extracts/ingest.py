@@ -8,6 +8,7 @@ duplicates and a failure leaves the table as it was.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 import shutil
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from extracts.validate import (
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 QUARANTINE = "_quarantine"
+STAGING_SCHEMA = "raw_incoming"  # one file's checked rows before they replace the day
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,12 @@ def ingest_extract(
 ) -> LoadResult:
     """Check and load one extract of one day into ``raw.<name>``, replacing that day's rows.
 
-    The file is read, checked and inserted ``batch_rows`` rows at a time inside one
-    transaction (memory: one batch); duplicate keys are found over the whole day in SQL. Any
-    failure rolls the transaction back (the table stays as it was, a new table is not even
-    created), moves the file to the quarantine with the reason, and raises ExtractError.
+    The file is read and checked ``batch_rows`` rows at a time into a staging table
+    (``raw_incoming.<name>``; memory: one batch), duplicate keys are found over the whole file
+    in SQL, and only then one transaction replaces the day's rows in ``raw.<name>`` (a bulk
+    INSERT ... SELECT that DuckDB writes straight to disk). Any failure leaves ``raw`` as it
+    was (a new table is not even created), drops the staging table, moves the file to the
+    quarantine with the reason, and raises ExtractError.
     """
     extract = EXTRACTS[name]
     folder = landing_folder(landing, extract_date)
@@ -138,36 +142,44 @@ def ingest_extract(
         referenced.add("items")
     masters = master_ids(folder, sorted(referenced))
     columns = ", ".join(f'"{c}"' for c in extract.column_names)
+    staged = f'{STAGING_SCHEMA}."{name}"'
     rows = 0
     try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
+        con.execute(  # a crashed load's leftovers go too
+            f"CREATE OR REPLACE TABLE {staged} AS SELECT * FROM ({_empty_raw(name)})"
+        )
+        whole: list[pd.DataFrame] = []
+        for batch in read_extract_batches(path, extract, batch_rows):
+            failures = check_rows(batch, extract, masters, extract_date)
+            if failures:
+                raise ExtractError(path, failures)
+            if extract.extra_rules:  # whole-file rules: small files (the lanes) only
+                whole.append(batch)
+            con.register("incoming_rows", batch.assign(source_row=batch.index + 1))
+            try:
+                con.execute(
+                    f"INSERT INTO {staged} (extract_date, source_file, source_row, loaded_at, "
+                    f"{columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} "
+                    "FROM incoming_rows",
+                    [extract_date, path.name],
+                )
+            finally:
+                con.unregister("incoming_rows")
+            rows += len(batch)
+            del batch
+            gc.collect()  # the checks' closures hold the batch in a cycle: free it now
+        failures = _duplicate_keys(con, staged, name)
+        if whole:
+            failures += check_whole_file(pd.concat(whole), extract, masters)
+        if failures:
+            raise ExtractError(path, failures)
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
             con.execute(raw_table_ddl(name))
             con.execute(f'DELETE FROM raw."{name}" WHERE extract_date = ?', [extract_date])
-            whole: list[pd.DataFrame] = []
-            for batch in read_extract_batches(path, extract, batch_rows):
-                failures = check_rows(batch, extract, masters, extract_date)
-                if failures:
-                    raise ExtractError(path, failures)
-                if extract.extra_rules:  # whole-file rules: small files (the lanes) only
-                    whole.append(batch)
-                con.register("incoming_rows", batch.assign(source_row=batch.index + 1))
-                try:
-                    con.execute(
-                        f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, '
-                        f"loaded_at, {columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, "
-                        f"{columns} FROM incoming_rows",
-                        [extract_date, path.name],
-                    )
-                finally:
-                    con.unregister("incoming_rows")
-                rows += len(batch)
-            failures = _duplicate_keys(con, name, extract_date)
-            if whole:
-                failures += check_whole_file(pd.concat(whole), extract, masters)
-            if failures:
-                raise ExtractError(path, failures)
+            con.execute(f'INSERT INTO raw."{name}" SELECT * FROM {staged}')
             crash_point(f"ingest:{name}")  # the day's rows replaced, not yet committed
             con.execute("COMMIT")
         except BaseException:
@@ -176,11 +188,22 @@ def ingest_extract(
     except ExtractError as error:
         quarantine(path, landing, extract_date, str(error))
         raise
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {staged}")
     return LoadResult(name, extract_date, path.name, rows)
 
 
+def _empty_raw(name: str) -> str:
+    """A query with the columns and types of ``raw.<name>`` and no rows."""
+    columns = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in EXTRACTS[name].column_names)
+    return (
+        "SELECT NULL::DATE AS extract_date, NULL::VARCHAR AS source_file, "
+        f"NULL::INTEGER AS source_row, NULL::TIMESTAMP AS loaded_at, {columns} LIMIT 0"
+    )
+
+
 def _duplicate_keys(
-    con: duckdb.DuckDBPyConnection, name: str, extract_date: dt.date
+    con: duckdb.DuckDBPyConnection, table: str, name: str
 ) -> list[tuple[int | None, str | None, str]]:
     """Rows whose key (trimmed, upper-cased) repeats an earlier row of the same day's file."""
     key = EXTRACTS[name].key
@@ -189,9 +212,8 @@ def _duplicate_keys(
     found = con.execute(
         f"SELECT source_row, {partition} FROM (SELECT source_row, {partition}, row_number() "
         f"OVER (PARTITION BY {partition} ORDER BY source_row) AS occurrence FROM "
-        f'(SELECT source_row, {normal} FROM raw."{name}" WHERE extract_date = ?)) '
+        f"(SELECT source_row, {normal} FROM {table})) "
         f"WHERE occurrence > 1 ORDER BY source_row LIMIT {MAX_REPORTED_FAILURES + 1}",
-        [extract_date],
     ).fetchall()
     return [
         (

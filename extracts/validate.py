@@ -56,10 +56,10 @@ def find_extract_file(folder: Path, name: str) -> Path | None:
 BATCH_ROWS = 1_000_000  # rows checked and loaded at a time: memory stays that of one batch
 
 
-def _text_frame(batch: pyarrow.RecordBatch, first_row: int) -> pd.DataFrame:
-    """A batch of text columns as pandas with Arrow-backed strings (fast vectorised checks),
-    indexed by the row's position in the file (0-based)."""
-    frame = batch.to_pandas(
+def _text_frame(batches: list[pyarrow.RecordBatch], first_row: int) -> pd.DataFrame:
+    """Record batches of text columns as one pandas frame with Arrow-backed strings (fast
+    vectorised checks), indexed by the row's position in the file (0-based)."""
+    frame = pyarrow.Table.from_batches(batches).to_pandas(
         types_mapper=lambda t: pd.StringDtype("pyarrow") if t in _STRING_TYPES else None
     )
     frame.index = pd.RangeIndex(first_row, first_row + len(frame))
@@ -103,11 +103,16 @@ def read_extract_batches(
                 raise ExtractError(path, failures)
             columns = ", ".join(f'"{c}"' for c in extract.column_names)
             reader = relation.select(columns).fetch_record_batch(batch_rows)
-            rows = 0
-            for batch in reader:
-                if batch.num_rows:
-                    yield _text_frame(batch, rows)
-                    rows += batch.num_rows
+            rows, pending, pending_rows = 0, [], 0
+            for batch in reader:  # DuckDB hands out smaller chunks: gather batch_rows
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= batch_rows:
+                    yield _text_frame(pending, rows)
+                    rows, pending, pending_rows = rows + pending_rows, [], 0
+            if pending_rows:
+                yield _text_frame(pending, rows)
+                rows += pending_rows
         except duckdb.Error as exc:
             found = _diagnose_csv(path) if path.suffix != ".parquet" else []
             message = str(exc).splitlines()[0]
