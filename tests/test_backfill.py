@@ -53,8 +53,4 @@ def test_thirty_day_backfill_twice_is_identical_and_days_rerun_out_of_order(tmp_
     assert [s[0] for s in slices] == [days[9], days[-1]]
     current = fingerprints(root / "serving" / SERVING_FILE, {"main": ["inventory_targets"]})
     assert current == {"main.inventory_targets": first_served["main.inventory_targets"]}
-
-    # and the newest day re-run after it rebuilds exactly the tables of the backfill
-    run_days(root, days[-1])
-    assert fingerprints(root / "warehouse.duckdb", WAREHOUSE_TABLES) == first_warehouse
     shutil.rmtree(root / "landing")

@@ -89,19 +89,6 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         served.close()
 
 
-def test_partition_run_twice_gives_identical_tables(built):
-    last = built[-1].isoformat()
-    assert run_range(last, last).success
-    first = fingerprints(WAREHOUSE, "marts", MARTS) | fingerprints(
-        WAREHOUSE, "raw", ["sales_orders", "on_hand"]
-    )
-    assert run_range(last, last).success
-    second = fingerprints(WAREHOUSE, "marts", MARTS) | fingerprints(
-        WAREHOUSE, "raw", ["sales_orders", "on_hand"]
-    )
-    assert first == second
-
-
 @pytest.mark.parametrize(
     "name, column, value, message",
     [
