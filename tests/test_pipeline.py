@@ -77,6 +77,9 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         ).fetchone()
         assert 0 < meio < base
         assert served.execute("SELECT count(*) FROM forecast_accuracy").fetchone()[0] > 0
+        checks = served.execute("SELECT count(*), count(*) FILTER (passed) FROM data_quality")
+        total, passed = checks.fetchone()
+        assert total >= 45 and passed == total
         actions = served.execute(
             "SELECT action, count(*) FROM planner_actions GROUP BY 1"
         ).fetchall()

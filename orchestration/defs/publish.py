@@ -1,13 +1,14 @@
 """Publication: the checked marts are copied to the serving file BI reads."""
 
 import dagster as dg
+import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.nodes import bucket_demand
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.resources import ServingResource
-from orchestration.defs.warehouse import read_table, run_date_of
+from orchestration.defs.warehouse import read_table, run_date_of, write_results
 from serving.publish import publish
 from serving.report import build_report, write_report
 
@@ -35,6 +36,7 @@ PUBLISHED_RESULTS = [
     ("simulation", "echelon_stock"),
     ("scenario", "scenario_summary"),
     ("scenario", "scenario_targets"),
+    ("quality", "data_quality"),
 ]
 
 # BI compares plans over time: these keep one slice per run date in <name>_history.
@@ -46,7 +48,33 @@ HISTORY = [
     "forecast_accuracy",
     "service_calibration",
     "scenario_summary",
+    "data_quality",
 ]
+
+
+def check_results(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    """The latest evaluation of every asset check (dbt tests and pandera rules): all passed in
+    this run, or publication would not be running."""
+    keys = list(context.job_def.asset_layer.asset_graph.asset_check_keys)
+    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    rows = []
+    for key in sorted(keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        record = latest.get(key)
+        evaluation = record.event.asset_check_evaluation if record and record.event else None
+        rows.append(
+            {
+                "asset": key.asset_key.to_user_string(),
+                "check_name": key.name,
+                "status": record.status.value if record else "never run",
+                "passed": bool(evaluation.passed) if evaluation else None,
+                "description": (evaluation.description or "") if evaluation else "",
+                "checked_in_run": record.run_id if record else None,
+                "checked_at": pd.Timestamp(record.event.timestamp, unit="s")
+                if record and record.event
+                else pd.NaT,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 @daily_asset(
@@ -67,6 +95,9 @@ def published_plan(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
 ) -> dg.MaterializeResult:
     run_date = run_date_of(context)
+    write_results(
+        warehouse, "quality", {"data_quality": check_results(context)}, run_date, scenario=None
+    )
     tables = [("marts", name) for name in PUBLISHED_MARTS] + PUBLISHED_RESULTS
     with warehouse.get_connection() as con:
         published = publish(con, tables, serving.root, run_date, history=HISTORY)
