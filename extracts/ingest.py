@@ -8,7 +8,6 @@ duplicates and a failure leaves the table as it was.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import re
 import shutil
 from collections.abc import Iterator
@@ -22,19 +21,19 @@ import pandas as pd
 from extracts.contract import EXTRACTS
 from extracts.faults import crash_point
 from extracts.validate import (
-    BATCH_ROWS,
-    MAX_REPORTED_FAILURES,
     ExtractError,
+    check_header,
     check_rows,
     check_whole_file,
+    duplicate_keys,
+    file_scan,
     find_extract_file,
     master_ids,
-    read_extract_batches,
+    read_error,
 )
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 QUARANTINE = "_quarantine"
-STAGING_SCHEMA = "raw_incoming"  # one file's checked rows before they replace the day
 
 
 @dataclass(frozen=True)
@@ -109,20 +108,16 @@ def frame_transaction(
 
 
 def ingest_extract(
-    con: duckdb.DuckDBPyConnection,
-    landing: Path,
-    extract_date: dt.date,
-    name: str,
-    batch_rows: int = BATCH_ROWS,
+    con: duckdb.DuckDBPyConnection, landing: Path, extract_date: dt.date, name: str
 ) -> LoadResult:
     """Check and load one extract of one day into ``raw.<name>``, replacing that day's rows.
 
-    The file is read and checked ``batch_rows`` rows at a time into a staging table
-    (``raw_incoming.<name>``; memory: one batch), duplicate keys are found over the whole file
-    in SQL, and only then one transaction replaces the day's rows in ``raw.<name>`` (a bulk
-    INSERT ... SELECT that DuckDB writes straight to disk). Any failure leaves ``raw`` as it
-    was (a new table is not even created), drops the staging table, moves the file to the
-    quarantine with the reason, and raises ExtractError.
+    One transaction: the day's old rows are deleted, the file is read by DuckDB's own reader
+    straight into the table (written to disk as it goes, so memory stays bounded), and the
+    contract's checks run in SQL on the new rows (row rules, duplicate keys, whole-file rules).
+    Only if all pass is it committed. Any failure rolls back (``raw`` is as it was; a new table
+    is not even created), moves the file to the quarantine with the reason, and raises
+    ExtractError.
     """
     extract = EXTRACTS[name]
     folder = landing_folder(landing, extract_date)
@@ -142,44 +137,35 @@ def ingest_extract(
         referenced.add("items")
     masters = master_ids(folder, sorted(referenced))
     columns = ", ".join(f'"{c}"' for c in extract.column_names)
-    staged = f'{STAGING_SCHEMA}."{name}"'
-    rows = 0
+    day_rows = (
+        f"(SELECT * FROM raw.\"{name}\" WHERE extract_date = DATE '{extract_date.isoformat()}')"
+    )
     try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {STAGING_SCHEMA}")
-        con.execute(  # a crashed load's leftovers go too
-            f"CREATE OR REPLACE TABLE {staged} AS SELECT * FROM ({_empty_raw(name)})"
-        )
-        whole: list[pd.DataFrame] = []
-        for batch in read_extract_batches(path, extract, batch_rows):
-            failures = check_rows(batch, extract, masters, extract_date)
-            if failures:
-                raise ExtractError(path, failures)
-            if extract.extra_rules:  # whole-file rules: small files (the lanes) only
-                whole.append(batch)
-            con.register("incoming_rows", batch.assign(source_row=batch.index + 1))
-            try:
-                con.execute(
-                    f"INSERT INTO {staged} (extract_date, source_file, source_row, loaded_at, "
-                    f"{columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} "
-                    "FROM incoming_rows",
-                    [extract_date, path.name],
-                )
-            finally:
-                con.unregister("incoming_rows")
-            rows += len(batch)
-            del batch
-            gc.collect()  # the checks' closures hold the batch in a cycle: free it now
-        failures = _duplicate_keys(con, staged, name)
-        if whole:
-            failures += check_whole_file(pd.concat(whole), extract, masters)
-        if failures:
-            raise ExtractError(path, failures)
+        check_header(con, path, extract)
+        scan, params = file_scan(path)
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
             con.execute(raw_table_ddl(name))
             con.execute(f'DELETE FROM raw."{name}" WHERE extract_date = ?', [extract_date])
-            con.execute(f'INSERT INTO raw."{name}" SELECT * FROM {staged}')
+            try:
+                rows = con.execute(
+                    f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, loaded_at, '
+                    f"{columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} FROM {scan}",
+                    [extract_date, path.name, *params],
+                ).fetchall()[0][0]
+            except duckdb.Error as exc:
+                raise read_error(path, exc) from exc
+            if rows == 0 and not extract.allow_header_only:
+                raise ExtractError(path, [(None, None, "file has a header but no rows")])
+            failures = check_rows(con, day_rows, extract, masters, extract_date)
+            failures += duplicate_keys(con, day_rows, extract)
+            if extract.extra_rules:  # whole-file rules: small files (the lanes) only
+                failures += check_whole_file(
+                    con.execute(f"SELECT {columns} FROM {day_rows}").df(), extract, masters
+                )
+            if failures:
+                raise ExtractError(path, failures)
             crash_point(f"ingest:{name}")  # the day's rows replaced, not yet committed
             con.execute("COMMIT")
         except BaseException:
@@ -188,40 +174,4 @@ def ingest_extract(
     except ExtractError as error:
         quarantine(path, landing, extract_date, str(error))
         raise
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {staged}")
-    return LoadResult(name, extract_date, path.name, rows)
-
-
-def _empty_raw(name: str) -> str:
-    """A query with the columns and types of ``raw.<name>`` and no rows."""
-    columns = ", ".join(f'NULL::VARCHAR AS "{c}"' for c in EXTRACTS[name].column_names)
-    return (
-        "SELECT NULL::DATE AS extract_date, NULL::VARCHAR AS source_file, "
-        f"NULL::INTEGER AS source_row, NULL::TIMESTAMP AS loaded_at, {columns} LIMIT 0"
-    )
-
-
-def _duplicate_keys(
-    con: duckdb.DuckDBPyConnection, table: str, name: str
-) -> list[tuple[int | None, str | None, str]]:
-    """Rows whose key (trimmed, upper-cased) repeats an earlier row of the same day's file."""
-    key = EXTRACTS[name].key
-    normal = ", ".join(f'upper(trim("{k}")) AS "{k}"' for k in key)
-    partition = ", ".join(f'"{k}"' for k in key)
-    found = con.execute(
-        f"SELECT source_row, {partition} FROM (SELECT source_row, {partition}, row_number() "
-        f"OVER (PARTITION BY {partition} ORDER BY source_row) AS occurrence FROM "
-        f"(SELECT source_row, {normal} FROM {table})) "
-        f"WHERE occurrence > 1 ORDER BY source_row LIMIT {MAX_REPORTED_FAILURES + 1}",
-    ).fetchall()
-    return [
-        (
-            row[0],
-            "+".join(key),
-            "duplicate key ("
-            + ", ".join(f"{k}={v}" for k, v in zip(key, row[1:], strict=True))
-            + ")",
-        )
-        for row in found
-    ]
+    return LoadResult(name, extract_date, path.name, int(rows))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from forecasting.engine import (
     ForecastConfig,
@@ -64,35 +65,67 @@ def served_customers(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -
     return pd.DataFrame(rows, columns=["location_id", "sku", "customer_location_id"])
 
 
-def bucket_demand(daily: pd.DataFrame, bucket_days: int) -> pd.DataFrame:
+def bucket_demand(
+    daily: pd.DataFrame,
+    bucket_days: int,
+    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> pd.DataFrame:
     """Daily demand (location_id, sku, demand_date, demand_qty) to whole buckets ending on the
-    last demand date: unique_id, ds (bucket start), y (units per bucket)."""
-    daily = daily.copy()
-    daily["demand_date"] = pd.to_datetime(daily["demand_date"])
-    last = daily["demand_date"].max()
-    back = (last - daily["demand_date"]).dt.days // bucket_days
-    n_buckets = int(back.max()) + 1
-    complete = back < n_buckets - (
-        1 if ((last - daily["demand_date"].min()).days + 1) % bucket_days else 0
+    last day of ``period`` (first and last demand date; default: those of ``daily``; give it
+    to bucket a large mart in chunks of items alike): location_id, sku, ds (bucket start),
+    y (units per bucket). An incomplete oldest bucket is left out."""
+    dates = pd.to_datetime(daily["demand_date"])
+    first, last = (
+        (dates.min(), dates.max())
+        if period is None
+        else (pd.Timestamp(period[0]), pd.Timestamp(period[1]))
     )
-    daily = daily[complete]
-    daily["ds"] = last - pd.to_timedelta((back[complete] + 1) * bucket_days - 1, unit="D")
-    daily["unique_id"] = daily["location_id"] + SEP + daily["sku"]
-    out = (
-        daily.groupby(["unique_id", "ds"], as_index=False)["demand_qty"]
-        .sum()
-        .rename(columns={"demand_qty": "y"})
+    back = (last - dates).dt.days // bucket_days
+    n_buckets = (last - first).days // bucket_days + 1
+    complete = back < n_buckets - (1 if ((last - first).days + 1) % bucket_days else 0)
+    out = pd.DataFrame(
+        {
+            "location_id": daily["location_id"].to_numpy()[complete],
+            "sku": daily["sku"].to_numpy()[complete],
+            "ds": last - pd.to_timedelta((back[complete] + 1) * bucket_days - 1, unit="D"),
+            "y": daily["demand_qty"].to_numpy()[complete],
+        }
     )
-    return out.sort_values(["unique_id", "ds"], ignore_index=True)
+    out = out.groupby(["location_id", "sku", "ds"], as_index=False, sort=False)["y"].sum()
+    return out.sort_values(["location_id", "sku", "ds"], ignore_index=True)
 
 
-def echelon_daily_demand(daily: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
-    """Daily demand of every node: its own customers' demand summed (internal nodes pool)."""
-    merged = served.merge(
-        daily.rename(columns={"location_id": "customer_location_id"}),
-        on=["customer_location_id", "sku"],
+def echelon_series(customer_buckets: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:
+    """Every node's demand per bucket: the buckets of the customer nodes it serves, summed
+    (internal nodes pool); unique_id (``location|sku``), ds, y, sorted. A node has a bucket
+    where any of its customers has one. Sparse incidence x dense (customers x buckets) matrix:
+    memory is that of the bucketed history, not of one row per node x customer x day."""
+    customer_keys = pd.MultiIndex.from_frame(customer_buckets[["location_id", "sku"]])
+    customer_code, customers = pd.factorize(customer_keys)
+    bucket_code, buckets = pd.factorize(customer_buckets["ds"], sort=True)
+    demand = np.zeros((len(customers), len(buckets)))
+    demand[customer_code, bucket_code] = customer_buckets["y"].to_numpy(dtype=float)
+    observed = np.zeros((len(customers), len(buckets)))
+    observed[customer_code, bucket_code] = 1.0
+    column = customers.get_indexer(
+        pd.MultiIndex.from_frame(served[["customer_location_id", "sku"]])
     )
-    return merged.groupby(["location_id", "sku", "demand_date"], as_index=False)["demand_qty"].sum()
+    links = served[column >= 0]
+    node_ids = (links["location_id"] + SEP + links["sku"]).to_numpy(dtype=object)
+    node_code, nodes = pd.factorize(node_ids, sort=True)
+    incidence = sparse.csr_matrix(
+        (np.ones(len(links)), (node_code, column[column >= 0])),
+        shape=(len(nodes), len(customers)),
+    )
+    node_demand = incidence @ demand
+    row, col = np.nonzero(incidence @ observed)
+    return pd.DataFrame(
+        {
+            "unique_id": np.asarray(nodes, dtype=object)[row],
+            "ds": buckets[col],
+            "y": node_demand[row, col],
+        }
+    )
 
 
 def forecast_nodes(
@@ -102,10 +135,23 @@ def forecast_nodes(
     config: ForecastConfig = ForecastConfig(),
     bucket_days: int = 7,
 ) -> NodeForecasts:
-    """Back-test, choose and forecast every node's (echelon) demand; lead-time demand in days."""
+    """Back-test, choose and forecast every node's (echelon) demand from daily customer demand;
+    lead-time demand in days."""
+    return forecast_buckets(
+        bucket_demand(daily, bucket_days), item_network, customer_nodes, config, bucket_days
+    )
+
+
+def forecast_buckets(
+    customer_buckets: pd.DataFrame,
+    item_network: pd.DataFrame,
+    customer_nodes: pd.DataFrame,
+    config: ForecastConfig = ForecastConfig(),
+    bucket_days: int = 7,
+) -> NodeForecasts:
+    """As ``forecast_nodes``, from customer demand already in buckets (``bucket_demand``)."""
     served = served_customers(item_network, customer_nodes)
-    echelon = echelon_daily_demand(daily, served)
-    series = bucket_demand(echelon, bucket_days)
+    series = echelon_series(customer_buckets, served)
     scores, errors, calibration = backtest(series, config)
     chosen = choose_models(series, scores)
     fc = forecast(series, chosen, config, calibration)

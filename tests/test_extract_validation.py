@@ -214,27 +214,30 @@ def test_failed_write_rolls_back_and_leaves_the_table(landing):
     assert con.execute("SELECT count(*) FROM raw.items").fetchone()[0] == CONFIG.items
 
 
-def test_batches_load_the_same_rows_as_one_batch(landing):
-    whole, batched = duckdb.connect(), duckdb.connect()
-    assert (
-        ingest_extract(whole, landing, DAY, "sales_orders").rows
-        == ingest_extract(batched, landing, DAY, "sales_orders", batch_rows=7).rows
-    )
-    query = "SELECT * EXCLUDE (loaded_at) FROM raw.sales_orders ORDER BY source_row"
-    assert whole.execute(query).df().equals(batched.execute(query).df())
+def test_rows_keep_their_place_in_the_file(landing):
+    con = duckdb.connect()
+    ingest_extract(con, landing, DAY, "sales_orders")
+    path = landing_folder(landing, DAY) / "sales_orders.csv"
+    in_file = pd.read_csv(path, dtype=str, keep_default_na=False)
+    loaded = con.execute(
+        "SELECT source_row, order_id, line_number FROM raw.sales_orders ORDER BY source_row"
+    ).df()
+    assert loaded["source_row"].tolist() == list(range(1, len(in_file) + 1))
+    assert loaded["order_id"].tolist() == in_file["order_id"].tolist()
+    assert loaded["line_number"].tolist() == in_file["line_number"].tolist()
 
 
-def test_a_bad_value_in_a_later_batch_is_named_by_its_row_in_the_file(landing):
+def test_a_bad_value_is_named_by_its_row_in_the_file(landing):
     def edit(frame):
         frame.loc[33, "quantity"] = "lots"
         return frame
 
     _edit(landing, "sales_orders", edit)
     with pytest.raises(ExtractError, match=r"row 34 \(line 35\), field quantity: 'lots'"):
-        ingest_extract(duckdb.connect(), landing, DAY, "sales_orders", batch_rows=7)
+        ingest_extract(duckdb.connect(), landing, DAY, "sales_orders")
 
 
-def test_a_key_repeated_in_another_batch_is_a_duplicate(landing):
+def test_a_repeated_key_is_a_duplicate(landing):
     def edit(frame):
         frame.loc[30] = frame.loc[0]
         return frame
@@ -244,7 +247,7 @@ def test_a_key_repeated_in_another_batch_is_a_duplicate(landing):
     with pytest.raises(
         ExtractError, match=r"row 31 \(line 32\), field order_id\+line_number: duplicate key"
     ):
-        ingest_extract(con, landing, DAY, "sales_orders", batch_rows=7)
+        ingest_extract(con, landing, DAY, "sales_orders")
     tables = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'"
     )

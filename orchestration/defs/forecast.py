@@ -1,11 +1,12 @@
 """Forecast asset: probabilistic demand per node from the marts, written to the `forecast` schema."""
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.engine import ForecastConfig
-from forecasting.nodes import bucket_demand, forecast_nodes
+from forecasting.nodes import bucket_demand, forecast_buckets
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
@@ -33,11 +34,11 @@ def node_forecasts(
     context: dg.AssetExecutionContext, config: ForecastRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
-        daily = con.execute(
-            "SELECT location_id, sku, demand_date, demand_qty FROM marts.fct_customer_demand_daily"
+        buckets = read_customer_buckets(con, config.bucket_days)
+        customers = con.execute(
+            "SELECT DISTINCT location_id, sku FROM marts.fct_customer_demand_daily"
         ).df()
         network = read_table(con, "marts", "fct_item_network")
-    customers = daily[["location_id", "sku"]].drop_duplicates()
     season = (
         52
         if config.bucket_days == 7
@@ -51,7 +52,7 @@ def node_forecasts(
         n_windows=config.n_windows,
         dask_scheduler=config.dask_scheduler,
     )
-    result = forecast_nodes(daily, network, customers, settings, bucket_days=config.bucket_days)
+    result = forecast_buckets(buckets, network, customers, settings, bucket_days=config.bucket_days)
     tables = {
         "node_forecasts": result.forecasts,
         "lead_time_demand": result.lead_time_demand,
@@ -78,7 +79,7 @@ def node_forecasts(
         metadata={
             "series": len(result.models),
             "fan_chart": dg.MetadataValue.md(
-                _fan_chart(daily, result.forecasts, config.bucket_days)
+                _fan_chart(buckets, result.forecasts, config.bucket_days)
             ),
             "rows": dg.MetadataValue.json(counts),
             "accuracy_by_class": dg.MetadataValue.md(markdown_table(by_class)),
@@ -87,13 +88,48 @@ def node_forecasts(
     )
 
 
-def _fan_chart(daily: pd.DataFrame, forecasts: pd.DataFrame, bucket_days: int) -> str:
+CHUNK_ITEMS = 200  # items whose daily demand is read and bucketed at a time
+
+
+def read_customer_buckets(con: duckdb.DuckDBPyConnection, bucket_days: int) -> pd.DataFrame:
+    """Customer demand per bucket (``bucket_demand``) over the mart's whole period, read
+    ``CHUNK_ITEMS`` items at a time: memory holds one chunk of daily rows, not the mart."""
+    first, last = con.execute(
+        "SELECT min(demand_date), max(demand_date) FROM marts.fct_customer_demand_daily"
+    ).fetchall()[0]
+    skus = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT sku FROM marts.fct_customer_demand_daily ORDER BY sku"
+        ).fetchall()
+    ]
+    chunks = [
+        bucket_demand(
+            con.execute(
+                "SELECT location_id, sku, demand_date, demand_qty "
+                "FROM marts.fct_customer_demand_daily WHERE sku IN (SELECT unnest(?))",
+                [skus[start : start + CHUNK_ITEMS]],
+            ).df(),
+            bucket_days,
+            period=(first, last),
+        )
+        for start in range(0, len(skus), CHUNK_ITEMS)
+    ]
+    if not chunks:
+        return pd.DataFrame(columns=["location_id", "sku", "ds", "y"])
+    return pd.concat(chunks, ignore_index=True)
+
+
+def _fan_chart(buckets: pd.DataFrame, forecasts: pd.DataFrame, bucket_days: int) -> str:
     """The busiest customer series: its last year of history and the forecast's 10-90% fan."""
-    if forecasts.empty or daily.empty:
+    if forecasts.empty or buckets.empty:
         return "no forecasts"
-    busiest = daily.groupby(["location_id", "sku"])["demand_qty"].sum().idxmax()
-    mine = daily[(daily["location_id"] == busiest[0]) & (daily["sku"] == busiest[1])]
-    history = bucket_demand(mine, bucket_days).tail(52)
+    busiest = buckets.groupby(["location_id", "sku"])["y"].sum().idxmax()
+    history = (
+        buckets[(buckets["location_id"] == busiest[0]) & (buckets["sku"] == busiest[1])]
+        .sort_values("ds")
+        .tail(52)
+    )
     future = forecasts[
         (forecasts["location_id"] == busiest[0]) & (forecasts["sku"] == busiest[1])
     ].sort_values("ds")

@@ -133,9 +133,12 @@ def planner_report(
         stores = targets[targets["is_customer_facing"]].nlargest(3, "mean_daily_demand")[
             ["location_id", "sku"]
         ]
-        daily = con.execute(
-            "SELECT location_id, sku, demand_date, demand_qty FROM marts.fct_customer_demand_daily "
-            "WHERE demand_date > (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - INTERVAL 182 DAY"
+        con.register("drawn", stores)
+        daily = con.execute(  # the last half year of the three nodes drawn
+            "SELECT d.location_id, d.sku, d.demand_date, d.demand_qty "
+            "FROM marts.fct_customer_demand_daily d JOIN drawn USING (location_id, sku) "
+            "WHERE demand_date > (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) "
+            "- INTERVAL 182 DAY",
         ).df()
     fans = []
     for node in stores.itertuples(index=False):

@@ -1,9 +1,12 @@
 """Resources shared by the assets: the DuckDB warehouse, the landing folder, dbt."""
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
@@ -14,6 +17,20 @@ from orchestration.settings import (
     serving_path,
     warehouse_path,
 )
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse. Its connection is closed when the block ends, also when a step
+    raises (dagster-duckdb's own leaves it to garbage collection, and an open connection
+    keeps the file locked for the next writer and for readers)."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with super().get_connection() as con:
+            try:
+                yield con
+            finally:
+                con.close()
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -40,7 +57,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     warehouse = warehouse_path()
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": DuckDBResource(
+        "warehouse": WarehouseResource(
             database=str(warehouse), connection_config={"memory_limit": duckdb_memory_limit()}
         ),
         "landing": LandingResource(path=str(landing_path())),
