@@ -17,6 +17,7 @@ confidence interval over replications. Internal nodes report average on hand.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,7 @@ from scipy import sparse
 from scipy.stats import norm
 
 Z_95 = 1.959963984540054
+FLOAT = np.float32  # stock and demand in the simulation: half the memory traffic of float64
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,8 @@ class SimulationConfig:
     days: int = 365  # measured periods per replication
     warmup_days: int = 56  # discarded start-up periods
     replications: int = 200
-    batch_replications: int = 50  # replications held in memory at once
+    batch_replications: int = 25  # replications per batch (memory: one batch per worker)
+    workers: int = 2  # batches simulated at once, in threads (numpy releases the GIL)
     lost_sales: bool = False
     seed: int = 0
 
@@ -101,13 +104,25 @@ def simulate(
         raise ValueError(
             f"actual_demand has shape {actual_demand.shape}, expected ({config.days}, {n})"
         )
-    rng = np.random.default_rng(config.seed)
-    per_rep = []
-    done = 0
-    while done < config.replications:
-        reps = min(config.batch_replications, config.replications - done)
-        per_rep.append(_simulate_batch(nodes, config, reps, rng, actual_demand))
-        done += reps
+    sizes = [
+        min(config.batch_replications, config.replications - start)
+        for start in range(0, config.replications, config.batch_replications)
+    ]
+    # one random stream per batch: results do not depend on how many workers ran them
+    streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
+    with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
+        per_rep = list(
+            pool.map(
+                lambda batch: _simulate_batch(
+                    nodes,
+                    config,
+                    sizes[batch],
+                    np.random.default_rng(streams[batch]),
+                    actual_demand,
+                ),
+                range(len(sizes)),
+            )
+        )
     measures = {k: np.concatenate([b[k] for b in per_rep]) for k in per_rep[0]}
     out = pd.DataFrame({"node": np.arange(n)})
     reps = config.replications
@@ -139,29 +154,32 @@ def _simulate_batch(
         up = internal[nodes_at_height]
         rows = np.nonzero(up)[0]
         to_parent = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, parent[nodes_at_height][up])),
+            (np.ones(len(rows), dtype=FLOAT), (rows, parent[nodes_at_height][up])),
             shape=(len(nodes_at_height), n),
         ).T.tocsr()
         groups.append((nodes_at_height, to_parent))
     lt_max = int(np.ceil((nodes.lead_time_mean + 4 * nodes.lead_time_sd).max(initial=1)))
     horizon = max(lt_max, 1) + 1
     customer = nodes.is_customer
-    mu = np.where(customer, nodes.demand_mean, 0.0)
-    phi = np.where(customer, nodes.demand_persistence, 0.0)
-    sd_state = np.where(customer, nodes.demand_sd, 0.0)
-    sd_shock = sd_state * np.sqrt(1 - phi**2)
-    lot = nodes.lot_size
-    reorder, up_to = nodes.reorder_level, nodes.order_up_to
+    mu = np.where(customer, nodes.demand_mean, 0.0).astype(FLOAT)
+    phi = np.where(customer, nodes.demand_persistence, 0.0).astype(FLOAT)
+    sd_state = np.where(customer, nodes.demand_sd, 0.0).astype(FLOAT)
+    sd_shock = (sd_state * np.sqrt(1 - phi**2)).astype(FLOAT)
+    lot = nodes.lot_size.astype(FLOAT)
+    reorder, up_to = nodes.reorder_level.astype(FLOAT), nodes.order_up_to.astype(FLOAT)
+    lead_mean, lead_sd = nodes.lead_time_mean.astype(FLOAT), nodes.lead_time_sd.astype(FLOAT)
+    if actual_demand is not None:
+        actual_demand = np.where(customer, actual_demand, 0.0).astype(FLOAT)
 
-    on_hand = np.broadcast_to(up_to, (reps, n)).astype(float)
-    customer_backlog = np.zeros((reps, n))
-    child_backlog = np.zeros((reps, n))  # owed by this node to its children
-    owed = np.zeros((reps, n))  # ordered by this node, not yet shipped by its parent
-    in_transit = np.zeros((reps, n))
-    arrivals = np.zeros((reps, n, horizon))
+    on_hand = np.broadcast_to(up_to, (reps, n)).astype(FLOAT)
+    customer_backlog = np.zeros((reps, n), dtype=FLOAT)
+    child_backlog = np.zeros((reps, n), dtype=FLOAT)  # owed by this node to its children
+    owed = np.zeros((reps, n), dtype=FLOAT)  # ordered by this node, not yet shipped by its parent
+    in_transit = np.zeros((reps, n), dtype=FLOAT)
+    arrivals = np.zeros((reps, n, horizon), dtype=FLOAT)
     flat_arrivals = arrivals.reshape(-1)
     base_index = (np.arange(reps)[:, None] * n + np.arange(n)[None, :]) * horizon
-    state = rng.standard_normal((reps, n)) * sd_state
+    state = rng.standard_normal((reps, n), dtype=FLOAT) * sd_state
 
     demand_sum = np.zeros((reps, n))
     served_sum = np.zeros((reps, n))
@@ -175,12 +193,10 @@ def _simulate_batch(
         on_hand += arrived
         in_transit -= arrived
 
-        state = phi * state + sd_shock * rng.standard_normal((reps, n))
+        state = phi * state + sd_shock * rng.standard_normal((reps, n), dtype=FLOAT)
         demand = mu + state
         if actual_demand is not None and day >= config.warmup_days:
-            demand = np.broadcast_to(
-                np.where(customer, actual_demand[day - config.warmup_days], 0.0), (reps, n)
-            )
+            demand = np.broadcast_to(actual_demand[day - config.warmup_days], (reps, n))
         returns = np.maximum(-demand, 0.0)
         demand = np.maximum(demand, 0.0)
         on_hand += returns
@@ -192,7 +208,7 @@ def _simulate_batch(
         if not config.lost_sales:
             customer_backlog += demand - served
 
-        order = np.zeros((reps, n))
+        order = np.zeros((reps, n), dtype=FLOAT)
         for ix, to_parent in groups:
             position = (
                 on_hand[:, ix]
@@ -219,7 +235,7 @@ def _simulate_batch(
         child_backlog -= shipped_total
         owed -= to_child
         shipment = np.where(internal, to_child, order)
-        lead = np.rint(nodes.lead_time_mean + nodes.lead_time_sd * rng.standard_normal((reps, n)))
+        lead = np.rint(lead_mean + lead_sd * rng.standard_normal((reps, n), dtype=FLOAT))
         lead = np.clip(lead, 1, horizon - 1).astype(np.int64)
         flat_arrivals[base_index + (day + lead) % horizon] += shipment
         in_transit += shipment

@@ -88,7 +88,7 @@ def node_forecasts(
     )
 
 
-CHUNK_ITEMS = 200  # items whose daily demand is read and bucketed at a time
+CHUNK_ITEMS = 100  # items whose daily demand is read and bucketed at a time
 
 
 def read_customer_buckets(con: duckdb.DuckDBPyConnection, bucket_days: int) -> pd.DataFrame:
