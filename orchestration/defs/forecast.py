@@ -1,5 +1,7 @@
 """Forecast asset: probabilistic demand per node from the marts, written to the `forecast` schema."""
 
+import datetime as dt
+
 import dagster as dg
 import duckdb
 import pandas as pd
@@ -91,12 +93,16 @@ def node_forecasts(
 CHUNK_ITEMS = 100  # items whose daily demand is read and bucketed at a time
 
 
-def read_customer_buckets(con: duckdb.DuckDBPyConnection, bucket_days: int) -> pd.DataFrame:
-    """Customer demand per bucket (``bucket_demand``) over the mart's whole period, read
-    ``CHUNK_ITEMS`` items at a time: memory holds one chunk of daily rows, not the mart."""
+def read_customer_buckets(
+    con: duckdb.DuckDBPyConnection, bucket_days: int, until: dt.date | None = None
+) -> pd.DataFrame:
+    """Customer demand per bucket (``bucket_demand``) from the mart's first day to ``until``
+    (default: its last day), read ``CHUNK_ITEMS`` items at a time: memory holds one chunk of
+    daily rows, not the mart."""
     first, last = con.execute(
         "SELECT min(demand_date), max(demand_date) FROM marts.fct_customer_demand_daily"
     ).fetchall()[0]
+    last = until or last
     skus = [
         row[0]
         for row in con.execute(
@@ -107,8 +113,9 @@ def read_customer_buckets(con: duckdb.DuckDBPyConnection, bucket_days: int) -> p
         bucket_demand(
             con.execute(
                 "SELECT location_id, sku, demand_date, demand_qty "
-                "FROM marts.fct_customer_demand_daily WHERE sku IN (SELECT unnest(?))",
-                [skus[start : start + CHUNK_ITEMS]],
+                "FROM marts.fct_customer_demand_daily "
+                "WHERE sku IN (SELECT unnest(?)) AND demand_date <= ?",
+                [skus[start : start + CHUNK_ITEMS], last],
             ).df(),
             bucket_days,
             period=(first, last),

@@ -8,7 +8,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.engine import ForecastConfig
-from forecasting.nodes import forecast_nodes
+from forecasting.nodes import forecast_buckets
 from optimization.backtest import actual_inventory, daily_matrix
 from optimization.scenarios import Scenario, apply_scenario, scenario_summary
 from optimization.simulation import (
@@ -21,6 +21,7 @@ from optimization.simulation import (
 )
 from optimization.targets import plan_targets
 from orchestration.defs.dbt import mart_key
+from orchestration.defs.forecast import read_customer_buckets
 from orchestration.defs.optimize import OptimizeRunConfig, read_planning_inputs
 from orchestration.defs.partitions import daily_asset, daily_partitions
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
@@ -231,9 +232,20 @@ def historical_backtest(
     day = dt.date.fromisoformat(context.partition_key)
     cutoff = day - dt.timedelta(days=config.holdout_days)
     with warehouse.get_connection() as con:
+        first, last = con.execute(
+            "SELECT min(demand_date), max(demand_date) FROM marts.fct_customer_demand_daily"
+        ).fetchall()[0]
+        if first is None or day > last or cutoff < first:
+            raise dg.Failure(
+                f"backtest day {day} needs demand from {cutoff} to {day}; the marts hold "
+                f"{first} to {last}"
+            )
         inputs = read_planning_inputs(con)
-        daily = con.execute(
-            "SELECT location_id, sku, demand_date, demand_qty FROM marts.fct_customer_demand_daily"
+        history = read_customer_buckets(con, config.bucket_days, until=cutoff)
+        daily = con.execute(  # the days replayed and after: what came, net of returns
+            "SELECT location_id, sku, demand_date, demand_qty "
+            "FROM marts.fct_customer_demand_daily WHERE demand_date > ?",
+            [cutoff],
         ).df()
         on_hand = read_table(con, "marts", "fct_inventory_position")
         receipts = con.execute(
@@ -241,15 +253,8 @@ def historical_backtest(
             "WHERE receipt_date > ?",
             [cutoff],
         ).df()
-    last = pd.Timestamp(daily["demand_date"].max()).date()
-    if day > last or cutoff < pd.Timestamp(daily["demand_date"].min()).date():
-        raise dg.Failure(
-            f"backtest day {day} needs demand from {cutoff} to {day}; the marts hold "
-            f"{daily['demand_date'].min()} to {last}"
-        )
-    history = daily[pd.to_datetime(daily["demand_date"]).dt.date <= cutoff]
     customers = inputs.customer_nodes[["location_id", "sku"]]
-    forecasts = forecast_nodes(
+    forecasts = forecast_buckets(
         history,
         inputs.item_network,
         customers,
