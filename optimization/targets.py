@@ -11,6 +11,7 @@ safety factor z of the customer-facing stages they serve.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -176,12 +177,12 @@ def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
 
 
 def _lead_time_tables(
-    inputs: PlanningInputs, group: ItemNetwork, max_tau: int
+    ltd: pd.DataFrame, group: ItemNetwork, max_tau: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """mean daily demand (items, stages) and sd of demand over tau days (items, stages, tau)."""
+    """mean daily demand (items, stages) and sd of demand over tau days (items, stages, tau),
+    from ``ltd``, the lead-time demand rows of the group's items."""
     n_items, n_stages = len(group.skus), group.network.n
-    ltd = inputs.lead_time_demand
-    ltd = ltd[ltd["sku"].isin(group.skus) & ltd["location_id"].isin(group.stage_locations)]
+    ltd = ltd[ltd["location_id"].isin(group.stage_locations)]
     item_ix = {s: i for i, s in enumerate(group.skus)}
     stage_ix = {loc: k for k, loc in enumerate(group.stage_locations)}
     periods = int(ltd["periods"].max()) if not ltd.empty else 1
@@ -203,6 +204,21 @@ def _lead_time_tables(
     return mean_daily, table
 
 
+def _rows_by_sku(frame: pd.DataFrame) -> Callable[[list[str]], pd.DataFrame]:
+    """A lookup of ``frame``'s rows for a list of items, grouped once (not scanned per group)."""
+    order = frame["sku"].to_numpy()
+    codes, uniques = pd.factorize(order)
+    sort = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[sort], np.arange(len(uniques) + 1))
+    where = {sku: k for k, sku in enumerate(uniques)}
+
+    def rows(skus: list[str]) -> pd.DataFrame:
+        parts = [sort[bounds[where[s]] : bounds[where[s] + 1]] for s in skus if s in where]
+        return frame.iloc[np.concatenate(parts) if parts else []]
+
+    return rows
+
+
 def plan_targets(
     inputs: PlanningInputs, config: PlanningConfig = PlanningConfig()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -211,28 +227,31 @@ def plan_targets(
     frames, summaries = [], []
     customers = inputs.customer_nodes.copy()
     policy = resolve_service_policy(customers, inputs.service_policy)
+    lead_time_demand_of = _rows_by_sku(inputs.lead_time_demand)
+    policy_of = _rows_by_sku(policy)
     for group in build_item_networks(inputs):
         net = group.network
         n_items, n = len(group.skus), net.n
         latest = net.longest_lead_time()
         max_tau = int(latest.max())
-        mean_daily, sd_table = _lead_time_tables(inputs, group, max_tau)
+        mean_daily, sd_table = _lead_time_tables(lead_time_demand_of(group.skus), group, max_tau)
         unit_cost = (
             items.loc[group.skus, "unit_cost"].to_numpy(dtype=float)[:, None]
             + group.value_added[None, :]
         )
         h = unit_cost * config.holding_rate_per_year / 365.0  # currency per unit per day
-        node_policy = policy.set_index(["sku", "location_id"])
         is_customer = np.zeros((n_items, n), dtype=bool)
         level = np.zeros((n_items, n))
         service_type = np.full((n_items, n), "", dtype=object)
-        for i, sku in enumerate(group.skus):
-            for k, loc in enumerate(group.stage_locations):
-                if (sku, loc) in node_policy.index:
-                    row = node_policy.loc[(sku, loc)]
-                    is_customer[i, k] = True
-                    level[i, k] = float(row["service_level"])
-                    service_type[i, k] = row["service_type"]
+        stage_ix = {loc: k for k, loc in enumerate(group.stage_locations)}
+        item_ix = {sku: i for i, sku in enumerate(group.skus)}
+        node_policy = policy_of(group.skus)
+        node_policy = node_policy[node_policy["location_id"].isin(stage_ix)]
+        i = node_policy["sku"].map(item_ix).to_numpy()
+        k = node_policy["location_id"].map(stage_ix).to_numpy()
+        is_customer[i, k] = True
+        level[i, k] = node_policy["service_level"].to_numpy(dtype=float)
+        service_type[i, k] = node_policy["service_type"].to_numpy()
         max_service = np.where(is_customer, float(config.customer_service_days), np.inf)
         cycle_z = np.where(is_customer, z_for_cycle_service(np.clip(level, 0.5, 0.9999)), 0.0)
         z = cycle_z.copy()
