@@ -29,6 +29,7 @@ DATA = (
 )
 SINGLE_MODELS = [
     "CrostonSBA",
+    "TSB",
     "ADIDA",
     "IMAPA",
     "HistoricAverage",

@@ -7,6 +7,7 @@ import pandas as pd
 from statsforecast.models import (
     ADIDA,
     IMAPA,
+    TSB,
     AutoETS,
     AutoTheta,
     CrostonSBA,
@@ -70,6 +71,8 @@ def candidate_models(demand_class: str, horizon: int, season_length: int, n_obs:
         # Theta joins the Croston family: on the car-parts benchmark it is the best single model
         return [
             CrostonSBA(prediction_intervals=conformal),
+            # TSB updates the demand probability every period, so it follows obsolescence
+            TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=conformal),
             ADIDA(prediction_intervals=conformal),
             IMAPA(prediction_intervals=conformal),
             AutoTheta(season_length=season_length if seasonal else 1),
