@@ -1,6 +1,6 @@
 """Ingest of one landing day against DuckDB's own CSV reader, same files, same run.
 
-Loads every extract of the day with the pipeline's ingest (checks + load, batch by batch, one
+Loads every extract of the day with the pipeline's ingest (DuckDB reader into raw, SQL checks, one
 transaction per extract) into a fresh warehouse, then the same files with a bare
 `CREATE TABLE AS SELECT * FROM read_csv(..., all_varchar)` into another; prints rows, seconds,
 rows per second, the ratio and the peak RSS of the process, and writes a JSON.
