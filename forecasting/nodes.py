@@ -129,27 +129,14 @@ def echelon_series(customer_buckets: pd.DataFrame, served: pd.DataFrame) -> pd.D
 
 
 def forecast_nodes(
-    daily: pd.DataFrame,
-    item_network: pd.DataFrame,
-    customer_nodes: pd.DataFrame,
-    config: ForecastConfig = ForecastConfig(),
-    bucket_days: int = 7,
-) -> NodeForecasts:
-    """Back-test, choose and forecast every node's (echelon) demand from daily customer demand;
-    lead-time demand in days."""
-    return forecast_buckets(
-        bucket_demand(daily, bucket_days), item_network, customer_nodes, config, bucket_days
-    )
-
-
-def forecast_buckets(
     customer_buckets: pd.DataFrame,
     item_network: pd.DataFrame,
     customer_nodes: pd.DataFrame,
     config: ForecastConfig = ForecastConfig(),
     bucket_days: int = 7,
 ) -> NodeForecasts:
-    """As ``forecast_nodes``, from customer demand already in buckets (``bucket_demand``)."""
+    """Back-test, choose and forecast every node's (echelon) demand from customer demand per
+    bucket (``bucket_demand``); lead-time demand in days."""
     served = served_customers(item_network, customer_nodes)
     series = echelon_series(customer_buckets, served)
     scores, errors, calibration = backtest(series, config)

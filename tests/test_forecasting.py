@@ -15,7 +15,12 @@ from forecasting.engine import (
     lead_time_demand,
 )
 from forecasting.models import classify
-from forecasting.nodes import forecast_nodes, pooled_variance_check, served_customers
+from forecasting.nodes import (
+    bucket_demand,
+    forecast_nodes,
+    pooled_variance_check,
+    served_customers,
+)
 
 CONFIG = ForecastConfig(horizon=4, season_length=52, n_windows=2, n_jobs=1)
 
@@ -112,7 +117,7 @@ def test_upstream_echelon_demand_pools_variance():
         {"sku": "A", "source_location_id": ["DC"] * 3, "destination_location_id": stores}
     )
     customers = daily[["location_id", "sku"]].drop_duplicates()
-    result = forecast_nodes(daily, network, customers, CONFIG, bucket_days=7)
+    result = forecast_nodes(bucket_demand(daily, 7), network, customers, CONFIG, bucket_days=7)
     check = pooled_variance_check(
         result.lead_time_demand, served_customers(network, customers), periods=14
     )
@@ -130,8 +135,64 @@ def test_nodes_with_history_too_short_to_backtest_still_get_forecasts():
         {"sku": ["A"], "source_location_id": ["DC"], "destination_location_id": ["S1"]}
     )
     result = forecast_nodes(
-        daily, network, daily[["location_id", "sku"]].drop_duplicates(), CONFIG, bucket_days=7
+        bucket_demand(daily, 7),
+        network,
+        daily[["location_id", "sku"]].drop_duplicates(),
+        CONFIG,
+        bucket_days=7,
     )
     assert set(result.models.selected_by) == {"default (too short to back-test)"}
     assert result.accuracy.empty and {"location_id", "sku"} <= set(result.accuracy.columns)
     assert set(result.lead_time_demand.location_id) == {"S1", "DC"}
+
+
+def test_buckets_of_items_read_apart_equal_the_whole_when_given_the_period():
+    days = pd.date_range("2025-01-01", periods=50, freq="D")
+    daily = pd.DataFrame(
+        {
+            "location_id": "S1",
+            "sku": np.repeat(["A", "B"], [50, 45]),
+            "demand_date": np.concatenate([days, days[5:]]),  # B starts later
+            "demand_qty": np.arange(95, dtype=float),
+        }
+    )
+    whole = bucket_demand(daily, 7)
+    period = (daily["demand_date"].min(), daily["demand_date"].max())
+    apart = pd.concat(
+        [bucket_demand(daily[daily["sku"] == sku], 7, period) for sku in ("A", "B")],
+        ignore_index=True,
+    )
+    assert apart.equals(whole)
+    # 50 days -> 7 whole weeks ending on the last day; the oldest day is left out
+    assert whole.groupby("sku").size().to_dict() == {"A": 7, "B": 7}
+    assert whole["ds"].min() == days[1]
+
+
+def test_echelon_series_sum_the_customers_each_node_serves():
+    from forecasting.nodes import echelon_series
+
+    ds = pd.to_datetime(["2025-01-06", "2025-01-13"])
+    buckets = pd.DataFrame(
+        {
+            "location_id": ["S1", "S1", "S2"],
+            "sku": "A",
+            "ds": [ds[0], ds[1], ds[1]],
+            "y": [3.0, 4.0, 5.0],
+        }
+    )
+    served = pd.DataFrame(
+        {
+            "location_id": ["S1", "S2", "DC", "DC"],
+            "sku": "A",
+            "customer_location_id": ["S1", "S2", "S1", "S2"],
+        }
+    )
+    series = echelon_series(buckets, served)
+    got = {(r.unique_id, r.ds): r.y for r in series.itertuples()}
+    assert got == {
+        ("DC|A", ds[0]): 3.0,
+        ("DC|A", ds[1]): 9.0,
+        ("S1|A", ds[0]): 3.0,
+        ("S1|A", ds[1]): 4.0,
+        ("S2|A", ds[1]): 5.0,  # no bucket where S2 had no row
+    }

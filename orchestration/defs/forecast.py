@@ -8,7 +8,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.engine import ForecastConfig
-from forecasting.nodes import bucket_demand, forecast_buckets
+from forecasting.nodes import bucket_demand, forecast_nodes
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
@@ -54,7 +54,7 @@ def node_forecasts(
         n_windows=config.n_windows,
         dask_scheduler=config.dask_scheduler,
     )
-    result = forecast_buckets(buckets, network, customers, settings, bucket_days=config.bucket_days)
+    result = forecast_nodes(buckets, network, customers, settings, bucket_days=config.bucket_days)
     tables = {
         "node_forecasts": result.forecasts,
         "lead_time_demand": result.lead_time_demand,

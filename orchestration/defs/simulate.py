@@ -8,7 +8,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.engine import ForecastConfig
-from forecasting.nodes import forecast_buckets
+from forecasting.nodes import forecast_nodes
 from optimization.backtest import actual_inventory, daily_matrix
 from optimization.scenarios import Scenario, apply_scenario, scenario_summary
 from optimization.simulation import (
@@ -254,7 +254,7 @@ def historical_backtest(
             [cutoff],
         ).df()
     customers = inputs.customer_nodes[["location_id", "sku"]]
-    forecasts = forecast_buckets(
+    forecasts = forecast_nodes(
         history,
         inputs.item_network,
         customers,
