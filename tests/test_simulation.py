@@ -167,3 +167,14 @@ def test_history_inventory_is_rebuilt_backwards_from_the_snapshot():
     )
     assert held["actual_average_on_hand"].iloc[0] == pytest.approx((6 + 3 + 0 + 7 + 4) / 5)
     assert held["actual_in_stock_day_share"].iloc[0] == pytest.approx(0.8)
+
+
+def test_results_do_not_depend_on_how_many_threads_ran_the_batches():
+    nodes = _nodes(
+        [-1, 0, 0], [300, 120, 90], [5, 2, 3], [False, True, True], [0, 20, 15], [0, 6, 5]
+    )
+    config = dict(days=200, replications=60, batch_replications=25, seed=7)
+    one = simulate(nodes, SimulationConfig(workers=1, **config))
+    two = simulate(nodes, SimulationConfig(workers=2, **config))
+    assert one.equals(two)
+    assert (one["replications"] == 60).all()
