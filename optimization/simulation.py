@@ -110,20 +110,32 @@ def simulate(
     ]
     # one random stream per batch: results do not depend on how many workers ran them
     streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
+    # simulated sorted by height, so that each echelon's nodes are one contiguous block
+    heights = _by_height(nodes.parent)
+    order = np.concatenate(heights)
+    position = np.empty(n, dtype=int)
+    position[order] = np.arange(n)
+    sorted_nodes = SimulationNodes(
+        **{name: value[order] for name, value in vars(nodes).items() if name != "parent"},
+        parent=np.where(nodes.parent[order] >= 0, position[nodes.parent[order]], -1),
+    )
+    bounds = np.cumsum([0, *(len(h) for h in heights)])
+    sorted_demand = None if actual_demand is None else actual_demand[:, order]
     with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
         per_rep = list(
             pool.map(
                 lambda batch: _simulate_batch(
-                    nodes,
+                    sorted_nodes,
+                    bounds,
                     config,
                     sizes[batch],
                     np.random.default_rng(streams[batch]),
-                    actual_demand,
+                    sorted_demand,
                 ),
                 range(len(sizes)),
             )
         )
-    measures = {k: np.concatenate([b[k] for b in per_rep]) for k in per_rep[0]}
+    measures = {k: np.concatenate([b[k] for b in per_rep])[:, position] for k in per_rep[0]}
     out = pd.DataFrame({"node": np.arange(n)})
     reps = config.replications
     for name, values in measures.items():
@@ -138,6 +150,7 @@ def simulate(
 
 def _simulate_batch(
     nodes: SimulationNodes,
+    bounds: np.ndarray,
     config: SimulationConfig,
     reps: int,
     rng: np.random.Generator,
@@ -148,16 +161,19 @@ def _simulate_batch(
     internal = parent >= 0
     parent_ix = np.where(internal, parent, 0)
     # orders travel up one echelon at a time, so a parent sees its children's orders the day
-    # they are placed: nodes order in groups by height (leaves first)
+    # they are placed: nodes order in groups by height (leaves first), each group the block
+    # bounds[h]:bounds[h + 1] of the nodes (sorted by height)
     groups = []
-    for nodes_at_height in _by_height(parent):
-        up = internal[nodes_at_height]
+    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
+        up = internal[low:high]
         rows = np.nonzero(up)[0]
+        # parents sit higher, i.e. in the blocks after this one: map onto those columns only
         to_parent = sparse.csr_matrix(
-            (np.ones(len(rows), dtype=FLOAT), (rows, parent[nodes_at_height][up])),
-            shape=(len(nodes_at_height), n),
+            (np.ones(len(rows), dtype=FLOAT), (rows, parent[low:high][up] - high)),
+            shape=(high - low, n - high),
         ).T.tocsr()
-        groups.append((nodes_at_height, to_parent))
+        groups.append((slice(low, high), slice(high, n), to_parent))
+    has_lots = bool((nodes.lot_size > 0).any())
     lt_max = int(np.ceil((nodes.lead_time_mean + 4 * nodes.lead_time_sd).max(initial=1)))
     horizon = max(lt_max, 1) + 1
     customer = nodes.is_customer
@@ -176,9 +192,11 @@ def _simulate_batch(
     child_backlog = np.zeros((reps, n), dtype=FLOAT)  # owed by this node to its children
     owed = np.zeros((reps, n), dtype=FLOAT)  # ordered by this node, not yet shipped by its parent
     in_transit = np.zeros((reps, n), dtype=FLOAT)
-    arrivals = np.zeros((reps, n, horizon), dtype=FLOAT)
+    # arrivals per day slot (a ring of ``horizon`` days): one day's arrivals are contiguous
+    arrivals = np.zeros((horizon, reps, n), dtype=FLOAT)
     flat_arrivals = arrivals.reshape(-1)
-    base_index = (np.arange(reps)[:, None] * n + np.arange(n)[None, :]) * horizon
+    index_type = np.int32 if arrivals.size < 2**31 else np.int64
+    base_index = np.arange(reps * n, dtype=index_type).reshape(reps, n)
     state = rng.standard_normal((reps, n), dtype=FLOAT) * sd_state
 
     demand_sum = np.zeros((reps, n))
@@ -188,8 +206,8 @@ def _simulate_batch(
     backorder_sum = np.zeros((reps, n))
     for day in range(config.warmup_days + config.days):
         slot = day % horizon
-        arrived = arrivals[:, :, slot].copy()
-        arrivals[:, :, slot] = 0.0
+        arrived = arrivals[slot].copy()
+        arrivals[slot] = 0.0
         on_hand += arrived
         in_transit -= arrived
 
@@ -209,7 +227,7 @@ def _simulate_batch(
             customer_backlog += demand - served
 
         order = np.zeros((reps, n), dtype=FLOAT)
-        for ix, to_parent in groups:
+        for ix, above, to_parent in groups:
             position = (
                 on_hand[:, ix]
                 - customer_backlog[:, ix]
@@ -219,12 +237,14 @@ def _simulate_batch(
             )
             need = np.maximum(up_to[ix] - position, 0.0)
             placed = np.where(position < reorder[ix] - 1e-9, need, 0.0)
-            lots = lot[ix]
-            placed = np.where(
-                lots > 0, np.ceil(placed / np.where(lots > 0, lots, 1) - 1e-9) * lots, placed
-            )
+            if has_lots:
+                lots = lot[ix]
+                placed = np.where(
+                    lots > 0, np.ceil(placed / np.where(lots > 0, lots, 1) - 1e-9) * lots, placed
+                )
             order[:, ix] = placed
-            child_backlog += (to_parent @ placed.T).T
+            if to_parent.nnz:
+                child_backlog[:, above] += (to_parent @ placed.T).T
         owed += np.where(internal, order, 0.0)
 
         shipped_total = np.minimum(on_hand, child_backlog)
@@ -235,9 +255,15 @@ def _simulate_batch(
         child_backlog -= shipped_total
         owed -= to_child
         shipment = np.where(internal, to_child, order)
-        lead = np.rint(lead_mean + lead_sd * rng.standard_normal((reps, n), dtype=FLOAT))
-        lead = np.clip(lead, 1, horizon - 1).astype(np.int64)
-        flat_arrivals[base_index + (day + lead) % horizon] += shipment
+        lead = lead_mean + lead_sd * rng.standard_normal((reps, n), dtype=FLOAT)
+        np.rint(lead, out=lead)
+        np.clip(lead, 1, horizon - 1, out=lead)
+        index = lead.astype(index_type)  # days until arrival -> flat index of the arrival slot
+        index += slot
+        index[index >= horizon] -= horizon
+        index *= reps * n
+        index += base_index
+        flat_arrivals[index] += shipment
         in_transit += shipment
 
         if day >= config.warmup_days:
