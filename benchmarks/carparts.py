@@ -77,7 +77,8 @@ def main() -> None:
 
     rows = {}
     started = time.perf_counter()
-    scores, _, calibration = backtest(train, config)
+    tested = backtest(train, config)
+    scores, calibration = tested.scores, tested.calibration
     chosen = (
         choose_models(train, scores)
         if args.margin is None
@@ -89,7 +90,7 @@ def main() -> None:
     raw_config = ForecastConfig(
         horizon=args.horizon, season_length=12, n_windows=2, n_jobs=2, calibrate=False
     )
-    raw_scores, _, _ = backtest(train, raw_config)
+    raw_scores = backtest(train, raw_config).scores
     rows["selected (as fitted)"] = score(
         forecast(train, choose_models(train, raw_scores), raw_config), test
     )

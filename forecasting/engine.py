@@ -46,20 +46,23 @@ class ForecastConfig:
     dask_scheduler: str | None = None
 
 
-def _quantile_columns(
-    frame: pd.DataFrame, model: str, level_scales: dict[int, float] | None = None
-) -> np.ndarray:
-    """(rows, len(QUANTILES)) quantiles from the model's mean and lo/hi interval columns, each
-    interval's half-width multiplied by its level's calibration scale (1 = as fitted)."""
-    center = frame[model].to_numpy(dtype=float)
-    out = np.empty((len(frame), len(QUANTILES)))
+def _intervals(frame: pd.DataFrame, model: str) -> np.ndarray:
+    """(rows, 1 + 2 x len(LEVELS)) float32: the model's mean, then lo and hi per level."""
+    columns = [model] + [f"{model}-{side}-{lv}" for lv in LEVELS for side in ("lo", "hi")]
+    return frame[columns].to_numpy(dtype=np.float32)
+
+
+def _quantiles(intervals: np.ndarray, level_scales: dict[int, float] | None = None) -> np.ndarray:
+    """(rows, len(QUANTILES)) quantiles from ``_intervals``, each interval's half-width
+    multiplied by its level's calibration scale (1 = as fitted); clipped at 0, monotone."""
+    center = intervals[:, 0].astype(float)
+    out = np.empty((len(intervals), len(QUANTILES)))
     for k, q in enumerate(QUANTILES):
         if q == 0.5:
             out[:, k] = center
             continue
         level = int(round(abs(2 * q - 1) * 100))
-        side = "hi" if q > 0.5 else "lo"
-        bound = frame[f"{model}-{side}-{level}"].to_numpy(dtype=float)
+        bound = intervals[:, 1 + 2 * LEVELS.index(level) + (q > 0.5)]
         out[:, k] = center + (level_scales or {}).get(level, 1.0) * (bound - center)
     out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
     return np.maximum.accumulate(out, axis=1)
@@ -159,65 +162,142 @@ def _freq(df: pd.DataFrame) -> str:
 Calibration = dict[tuple[str, str], dict[int, float]]
 
 
-def backtest(
-    df: pd.DataFrame, config: ForecastConfig
-) -> tuple[pd.DataFrame, pd.DataFrame, Calibration]:
-    """Cross-validate each class's candidates.
+CHUNK_SERIES = 5_000  # series cross-validated per statsforecast call (bounds its frames' memory)
 
-    Returns scores (unique_id, model, scaled_pinball), errors (unique_id, cutoff, step, model,
-    y, point, quantiles) and, when ``config.calibrate``, per (class, model) the interval scale
-    per level that makes that model's pooled back-test intervals cover their level. Scores and
-    error quantiles use the calibrated intervals, so models compete on calibrated quantiles.
+
+@dataclass
+class _ClassBacktest:
+    """One demand class's back-test, kept compact: one row per series x origin x step."""
+
+    demand_class: str
+    unique_id: np.ndarray  # object
+    cutoff: np.ndarray  # datetime64
+    step: np.ndarray  # int16, buckets after the origin
+    y: np.ndarray  # float32, actual demand (units per bucket)
+    intervals: dict[str, np.ndarray]  # model -> ``_intervals`` (float32)
+
+
+@dataclass
+class Backtest:
+    """Rolling-origin back-test of every candidate.
+
+    scores: unique_id, model, scaled_pinball (mean over the series' back-test points of the
+    pinball loss over QUANTILES on calibrated quantiles, divided by the series' scale).
+    calibration: per (class, model) the interval scale per level that makes that model's pooled
+    back-test intervals cover their level (empty when ``config.calibrate`` is off).
     """
+
+    scores: pd.DataFrame
+    calibration: Calibration
+    runs: list[_ClassBacktest]
+
+    def errors(self, chosen: pd.DataFrame) -> pd.DataFrame:
+        """Back-test points of each series' chosen model (``choose_models``): unique_id, cutoff,
+        step, model, y, point and the calibrated quantiles (units per bucket)."""
+        model_of = chosen.set_index("unique_id")["model"]
+        frames = []
+        for run in self.runs:
+            picked = model_of.reindex(run.unique_id).to_numpy()
+            for name, intervals in run.intervals.items():
+                rows = picked == name
+                if not rows.any():
+                    continue
+                q = _quantiles(intervals[rows], self.calibration.get((run.demand_class, name)))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "unique_id": run.unique_id[rows],
+                            "cutoff": run.cutoff[rows],
+                            "step": run.step[rows],
+                            "model": name,
+                            "y": run.y[rows].astype(float),
+                            "point": intervals[rows, 0].astype(float),
+                            **{QCOLS[k]: q[:, k] for k in range(len(QUANTILES))},
+                        }
+                    )
+                )
+        if not frames:
+            return pd.DataFrame(columns=["unique_id", "cutoff", "step", "model", "y", "point"])
+        return pd.concat(frames, ignore_index=True)
+
+
+def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
+    """Cross-validate each class's candidates, ``CHUNK_SERIES`` series per call.
+
+    Scores use the calibrated intervals, so models compete on calibrated quantiles. Series
+    shorter than ``horizon x (n_windows + 2) + 2`` buckets are not back-tested.
+    """
+    if (df["y"] < 0).any():
+        bad = df[df["y"] < 0].iloc[0]
+        raise ValueError(
+            f"demand must be >= 0 units per bucket: series {bad['unique_id']!r} has y = "
+            f"{bad['y']} at {bad['ds']}"
+        )
     classes = classify(df)
     lengths = df.groupby("unique_id").size()
     min_length = config.horizon * (config.n_windows + 2) + 2
     scale = series_scale(df)
-    scores, errors = [], []
+    runs: list[_ClassBacktest] = []
     calibration: Calibration = {}
+    scores = []
     for demand_class, ids in classes.groupby("demand_class")["unique_id"]:
         ids = [i for i in ids if lengths[i] >= min_length]
         if not ids:
             continue
-        part = df[df["unique_id"].isin(ids)]
         n_obs = int(lengths[ids].min())
-        models = candidate_models(demand_class, config.horizon, config.season_length, n_obs)
-        cv = _run(models, part, config, backtest=True)
-        cv["step"] = cv.groupby(["unique_id", "cutoff"]).cumcount() + 1
-        for model in models:
-            name = repr(model)
-            y = cv["y"].to_numpy(float)
-            if config.calibrate:
-                calibration[(demand_class, name)] = level_scales(y, cv, name)
-            q = _quantile_columns(cv, name, calibration.get((demand_class, name)))
-            loss = pinball(cv["y"].to_numpy(float), q) / cv["unique_id"].map(scale).to_numpy()
-            scores.append(
-                pd.DataFrame({"unique_id": cv["unique_id"], "model": name, "scaled_pinball": loss})
+        names = [
+            repr(m)
+            for m in candidate_models(demand_class, config.horizon, config.season_length, n_obs)
+        ]
+        chunks = []
+        for start in range(0, len(ids), CHUNK_SERIES):
+            part = df[df["unique_id"].isin(ids[start : start + CHUNK_SERIES])]
+            models = candidate_models(demand_class, config.horizon, config.season_length, n_obs)
+            cv = _run(models, part, config, backtest=True)
+            chunks.append(
+                _ClassBacktest(
+                    demand_class,
+                    cv["unique_id"].to_numpy(object),
+                    cv["cutoff"].to_numpy(),
+                    (cv.groupby(["unique_id", "cutoff"]).cumcount() + 1).to_numpy(np.int16),
+                    cv["y"].to_numpy(np.float32),
+                    {name: _intervals(cv, name) for name in names},
+                )
             )
-            errors.append(
+            del cv
+        run = _ClassBacktest(
+            demand_class,
+            np.concatenate([c.unique_id for c in chunks]),
+            np.concatenate([c.cutoff for c in chunks]),
+            np.concatenate([c.step for c in chunks]),
+            np.concatenate([c.y for c in chunks]),
+            {name: np.concatenate([c.intervals[name] for c in chunks]) for name in names},
+        )
+        del chunks
+        runs.append(run)
+        codes, uniques = pd.factorize(run.unique_id)
+        points = np.bincount(codes)
+        y = run.y.astype(float)
+        for name, intervals in run.intervals.items():
+            if config.calibrate:
+                calibration[(demand_class, name)] = level_scales(y, intervals)
+            loss = pinball(y, _quantiles(intervals, calibration.get((demand_class, name))))
+            mean_loss = np.bincount(codes, weights=loss) / points
+            scores.append(
                 pd.DataFrame(
                     {
-                        "unique_id": cv["unique_id"],
-                        "cutoff": cv["cutoff"],
-                        "step": cv["step"],
+                        "unique_id": uniques,
                         "model": name,
-                        "y": cv["y"].to_numpy(float),
-                        "point": cv[name].to_numpy(float),
-                        **{QCOLS[k]: q[:, k] for k in range(len(QUANTILES))},
+                        "scaled_pinball": mean_loss / scale.reindex(uniques).to_numpy(),
                     }
                 )
             )
-    if not scores:
-        empty = pd.DataFrame(columns=["unique_id", "model", "scaled_pinball"])
-        return (
-            empty,
-            pd.DataFrame(columns=["unique_id", "cutoff", "step", "model", "y", "point"]),
-            {},
-        )
     score = (
-        pd.concat(scores).groupby(["unique_id", "model"], as_index=False)["scaled_pinball"].mean()
+        pd.concat(scores, ignore_index=True)
+        if scores
+        else pd.DataFrame(columns=["unique_id", "model", "scaled_pinball"])
     )
-    return score, pd.concat(errors, ignore_index=True), calibration
+    return Backtest(score, calibration, runs)
 
 
 def choose_models(df: pd.DataFrame, scores: pd.DataFrame, margin: float = 0.3) -> pd.DataFrame:
@@ -283,7 +363,7 @@ def forecast(
             name, config.horizon, config.season_length, int(lengths[list(ids)].min())
         )
         fc = _run([model], part, config, backtest=False)
-        q = _quantile_columns(fc, repr(model), (calibration or {}).get((demand_class, name)))
+        q = _quantiles(_intervals(fc, repr(model)), (calibration or {}).get((demand_class, name)))
         frame = pd.DataFrame(
             {
                 "unique_id": fc["unique_id"].to_numpy(),
@@ -306,9 +386,8 @@ def accuracy(errors: pd.DataFrame, chosen: pd.DataFrame, scale: pd.Series) -> pd
             columns=["unique_id", "model", "demand_class", "scaled_pinball", "bias"]
         )
     picked = errors.merge(chosen[["unique_id", "model", "demand_class"]], on=["unique_id", "model"])
-    qcols = [f"q{int(round(p * 100)):02d}" for p in QUANTILES]
     picked["loss"] = (
-        pinball(picked["y"].to_numpy(float), picked[qcols].to_numpy(float))
+        pinball(picked["y"].to_numpy(float), picked[QCOLS].to_numpy(float))
         / picked["unique_id"].map(scale).to_numpy()
     )
     for level in COVERAGE_LEVELS:
@@ -325,14 +404,14 @@ def accuracy(errors: pd.DataFrame, chosen: pd.DataFrame, scale: pd.Series) -> pd
     return agg
 
 
-def level_scales(y: np.ndarray, frame: pd.DataFrame, model: str) -> dict[int, float]:
-    """Per interval level, the half-width multiplier that makes ``model``'s intervals in
-    ``frame`` cover that share of the actuals ``y`` (split-conformal style, pooled over series)."""
-    center = frame[model].to_numpy(float)
+def level_scales(y: np.ndarray, intervals: np.ndarray) -> dict[int, float]:
+    """Per interval level, the half-width multiplier that makes the ``_intervals`` cover that
+    share of the actuals ``y`` (split-conformal style, pooled over series)."""
+    center = intervals[:, 0].astype(float)
     scales: dict[int, float] = {}
-    for level in LEVELS:
-        lo = frame[f"{model}-lo-{level}"].to_numpy(float)
-        hi = frame[f"{model}-hi-{level}"].to_numpy(float)
+    for k, level in enumerate(LEVELS):
+        lo = intervals[:, 1 + 2 * k].astype(float)
+        hi = intervals[:, 2 + 2 * k].astype(float)
         width = np.where(y >= center, hi - center, center - lo)
         distance = np.abs(y - center)
         needed = np.where(

@@ -139,9 +139,11 @@ def forecast_nodes(
     bucket (``bucket_demand``); lead-time demand in days."""
     served = served_customers(item_network, customer_nodes)
     series = echelon_series(customer_buckets, served)
-    scores, errors, calibration = backtest(series, config)
-    chosen = choose_models(series, scores)
-    fc = forecast(series, chosen, config, calibration)
+    tested = backtest(series, config)
+    chosen = choose_models(series, tested.scores)
+    fc = forecast(series, chosen, config, tested.calibration)
+    errors = tested.errors(chosen)
+    del tested
     correlation = error_correlation(errors, chosen, config.horizon)
     ltd = lead_time_demand(fc, chosen, correlation, bucket_days)
     acc = accuracy(errors, chosen, series_scale(series))

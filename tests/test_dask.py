@@ -34,9 +34,9 @@ def _series() -> pd.DataFrame:
 
 
 def _plan(df: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
-    scores, _, calibration = backtest(df, config)
-    chosen = choose_models(df, scores)
-    return forecast(df, chosen, config, calibration)
+    tested = backtest(df, config)
+    chosen = choose_models(df, tested.scores)
+    return forecast(df, chosen, config, tested.calibration)
 
 
 def test_dask_cluster_forecasts_equal_the_local_run():

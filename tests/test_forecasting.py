@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecasting import engine
 from forecasting.engine import (
     QCOLS,
     ForecastConfig,
@@ -55,7 +56,7 @@ def test_classes(series):
 
 
 def test_intermittent_series_gets_an_intermittent_model_and_short_series_a_default(series):
-    scores, _, _ = backtest(series, CONFIG)
+    scores = backtest(series, CONFIG).scores
     assert {"CrostonSBA", "ADIDA", "IMAPA"} <= set(scores[scores.unique_id == "slow"].model)
     assert "AutoETS" not in set(scores[scores.unique_id == "slow"].model)
     chosen = choose_models(series, scores).set_index("unique_id")
@@ -64,7 +65,7 @@ def test_intermittent_series_gets_an_intermittent_model_and_short_series_a_defau
 
 
 def test_quantiles_monotone_and_non_negative(series):
-    scores, _, _ = backtest(series, CONFIG)
+    scores = backtest(series, CONFIG).scores
     fc = forecast(series, choose_models(series, scores), CONFIG)
     q = fc[QCOLS].to_numpy()
     assert (q >= 0).all()
@@ -196,3 +197,36 @@ def test_echelon_series_sum_the_customers_each_node_serves():
         ("S1|A", ds[1]): 4.0,
         ("S2|A", ds[1]): 5.0,  # no bucket where S2 had no row
     }
+
+
+def test_backtest_in_chunks_equals_one_call(series, monkeypatch):
+    rng = np.random.default_rng(2)
+    many = pd.concat(
+        [series]
+        + [
+            weekly({f"fast{i}": 40 + rng.normal(0, 4, 60), f"slow{i}": rng.poisson(0.3, 60)})
+            for i in range(3)
+        ],
+        ignore_index=True,
+    )
+    whole = backtest(many, CONFIG)
+    monkeypatch.setattr(engine, "CHUNK_SERIES", 2)
+    chunked = backtest(many, CONFIG)
+    key = ["unique_id", "model"]
+    pd.testing.assert_frame_equal(
+        whole.scores.sort_values(key, ignore_index=True),
+        chunked.scores.sort_values(key, ignore_index=True),
+    )
+    assert whole.calibration == chunked.calibration
+    chosen = choose_models(many, whole.scores)
+    errors = chunked.errors(chosen)
+    # only each series' chosen model, every back-test point of it
+    assert set(zip(errors.unique_id, errors.model)) <= set(zip(chosen.unique_id, chosen.model))
+    assert errors.groupby("unique_id").size().eq(CONFIG.horizon * CONFIG.n_windows).all()
+
+
+def test_negative_demand_is_refused_with_the_series_named():
+    values = np.full(60, 5.0)
+    values[7] = -1
+    with pytest.raises(ValueError, match="'returns'.*y = -1"):
+        backtest(weekly({"returns": values}), CONFIG)
