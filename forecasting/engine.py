@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,13 @@ class ForecastConfig:
     horizon: int = 13  # buckets
     season_length: int = 52  # buckets per year (52 weekly, 7 daily)
     n_windows: int = 2  # back-test origins, ``horizon`` apart
+    # fit each candidate at the first origin only and roll it forward to the later ones
+    # (statsforecast's refit=False): half the back-test's fits at two origins
+    refit: bool = False
+    # back-test every candidate on this many series per class (evenly spread over the sorted
+    # ids); the class's other series only on the candidates chosen for >= 1% of them.
+    # None: every candidate on every series
+    screen_series: int | None = 2_000
     n_jobs: int = 2
     calibrate: bool = True  # rescale interval widths per level to the back-test's coverage
     # "tcp://host:8786": run statsforecast on that Dask cluster (statsforecast -> Fugue -> Dask);
@@ -117,6 +124,7 @@ def _call(sf: StatsForecast, data, config: ForecastConfig, backtest: bool):
             n_windows=config.n_windows,
             step_size=config.horizon,
             level=list(LEVELS),
+            refit=config.refit,
         )
     return sf.forecast(h=config.horizon, df=data, level=list(LEVELS))
 
@@ -221,8 +229,89 @@ class Backtest:
         return pd.concat(frames, ignore_index=True)
 
 
+def _cross_validate(models: list, df: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
+    """statsforecast's cross-validation of ``models``; with ``config.refit`` off, the models
+    that can roll forward (``forward``) are fitted once, the others (cheap ones: averages and
+    the Croston family) at every origin, in a second call on the same series."""
+    rolled = [m for m in models if hasattr(m, "forward")]
+    if config.refit or not rolled or len(rolled) == len(models):
+        return _run(models, df, replace(config, refit=config.refit or not rolled), backtest=True)
+    refitted = [m for m in models if not hasattr(m, "forward")]
+    first = _run(rolled, df, config, backtest=True)
+    second = _run(refitted, df, replace(config, refit=True), backtest=True)
+    keys = ["unique_id", "ds", "cutoff"]
+    if not first[keys].equals(second[keys]):
+        raise RuntimeError("cross-validation calls returned different series or dates")
+    return pd.concat([first, second.drop(columns=[*keys, "y"])], axis=1)
+
+
+SCREEN_MIN_SHARE = 0.01  # a candidate chosen for fewer of the screened series is dropped
+
+
+def _backtest_chunks(
+    df: pd.DataFrame,
+    ids: list,
+    demand_class: str,
+    n_obs: int,
+    config: ForecastConfig,
+    keep: set[str] | None = None,
+) -> list[_ClassBacktest]:
+    """Cross-validate the class's candidates (those in ``keep`` if given) on ``ids``."""
+    chunks = []
+    for start in range(0, len(ids), CHUNK_SERIES):
+        part = df[df["unique_id"].isin(ids[start : start + CHUNK_SERIES])]
+        models = [
+            m
+            for m in candidate_models(demand_class, config.horizon, config.season_length, n_obs)
+            if keep is None or repr(m) in keep
+        ]
+        cv = _cross_validate(models, part, config)
+        chunks.append(
+            _ClassBacktest(
+                demand_class,
+                cv["unique_id"].to_numpy(object),
+                cv["cutoff"].to_numpy(),
+                (cv.groupby(["unique_id", "cutoff"]).cumcount() + 1).to_numpy(np.int16),
+                cv["y"].to_numpy(np.float32),
+                {repr(m): _intervals(cv, repr(m)) for m in models},
+            )
+        )
+    return chunks
+
+
+def _score_class(
+    chunks: list[_ClassBacktest], scale: pd.Series, config: ForecastConfig
+) -> tuple[pd.DataFrame, Calibration]:
+    """Per series and model the scaled pinball on calibrated quantiles; the calibration of
+    each model pooled over every series back-tested with it."""
+    names = list(dict.fromkeys(name for c in chunks for name in c.intervals))
+    calibration: Calibration = {}
+    frames = []
+    for name in names:
+        having = [c for c in chunks if name in c.intervals]
+        codes, uniques = pd.factorize(np.concatenate([c.unique_id for c in having]))
+        y = np.concatenate([c.y for c in having]).astype(float)
+        intervals = np.concatenate([c.intervals[name] for c in having])
+        key = (having[0].demand_class, name)
+        if config.calibrate:
+            calibration[key] = level_scales(y, intervals)
+        loss = pinball(y, _quantiles(intervals, calibration.get(key)))
+        mean_loss = np.bincount(codes, weights=loss) / np.bincount(codes)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "unique_id": uniques,
+                    "model": name,
+                    "scaled_pinball": mean_loss / scale.reindex(uniques).to_numpy(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True), calibration
+
+
 def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
-    """Cross-validate each class's candidates, ``CHUNK_SERIES`` series per call.
+    """Cross-validate each class's candidates, ``CHUNK_SERIES`` series per call (see
+    ``ForecastConfig.screen_series`` for classes of many series).
 
     Scores use the calibrated intervals, so models compete on calibrated quantiles. Series
     shorter than ``horizon x (n_windows + 2) + 2`` buckets are not back-tested.
@@ -245,53 +334,20 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
         if not ids:
             continue
         n_obs = int(lengths[ids].min())
-        names = [
-            repr(m)
-            for m in candidate_models(demand_class, config.horizon, config.season_length, n_obs)
-        ]
-        chunks = []
-        for start in range(0, len(ids), CHUNK_SERIES):
-            part = df[df["unique_id"].isin(ids[start : start + CHUNK_SERIES])]
-            models = candidate_models(demand_class, config.horizon, config.season_length, n_obs)
-            cv = _run(models, part, config, backtest=True)
-            chunks.append(
-                _ClassBacktest(
-                    demand_class,
-                    cv["unique_id"].to_numpy(object),
-                    cv["cutoff"].to_numpy(),
-                    (cv.groupby(["unique_id", "cutoff"]).cumcount() + 1).to_numpy(np.int16),
-                    cv["y"].to_numpy(np.float32),
-                    {name: _intervals(cv, name) for name in names},
-                )
-            )
-            del cv
-        run = _ClassBacktest(
-            demand_class,
-            np.concatenate([c.unique_id for c in chunks]),
-            np.concatenate([c.cutoff for c in chunks]),
-            np.concatenate([c.step for c in chunks]),
-            np.concatenate([c.y for c in chunks]),
-            {name: np.concatenate([c.intervals[name] for c in chunks]) for name in names},
-        )
-        del chunks
-        runs.append(run)
-        codes, uniques = pd.factorize(run.unique_id)
-        points = np.bincount(codes)
-        y = run.y.astype(float)
-        for name, intervals in run.intervals.items():
-            if config.calibrate:
-                calibration[(demand_class, name)] = level_scales(y, intervals)
-            loss = pinball(y, _quantiles(intervals, calibration.get((demand_class, name))))
-            mean_loss = np.bincount(codes, weights=loss) / points
-            scores.append(
-                pd.DataFrame(
-                    {
-                        "unique_id": uniques,
-                        "model": name,
-                        "scaled_pinball": mean_loss / scale.reindex(uniques).to_numpy(),
-                    }
-                )
-            )
+        every = -(-len(ids) // config.screen_series) if config.screen_series else 1
+        sample = ids[::every]
+        chunks = _backtest_chunks(df, sample, demand_class, n_obs, config)
+        if every > 1:
+            sample_scores, _ = _score_class(chunks, scale, config)
+            chosen = choose_models(df[df["unique_id"].isin(sample)], sample_scores)
+            share = chosen["model"].value_counts(normalize=True)
+            keep = set(share[share >= SCREEN_MIN_SHARE].index)
+            rest = sorted(set(ids) - set(sample))
+            chunks += _backtest_chunks(df, rest, demand_class, n_obs, config, keep)
+        class_scores, class_calibration = _score_class(chunks, scale, config)
+        scores.append(class_scores)
+        calibration.update(class_calibration)
+        runs += chunks
     score = (
         pd.concat(scores, ignore_index=True)
         if scores

@@ -230,3 +230,21 @@ def test_negative_demand_is_refused_with_the_series_named():
     values[7] = -1
     with pytest.raises(ValueError, match="'returns'.*y = -1"):
         backtest(weekly({"returns": values}), CONFIG)
+
+
+def test_screening_backtests_the_rest_on_the_candidates_the_sample_chose():
+    rng = np.random.default_rng(3)
+    level = {f"s{i}": 40 + rng.normal(0, 4, 60) for i in range(8)}
+    df = weekly(level)
+    config = ForecastConfig(horizon=4, n_windows=2, n_jobs=1, screen_series=3)
+    scores = backtest(df, config).scores
+    sample = sorted(level)[::3]  # every third of the sorted ids
+    sample_chosen = choose_models(
+        df[df.unique_id.isin(sample)], scores[scores.unique_id.isin(sample)]
+    )
+    tested = scores.groupby("unique_id")["model"].apply(set)
+    every = set(tested[sample[0]])
+    assert all(tested[s] == every for s in sample)
+    assert len(every) >= 3  # all smooth candidates
+    for rest in set(level) - set(sample):
+        assert tested[rest] == set(sample_chosen["model"])
