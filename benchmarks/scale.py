@@ -11,7 +11,7 @@ the same series and models) in the same run: the overhead of classing, selection
 quantiles and lead-time demand around the bare library.
 
 Usage: python benchmarks/scale.py [--stores 50 --dcs 5 --items 2000 --days 730]
-       [--work /tmp/meio-scale] [--out benchmarks/results/scale.json]
+       [--work /tmp/meio-scale] [--out benchmarks/results/scale.json] [--extracts LANDING]
 """
 
 import argparse
@@ -71,6 +71,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--work", type=Path, default=Path("/tmp/meio-scale"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scale.json"))
+    parser.add_argument(
+        "--extracts",
+        type=Path,
+        help="landing folder already written by `python -m extracts.demo` with the same "
+        "network (linked, not regenerated)",
+    )
     args = parser.parse_args()
 
     shutil.rmtree(args.work, ignore_errors=True)
@@ -101,26 +107,11 @@ def main() -> None:
         "measured_on": dt.date.today().isoformat(),
     }
     started = time.perf_counter()
-    subprocess.run(  # its own process: the generator's memory is not the pipeline's
-        [
-            sys.executable,
-            "-m",
-            "extracts.demo",
-            "--landing",
-            str(args.work / "landing"),
-            "--stores",
-            str(args.stores),
-            "--dcs",
-            str(args.dcs),
-            "--items",
-            str(args.items),
-            "--history-days",
-            str(args.days),
-            "--drop-days",
-            "1",
-        ],
-        check=True,
-    )
+    figures["extracts_reused_from"] = str(args.extracts) if args.extracts else None
+    if args.extracts:
+        shutil.copytree(args.extracts, args.work / "landing", copy_function=os.link)
+    else:
+        _generate(args)
     days = landing_days(args.work / "landing")
     figures["generate_seconds"] = round(time.perf_counter() - started, 1)
     landing_day = args.work / "landing" / days[-1].isoformat()
@@ -217,6 +208,29 @@ def main() -> None:
     args.out.write_text(json.dumps(figures, indent=1, default=str))
     print(json.dumps(figures["goals"], indent=1))
     print(f"written {args.out}")
+
+
+def _generate(args: argparse.Namespace) -> None:
+    subprocess.run(  # its own process: the generator's memory is not the pipeline's
+        [
+            sys.executable,
+            "-m",
+            "extracts.demo",
+            "--landing",
+            str(args.work / "landing"),
+            "--stores",
+            str(args.stores),
+            "--dcs",
+            str(args.dcs),
+            "--items",
+            str(args.items),
+            "--history-days",
+            str(args.days),
+            "--drop-days",
+            "1",
+        ],
+        check=True,
+    )
 
 
 class _StatsforecastTimer:
