@@ -26,10 +26,9 @@ from extracts.validate import (
     check_rows,
     check_whole_file,
     duplicate_keys,
-    file_scan,
     find_extract_file,
     master_ids,
-    read_error,
+    stage_file,
 )
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -142,20 +141,18 @@ def ingest_extract(
     )
     try:
         check_header(con, path, extract)
-        scan, params = file_scan(path)
+        staged = f"staged_{name}"
+        rows_sql = stage_file(con, path, staged)
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute("CREATE SCHEMA IF NOT EXISTS raw")
             con.execute(raw_table_ddl(name))
             con.execute(f'DELETE FROM raw."{name}" WHERE extract_date = ?', [extract_date])
-            try:
-                rows = con.execute(
-                    f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, loaded_at, '
-                    f"{columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} FROM {scan}",
-                    [extract_date, path.name, *params],
-                ).fetchall()[0][0]
-            except duckdb.Error as exc:
-                raise read_error(path, exc) from exc
+            rows = con.execute(
+                f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, loaded_at, '
+                f"{columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} FROM {rows_sql}",
+                [extract_date, path.name],
+            ).fetchall()[0][0]
             if rows == 0 and not extract.allow_header_only:
                 raise ExtractError(path, [(None, None, "file has a header but no rows")])
             failures = check_rows(con, day_rows, extract, masters, extract_date)
@@ -171,6 +168,8 @@ def ingest_extract(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.execute(f'DROP TABLE IF EXISTS temp.main."{staged}"')
     except ExtractError as error:
         quarantine(path, landing, extract_date, str(error))
         raise

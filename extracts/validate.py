@@ -52,23 +52,32 @@ def find_extract_file(folder: Path, name: str) -> Path | None:
 
 def file_scan(path: Path) -> tuple[str, list]:
     """A SQL table expression (and its parameters) reading an extract file with every value as
-    text and ``source_row``, the row's place in the file counted from 1: CSV is comma-separated,
-    UTF-8, with a header row; Parquet columns are cast to text. The path is a parameter, never
-    pasted into the SQL."""
+    text: CSV is comma-separated, UTF-8, with a header row; Parquet columns are cast to text.
+    The path is a parameter, never pasted into the SQL."""
     path = Path(path)
     if path.suffix == ".parquet":
-        return (
-            "(SELECT file_row_number + 1 AS source_row, "
-            "COLUMNS(lambda c: c <> 'file_row_number')::VARCHAR "
-            "FROM read_parquet(?, file_row_number = true))",
-            [str(path)],
-        )
-    return (  # row_number() OVER () numbers the rows in file order (insertion order kept)
-        "(SELECT row_number() OVER () AS source_row, * FROM read_csv(?, header = true, "
-        "sep = ',', quote = '\"', all_varchar = true, encoding = 'utf-8', strict_mode = true, "
-        "null_padding = false))",
+        return "(SELECT COLUMNS(*)::VARCHAR FROM read_parquet(?))", [str(path)]
+    return (
+        "(SELECT * FROM read_csv(?, header = true, sep = ',', quote = '\"', all_varchar = true, "
+        "encoding = 'utf-8', strict_mode = true, null_padding = false))",
         [str(path)],
     )
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> str:
+    """Read the file into the temporary table ``table`` and return a SQL table expression of
+    its rows with ``source_row``, the row's place in the file counted from 1.
+
+    DuckDB reads the file on every core and keeps insertion (file) order, so a table created
+    outside any transaction numbers its rows in file order from 0 (``rowid``): the numbering
+    costs nothing, where ``row_number() OVER ()`` over the read made it single-threaded.
+    Must run in autocommit (rows created inside a transaction carry offset rowids)."""
+    scan, params = file_scan(path)
+    try:
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM {scan}', params)
+    except duckdb.Error as exc:
+        raise read_error(path, exc) from exc
+    return f'(SELECT rowid + 1 AS source_row, * FROM temp.main."{table}")'
 
 
 def check_header(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> None:
@@ -83,7 +92,6 @@ def check_header(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -
         ]
     except duckdb.Error as exc:
         raise read_error(path, exc) from exc
-    header.remove("source_row")
     missing = [c for c in extract.column_names if c not in header]
     extra = [c for c in header if c not in extract.column_names]
     failures: list[tuple[int | None, str | None, str]] = []
