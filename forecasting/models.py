@@ -19,6 +19,7 @@ from statsforecast.utils import ConformalIntervals
 ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
 DEFAULT_MODEL = "HistoricAverage"  # series too short to back-test
+ENSEMBLE = "Ensemble"  # the class's ensemble_members, calibrated quantiles averaged
 
 
 def classify(df: pd.DataFrame) -> pd.DataFrame:
@@ -88,3 +89,13 @@ def model_by_name(name: str, horizon: int, season_length: int, n_obs: int) -> ob
             if repr(model) == name:
                 return model
     raise KeyError(f"unknown model {name!r} for series of {n_obs} buckets")
+
+
+def ensemble_members(demand_class: str) -> tuple[str, ...]:
+    """Candidates whose calibrated quantiles the ``ENSEMBLE`` candidate averages, per class
+    (chosen on the car-parts benchmark, see docs/design.md); () = no ensemble."""
+    if demand_class in ("smooth", "erratic"):
+        return ("AutoETS", "AutoTheta")
+    if demand_class in ("intermittent", "lumpy"):
+        return ("TSB", "IMAPA", "AutoTheta")
+    return ()

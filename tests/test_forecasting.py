@@ -248,3 +248,23 @@ def test_screening_backtests_the_rest_on_the_candidates_the_sample_chose():
     assert len(every) >= 3  # all smooth candidates
     for rest in set(level) - set(sample):
         assert tested[rest] == set(sample_chosen["model"])
+
+
+def test_ensemble_is_a_candidate_and_forecasts_the_members_average(series):
+    tested = backtest(series, CONFIG)
+    assert "Ensemble" in set(tested.scores[tested.scores.unique_id == "fast"].model)
+    assert "Ensemble" in set(tested.scores[tested.scores.unique_id == "slow"].model)
+    chosen = choose_models(series, tested.scores)
+    backtested = chosen["selected_by"] == "backtest"
+    as_ensemble = chosen.assign(model=chosen["model"].where(~backtested, "Ensemble"))
+    fc = forecast(series, as_ensemble, CONFIG, tested.calibration).set_index(["unique_id", "ds"])
+    members = {"smooth": ("AutoETS", "AutoTheta"), "intermittent": ("TSB", "IMAPA", "AutoTheta")}
+    for uid in ("fast", "slow"):
+        one = chosen[chosen.unique_id == uid]
+        demand_class = one["demand_class"].iloc[0]
+        means = [
+            forecast(series[series.unique_id == uid], one.assign(model=m), CONFIG)["mean"]
+            for m in members[demand_class]
+        ]
+        np.testing.assert_allclose(fc.loc[uid, "mean"], np.mean(means, axis=0), rtol=1e-5)
+        assert (fc.loc[uid, "model"] == "Ensemble").all()
