@@ -221,7 +221,9 @@ def test_backtest_in_chunks_equals_one_call(series, monkeypatch):
     chosen = choose_models(many, whole.scores)
     errors = chunked.errors(chosen)
     # only each series' chosen model, every back-test point of it
-    assert set(zip(errors.unique_id, errors.model)) <= set(zip(chosen.unique_id, chosen.model))
+    assert set(zip(errors.unique_id, errors.model, strict=True)) <= set(
+        zip(chosen.unique_id, chosen.model, strict=True)
+    )
     assert errors.groupby("unique_id").size().eq(CONFIG.horizon * CONFIG.n_windows).all()
 
 
