@@ -20,6 +20,7 @@ from statsforecast import StatsForecast
 from forecasting.models import (
     DEFAULT_MODEL,
     ENSEMBLE,
+    ROLL_FORWARD,
     candidate_models,
     classify,
     ensemble_members,
@@ -46,8 +47,8 @@ class ForecastConfig:
     horizon: int = 13  # buckets
     season_length: int = 52  # buckets per year (52 weekly, 7 daily)
     n_windows: int = 2  # back-test origins, ``horizon`` apart
-    # fit each candidate at the first origin only and roll it forward to the later ones
-    # (statsforecast's refit=False): half the back-test's fits at two origins
+    # fit the ROLL_FORWARD candidates (AutoTheta, SeasonalNaive) at the first origin only and
+    # roll them forward to the later ones (statsforecast's refit=False): half their fits
     refit: bool = False
     # back-test every candidate on this many series per class (evenly spread over the sorted
     # ids); the class's other series only on the candidates chosen for >= 1% of them.
@@ -237,13 +238,13 @@ class Backtest:
 
 
 def _cross_validate(models: list, df: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
-    """statsforecast's cross-validation of ``models``; with ``config.refit`` off, the models
-    that can roll forward (``forward``) are fitted once, the others (cheap ones: averages and
-    the Croston family) at every origin, in a second call on the same series."""
-    rolled = [m for m in models if hasattr(m, "forward")]
+    """statsforecast's cross-validation of ``models``; with ``config.refit`` off, the models in
+    ``ROLL_FORWARD`` are fitted once and rolled forward, the others at every origin, in a
+    second call on the same series."""
+    rolled = [m for m in models if repr(m) in ROLL_FORWARD]
     if config.refit or not rolled or len(rolled) == len(models):
         return _run(models, df, replace(config, refit=config.refit or not rolled), backtest=True)
-    refitted = [m for m in models if not hasattr(m, "forward")]
+    refitted = [m for m in models if repr(m) not in ROLL_FORWARD]
     first = _run(rolled, df, config, backtest=True)
     second = _run(refitted, df, replace(config, refit=True), backtest=True)
     keys = ["unique_id", "ds", "cutoff"]

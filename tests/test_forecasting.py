@@ -1,6 +1,7 @@
 """Forecasting: classes, model choice, quantiles, lead-time demand, pooling upstream."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -270,3 +271,14 @@ def test_ensemble_is_a_candidate_and_forecasts_the_members_average(series):
         ]
         np.testing.assert_allclose(fc.loc[uid, "mean"], np.mean(means, axis=0), rtol=1e-5)
         assert (fc.loc[uid, "model"] == "Ensemble").all()
+
+
+def test_only_trusted_models_roll_forward_between_origins(series):
+    rolled = backtest(series, CONFIG).scores.set_index(["unique_id", "model"])["scaled_pinball"]
+    refitted = backtest(series, replace(CONFIG, refit=True)).scores.set_index(
+        ["unique_id", "model"]
+    )["scaled_pinball"]
+    # AutoETS and the Croston family are refitted at every origin either way
+    for key in [("fast", "AutoETS"), ("fast", "HistoricAverage"), ("slow", "TSB")]:
+        assert rolled[key] == pytest.approx(refitted[key], rel=1e-6)
+    assert np.isfinite(rolled).all()
