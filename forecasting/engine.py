@@ -47,7 +47,7 @@ class ForecastConfig:
     horizon: int = 13  # buckets
     season_length: int = 52  # buckets per year (52 weekly, 7 daily)
     n_windows: int = 2  # back-test origins, ``horizon`` apart
-    # fit the ROLL_FORWARD candidates (AutoTheta, SeasonalNaive) at the first origin only and
+    # fit the ROLL_FORWARD candidates (the Theta models, SeasonalNaive) at the first origin and
     # roll them forward to the later ones (statsforecast's refit=False): half their fits
     refit: bool = False
     # back-test every candidate on this many series per class (evenly spread over the sorted

@@ -11,6 +11,7 @@ from statsforecast.models import (
     AutoETS,
     AutoTheta,
     CrostonSBA,
+    DynamicOptimizedTheta,
     HistoricAverage,
     SeasonalNaive,
 )
@@ -23,7 +24,7 @@ ENSEMBLE = "Ensemble"  # the class's ensemble_members, calibrated quantiles aver
 # candidates whose statsforecast ``forward`` is trusted to roll a first-origin fit to the later
 # back-test origins; AutoETS's can diverge (on the 2,000-item data one smooth series' rolled
 # multiplicative fit reached 1.9e13 units), so AutoETS is refitted at every origin
-ROLL_FORWARD = ("AutoTheta", "SeasonalNaive")
+ROLL_FORWARD = ("AutoTheta", "DynamicOptimizedTheta", "SeasonalNaive")
 
 
 def classify(df: pd.DataFrame) -> pd.DataFrame:
@@ -67,9 +68,12 @@ def candidate_models(demand_class: str, horizon: int, season_length: int, n_obs:
     if seasonal:
         baselines.append(SeasonalNaive(season_length=season_length))
     if demand_class in ("smooth", "erratic"):
+        # the dynamic optimised Theta alone, not AutoTheta's pick of four Theta variants:
+        # half the fitting time and a lower back-test loss on the demo's and the 2,000-item
+        # network's smooth series (0.0688 vs 0.0694, 0.0693 vs 0.0699 scaled pinball)
         models = [
             AutoETS(season_length=1, model="ZZN"),
-            AutoTheta(season_length=season_length if seasonal else 1),
+            DynamicOptimizedTheta(season_length=season_length if seasonal else 1),
         ]
         return models + baselines
     if demand_class in ("intermittent", "lumpy"):
@@ -99,7 +103,7 @@ def ensemble_members(demand_class: str) -> tuple[str, ...]:
     """Candidates whose calibrated quantiles the ``ENSEMBLE`` candidate averages, per class
     (chosen on the car-parts benchmark, see docs/design.md); () = no ensemble."""
     if demand_class in ("smooth", "erratic"):
-        return ("AutoETS", "AutoTheta")
+        return ("AutoETS", "DynamicOptimizedTheta")
     if demand_class in ("intermittent", "lumpy"):
         return ("TSB", "IMAPA", "AutoTheta")
     return ()

@@ -261,7 +261,10 @@ def test_ensemble_is_a_candidate_and_forecasts_the_members_average(series):
     backtested = chosen["selected_by"] == "backtest"
     as_ensemble = chosen.assign(model=chosen["model"].where(~backtested, "Ensemble"))
     fc = forecast(series, as_ensemble, CONFIG, tested.calibration).set_index(["unique_id", "ds"])
-    members = {"smooth": ("AutoETS", "AutoTheta"), "intermittent": ("TSB", "IMAPA", "AutoTheta")}
+    members = {
+        "smooth": ("AutoETS", "DynamicOptimizedTheta"),
+        "intermittent": ("TSB", "IMAPA", "AutoTheta"),
+    }
     for uid in ("fast", "slow"):
         one = chosen[chosen.unique_id == uid]
         demand_class = one["demand_class"].iloc[0]
