@@ -70,15 +70,14 @@ def _intervals(frame: pd.DataFrame, model: str) -> np.ndarray:
 def _quantiles(intervals: np.ndarray, level_scales: dict[int, float] | None = None) -> np.ndarray:
     """(rows, len(QUANTILES)) quantiles from ``_intervals``, each interval's half-width
     multiplied by its level's calibration scale (1 = as fitted); clipped at 0, monotone."""
-    center = intervals[:, 0].astype(float)
+    scaled = _calibrated(intervals.astype(float), level_scales)
     out = np.empty((len(intervals), len(QUANTILES)))
     for k, q in enumerate(QUANTILES):
         if q == 0.5:
-            out[:, k] = center
+            out[:, k] = scaled[:, 0]
             continue
         level = int(round(abs(2 * q - 1) * 100))
-        bound = intervals[:, 1 + 2 * LEVELS.index(level) + (q > 0.5)]
-        out[:, k] = center + (level_scales or {}).get(level, 1.0) * (bound - center)
+        out[:, k] = scaled[:, 1 + 2 * LEVELS.index(level) + (q > 0.5)]
     out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
     return np.maximum.accumulate(out, axis=1)
 
@@ -334,8 +333,9 @@ def _score_class(
 
 
 def _calibrated(intervals: np.ndarray, level_scales: dict[int, float] | None) -> np.ndarray:
-    """``_intervals`` with each level's half-widths multiplied by its scale."""
-    out = intervals.astype(np.float32, copy=True)
+    """``_intervals`` (a copy, same dtype) with each level's half-widths multiplied by its
+    scale."""
+    out = intervals.copy()
     center = out[:, :1]
     for k, level in enumerate(LEVELS):
         bounds = out[:, 1 + 2 * k : 3 + 2 * k]
@@ -459,9 +459,9 @@ def forecast(
     """Forecast each series with its chosen model: unique_id, ds, step, mean, model, quantiles."""
     lengths = df.groupby("unique_id").size()
     frames = []
+    calibration = calibration or {}
     for (demand_class, name), ids in chosen.groupby(["demand_class", "model"])["unique_id"]:
         part = df[df["unique_id"].isin(ids)]
-        calibration = calibration or {}
         members = ensemble_members(demand_class) if name == ENSEMBLE else (name,)
         n_obs = int(lengths[list(ids)].min())
         models = [model_by_name(m, config.horizon, config.season_length, n_obs) for m in members]
