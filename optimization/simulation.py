@@ -1,4 +1,4 @@
-"""Monte Carlo simulation of a network base-stock policy, vectorised over nodes and replications.
+"""Monte Carlo simulation of a network base-stock policy: a numba kernel, network by network.
 
 Units: one period = one day; quantities in units. Every node (location x item) reviews daily
 and orders up to its base-stock level from its parent (or from an outside supplier that always
@@ -22,11 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
+from numba import njit
 from scipy.stats import norm
 
 Z_95 = 1.959963984540054
-FLOAT = np.float32  # stock and demand in the simulation: half the memory traffic of float64
+MEASURES = ("fill_rate", "cycle_service_level", "average_on_hand", "average_backorders")
+BLOCK_NODES = 4_096  # nodes whose draws for all days are made at once (whole networks)
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class SimulationConfig:
     days: int = 365  # measured periods per replication
     warmup_days: int = 56  # discarded start-up periods
     replications: int = 200
-    batch_replications: int = 25  # replications per batch (memory: one batch per worker)
-    workers: int = 2  # batches simulated at once, in threads (numpy releases the GIL)
+    batch_replications: int = 10  # replications per batch (one batch at a time per worker)
+    workers: int = 2  # batches simulated at once, in threads (the kernel releases the GIL)
     lost_sales: bool = False
     seed: int = 0
 
@@ -104,43 +105,67 @@ def simulate(
         raise ValueError(
             f"actual_demand has shape {actual_demand.shape}, expected ({config.days}, {n})"
         )
-    sizes = [
-        min(config.batch_replications, config.replications - start)
+    # one random stream per replication, batches summed in order: results do not depend on
+    # how many workers ran them
+    streams = np.random.SeedSequence(config.seed).spawn(config.replications)
+    batches = [
+        streams[start : start + config.batch_replications]
         for start in range(0, config.replications, config.batch_replications)
     ]
-    # one random stream per batch: results do not depend on how many workers ran them
-    streams = np.random.SeedSequence(config.seed).spawn(len(sizes))
-    # simulated sorted by height, so that each echelon's nodes are one contiguous block
-    heights = _by_height(nodes.parent)
-    order = np.concatenate(heights)
+    # simulated network by network (connected components), children before their parents
+    height = np.empty(n, dtype=int)
+    for level, members in enumerate(_by_height(nodes.parent)):
+        height[members] = level
+    root = np.arange(n)
+    while (nodes.parent[root] >= 0).any():
+        root = np.where(nodes.parent[root] >= 0, nodes.parent[root], root)
+    order = np.lexsort((height, root))
     position = np.empty(n, dtype=int)
     position[order] = np.arange(n)
     sorted_nodes = SimulationNodes(
-        **{name: value[order] for name, value in vars(nodes).items() if name != "parent"},
+        **{
+            name: np.ascontiguousarray(value[order], dtype=float)
+            for name, value in vars(nodes).items()
+            if name not in ("parent", "is_customer")
+        },
+        is_customer=nodes.is_customer[order],
         parent=np.where(nodes.parent[order] >= 0, position[nodes.parent[order]], -1),
     )
-    bounds = np.cumsum([0, *(len(h) for h in heights)])
-    sorted_demand = None if actual_demand is None else actual_demand[:, order]
+    starts = np.flatnonzero(np.diff(root[order], prepend=-1))  # first node of each network
+    edges = [0]
+    for start in starts[1:]:  # blocks of whole networks, about BLOCK_NODES nodes each
+        if start - edges[-1] >= BLOCK_NODES:
+            edges.append(int(start))
+    edges.append(n)
+    blocks = [
+        (low, high, np.append(starts[(starts >= low) & (starts < high)], high))
+        for low, high in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    replay = np.zeros((0, n))
+    if actual_demand is not None:
+        replay = np.ascontiguousarray(np.where(nodes.is_customer, actual_demand, 0.0)[:, order])
     with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
-        per_rep = list(
+        per_batch = list(
             pool.map(
-                lambda batch: _simulate_batch(
-                    sorted_nodes,
-                    bounds,
-                    config,
-                    sizes[batch],
-                    np.random.default_rng(streams[batch]),
-                    sorted_demand,
-                ),
-                range(len(sizes)),
+                lambda batch: _simulate_batch(sorted_nodes, blocks, config, batch, replay),
+                batches,
             )
         )
-    measures = {k: np.concatenate([b[k] for b in per_rep])[:, position] for k in per_rep[0]}
+    # Chan et al.'s pairwise update: mean and squared deviations over all replications
+    mean, squares = per_batch[0]
+    count = len(batches[0])
+    for (batch_mean, batch_squares), batch in zip(per_batch[1:], batches[1:], strict=True):
+        delta = batch_mean - mean
+        total = count + len(batch)
+        mean = mean + delta * len(batch) / total
+        squares = squares + batch_squares + delta**2 * count * len(batch) / total
+        count = total
     out = pd.DataFrame({"node": np.arange(n)})
     reps = config.replications
-    for name, values in measures.items():
-        out[name] = values.mean(axis=0)
-        out[f"{name}_ci95"] = Z_95 * values.std(axis=0, ddof=1) / np.sqrt(reps) if reps > 1 else 0
+    for k, name in enumerate(MEASURES):
+        out[name] = mean[k, position]
+        sd = np.sqrt(squares[k, position] / (reps - 1)) if reps > 1 else 0.0
+        out[f"{name}_ci95"] = Z_95 * sd / np.sqrt(reps)
     customer = nodes.is_customer
     for name in ("fill_rate", "cycle_service_level"):
         out.loc[~customer, [name, f"{name}_ci95"]] = np.nan
@@ -150,137 +175,178 @@ def simulate(
 
 def _simulate_batch(
     nodes: SimulationNodes,
-    bounds: np.ndarray,
+    blocks: list[tuple[int, int, np.ndarray]],
     config: SimulationConfig,
-    reps: int,
-    rng: np.random.Generator,
-    actual_demand: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
+    streams: list[np.random.SeedSequence],
+    actual_demand: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replications with these random streams (one each), one after another; returns the
+    mean and the sum of squared deviations over them of each measure (MEASURES x nodes)."""
     n = len(nodes.parent)
-    parent = nodes.parent
-    internal = parent >= 0
-    parent_ix = np.where(internal, parent, 0)
-    # orders travel up one echelon at a time, so a parent sees its children's orders the day
-    # they are placed: nodes order in groups by height (leaves first), each group the block
-    # bounds[h]:bounds[h + 1] of the nodes (sorted by height)
-    groups = []
-    for low, high in zip(bounds[:-1], bounds[1:], strict=True):
-        up = internal[low:high]
-        rows = np.nonzero(up)[0]
-        # parents sit higher, i.e. in the blocks after this one: map onto those columns only
-        to_parent = sparse.csr_matrix(
-            (np.ones(len(rows), dtype=FLOAT), (rows, parent[low:high][up] - high)),
-            shape=(high - low, n - high),
-        ).T.tocsr()
-        groups.append((slice(low, high), slice(high, n), to_parent))
-    has_lots = bool((nodes.lot_size > 0).any())
-    lt_max = int(np.ceil((nodes.lead_time_mean + 4 * nodes.lead_time_sd).max(initial=1)))
-    horizon = max(lt_max, 1) + 1
     customer = nodes.is_customer
-    mu = np.where(customer, nodes.demand_mean, 0.0).astype(FLOAT)
-    phi = np.where(customer, nodes.demand_persistence, 0.0).astype(FLOAT)
-    sd_state = np.where(customer, nodes.demand_sd, 0.0).astype(FLOAT)
-    sd_shock = (sd_state * np.sqrt(1 - phi**2)).astype(FLOAT)
-    lot = nodes.lot_size.astype(FLOAT)
-    reorder, up_to = nodes.reorder_level.astype(FLOAT), nodes.order_up_to.astype(FLOAT)
-    lead_mean, lead_sd = nodes.lead_time_mean.astype(FLOAT), nodes.lead_time_sd.astype(FLOAT)
-    if actual_demand is not None:
-        actual_demand = np.where(customer, actual_demand, 0.0).astype(FLOAT)
-
-    on_hand = np.broadcast_to(up_to, (reps, n)).astype(FLOAT)
-    customer_backlog = np.zeros((reps, n), dtype=FLOAT)
-    child_backlog = np.zeros((reps, n), dtype=FLOAT)  # owed by this node to its children
-    owed = np.zeros((reps, n), dtype=FLOAT)  # ordered by this node, not yet shipped by its parent
-    in_transit = np.zeros((reps, n), dtype=FLOAT)
-    # arrivals per day slot (a ring of ``horizon`` days): one day's arrivals are contiguous
-    arrivals = np.zeros((horizon, reps, n), dtype=FLOAT)
-    flat_arrivals = arrivals.reshape(-1)
-    index_type = np.int32 if arrivals.size < 2**31 else np.int64
-    base_index = np.arange(reps * n, dtype=index_type).reshape(reps, n)
-    state = rng.standard_normal((reps, n), dtype=FLOAT) * sd_state
-
-    demand_sum = np.zeros((reps, n))
-    served_sum = np.zeros((reps, n))
-    no_backorder_days = np.zeros((reps, n))
-    on_hand_sum = np.zeros((reps, n))
-    backorder_sum = np.zeros((reps, n))
-    for day in range(config.warmup_days + config.days):
-        slot = day % horizon
-        arrived = arrivals[slot].copy()
-        arrivals[slot] = 0.0
-        on_hand += arrived
-        in_transit -= arrived
-
-        state = phi * state + sd_shock * rng.standard_normal((reps, n), dtype=FLOAT)
-        demand = mu + state
-        if actual_demand is not None and day >= config.warmup_days:
-            demand = np.broadcast_to(actual_demand[day - config.warmup_days], (reps, n))
-        returns = np.maximum(-demand, 0.0)
-        demand = np.maximum(demand, 0.0)
-        on_hand += returns
-        served_old = np.minimum(on_hand, customer_backlog)  # oldest backorders first
-        on_hand -= served_old
-        customer_backlog -= served_old
-        served = np.minimum(on_hand, demand)
-        on_hand -= served
-        if not config.lost_sales:
-            customer_backlog += demand - served
-
-        order = np.zeros((reps, n), dtype=FLOAT)
-        for ix, above, to_parent in groups:
-            position = (
-                on_hand[:, ix]
-                - customer_backlog[:, ix]
-                - child_backlog[:, ix]
-                + owed[:, ix]
-                + in_transit[:, ix]
+    mu = np.where(customer, nodes.demand_mean, 0.0)
+    phi = np.where(customer, nodes.demand_persistence, 0.0)
+    sd_state = np.where(customer, nodes.demand_sd, 0.0)
+    sd_shock = sd_state * np.sqrt(1 - phi**2)
+    lead_cdf, lane_shortest, lane_of = _lead_time_cdf(nodes.lead_time_mean, nodes.lead_time_sd)
+    total_days = config.warmup_days + config.days
+    per_rep = np.empty((len(streams), len(MEASURES), n))
+    for rep, stream in enumerate(streams):
+        rng = np.random.default_rng(stream)
+        totals = np.zeros((5, n))
+        for low, high, components in blocks:
+            width = high - low
+            _simulate_block(
+                low,
+                components,
+                config.warmup_days,
+                config.lost_sales,
+                nodes.parent,
+                mu,
+                phi,
+                sd_state,
+                sd_shock,
+                nodes.lot_size,
+                nodes.reorder_level,
+                nodes.order_up_to,
+                lead_cdf,
+                lane_shortest,
+                lane_of,
+                rng.standard_normal(width, dtype=np.float32),
+                rng.standard_normal((total_days, width), dtype=np.float32),
+                rng.random((total_days, width), dtype=np.float32),
+                actual_demand,
+                totals,
             )
-            need = np.maximum(up_to[ix] - position, 0.0)
-            placed = np.where(position < reorder[ix] - 1e-9, need, 0.0)
-            if has_lots:
-                lots = lot[ix]
-                placed = np.where(
-                    lots > 0, np.ceil(placed / np.where(lots > 0, lots, 1) - 1e-9) * lots, placed
-                )
-            order[:, ix] = placed
-            if to_parent.nnz:
-                child_backlog[:, above] += (to_parent @ placed.T).T
-        owed += np.where(internal, order, 0.0)
-
-        shipped_total = np.minimum(on_hand, child_backlog)
+        demand, served, no_backorder_days, on_hand, backorders = totals
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(child_backlog > 1e-12, shipped_total / child_backlog, 0.0)
-        to_child = np.where(internal, owed * share[:, parent_ix], 0.0)
-        on_hand -= shipped_total
-        child_backlog -= shipped_total
-        owed -= to_child
-        shipment = np.where(internal, to_child, order)
-        lead = lead_mean + lead_sd * rng.standard_normal((reps, n), dtype=FLOAT)
-        np.rint(lead, out=lead)
-        np.clip(lead, 1, horizon - 1, out=lead)
-        index = lead.astype(index_type)  # days until arrival -> flat index of the arrival slot
-        index += slot
-        index[index >= horizon] -= horizon
-        index *= reps * n
-        index += base_index
-        flat_arrivals[index] += shipment
-        in_transit += shipment
+            per_rep[rep, 0] = np.where(demand > 0, served / demand, 1.0)
+        per_rep[rep, 1:] = np.stack([no_backorder_days, on_hand, backorders]) / config.days
+    mean = per_rep.mean(axis=0)
+    return mean, ((per_rep - mean) ** 2).sum(axis=0)
 
-        if day >= config.warmup_days:
-            demand_sum += demand
-            served_sum += served
-            no_backorder_days += customer_backlog <= 1e-9
-            on_hand_sum += on_hand
-            backorder_sum += customer_backlog
-    days = config.days
+
+def _lead_time_cdf(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distribution of a shipment's lead time, normal(mean, sd) rounded to whole days and
+    kept within 1 .. mean + 4 sd: P(lead <= k) for k = 0 .. horizon - 1 per distinct lane
+    (rows), each lane's shortest possible lead time, and each node's row."""
+    lanes, lane_of = np.unique(np.stack([mean, sd], axis=1), axis=0, return_inverse=True)
+    horizon = max(int(np.ceil((mean + 4 * sd).max(initial=1))), 1) + 1
+    edges = np.arange(horizon) + 0.5  # lead <= k  <=>  mean + sd z < k + 0.5
+    lane_mean, lane_sd = lanes[:, :1], lanes[:, 1:]
     with np.errstate(divide="ignore", invalid="ignore"):
-        fill = np.where(demand_sum > 0, served_sum / demand_sum, 1.0)
-    return {
-        "fill_rate": fill,
-        "cycle_service_level": no_backorder_days / days,
-        "average_on_hand": on_hand_sum / days,
-        "average_backorders": backorder_sum / days,
-    }
+        cdf = np.where(lane_sd > 0, norm.cdf((edges - lane_mean) / lane_sd), edges > lane_mean)
+    cdf[:, 0] = 0.0  # at least one day
+    cdf[:, -1] = 1.0
+    return cdf, np.argmax(cdf > 0, axis=1), lane_of.reshape(-1).astype(np.int64)
+
+
+@njit(nogil=True, cache=True)
+def _simulate_block(
+    low: int,
+    components: np.ndarray,
+    warmup_days: int,
+    lost_sales: bool,
+    parent: np.ndarray,
+    mu: np.ndarray,
+    phi: np.ndarray,
+    sd_state: np.ndarray,
+    sd_shock: np.ndarray,
+    lot: np.ndarray,
+    reorder: np.ndarray,
+    up_to: np.ndarray,
+    lead_cdf: np.ndarray,
+    lane_shortest: np.ndarray,
+    lane_of: np.ndarray,
+    start_shocks: np.ndarray,
+    demand_shocks: np.ndarray,
+    lead_draws: np.ndarray,
+    actual_demand: np.ndarray,
+    totals: np.ndarray,
+) -> None:
+    """One replication of the networks (connected components) ``components[c]`` ..
+    ``components[c + 1]`` of nodes; ``low`` is the first node. Nodes of a component are
+    contiguous, children before parents. Draws are days x (nodes from ``low``): standard
+    normal demand shocks and uniform lead-time draws. Adds to ``totals`` rows (measured days
+    only): demand, served, days without customer backlog, on hand, customer backlog.
+    ``actual_demand`` (measured days x nodes, or no rows) replaces sampled demand."""
+    horizon = lead_cdf.shape[1]
+    days = demand_shocks.shape[0]
+    widest = np.max(components[1:] - components[:-1])
+    # per node of a component: on hand, customer backlog, backlog owed to children, owed by
+    # the parent, in transit, demand state, today's order, share of the children's backlog
+    # shipped today; arrivals: a ring of days x nodes
+    stock = np.empty((8, widest))
+    arrivals = np.empty((horizon, widest))
+    for c in range(components.shape[0] - 1):
+        first, last = components[c], components[c + 1]
+        stock[:] = 0.0
+        arrivals[:] = 0.0
+        for j in range(first, last):
+            stock[0, j - first] = up_to[j]
+            stock[5, j - first] = sd_state[j] * start_shocks[j - low]
+        for day in range(days):
+            slot = day % horizon
+            measured = day >= warmup_days
+            replay = measured and actual_demand.shape[0] > 0
+            for j in range(first, last):
+                i = j - first
+                arrived = arrivals[slot, i]
+                arrivals[slot, i] = 0.0
+                on_hand = stock[0, i] + arrived
+                stock[4, i] -= arrived
+                stock[5, i] = phi[j] * stock[5, i] + sd_shock[j] * demand_shocks[day, j - low]
+                demand = actual_demand[day - warmup_days, j] if replay else mu[j] + stock[5, i]
+                on_hand += max(-demand, 0.0)  # a return
+                demand = max(demand, 0.0)
+                backlog = stock[1, i]
+                served_old = min(on_hand, backlog)  # oldest backorders first
+                on_hand -= served_old
+                backlog -= served_old
+                served = min(on_hand, demand)
+                on_hand -= served
+                if not lost_sales:
+                    backlog += demand - served
+                stock[0, i] = on_hand
+                stock[1, i] = backlog
+                # children come first: the backlog owed to them holds today's orders
+                position = on_hand - backlog - stock[2, i] + stock[3, i] + stock[4, i]
+                below = position < reorder[j] - 1e-9
+                placed = below * max(up_to[j] - position, 0.0)
+                if lot[j] > 0:
+                    placed = np.ceil(placed / lot[j] - 1e-9) * lot[j]
+                stock[6, i] = placed
+                if parent[j] >= 0:
+                    stock[2, parent[j] - first] += placed
+                    stock[3, i] += placed
+                if measured:
+                    totals[0, j] += demand
+                    totals[1, j] += served
+                    totals[2, j] += backlog <= 1e-9
+            # parents first: a parent ships in proportion to what each child is owed
+            for j in range(last - 1, first - 1, -1):
+                i = j - first
+                owed_to_children = stock[2, i]
+                shipped = min(stock[0, i], owed_to_children)
+                stock[7, i] = shipped / owed_to_children if owed_to_children > 1e-12 else 0.0
+                stock[0, i] -= shipped
+                stock[2, i] = owed_to_children - shipped
+                if parent[j] >= 0:
+                    shipment = stock[3, i] * stock[7, parent[j] - first]
+                    stock[3, i] -= shipment
+                else:
+                    shipment = stock[6, i]
+                if shipment > 0.0:
+                    row, draw = lane_of[j], lead_draws[day, j - low]
+                    lead = lane_shortest[row]
+                    while draw >= lead_cdf[row, lead]:
+                        lead += 1
+                    due = slot + lead
+                    arrivals[due - horizon if due >= horizon else due, i] += shipment
+                    stock[4, i] += shipment
+                if measured:
+                    totals[3, j] += stock[0, i]
+                    totals[4, j] += stock[1, i]
 
 
 def _by_height(parent: np.ndarray) -> list[np.ndarray]:
