@@ -91,7 +91,7 @@ def pinball(y: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
 
 def series_scale(df: pd.DataFrame) -> pd.Series:
     """Scale of each series: mean absolute demand per bucket (units), 1 where it is 0."""
-    scale = df.groupby("unique_id")["y"].apply(lambda s: s.abs().mean())
+    scale = df["y"].abs().groupby(df["unique_id"]).mean()
     return scale.where(scale > 0, 1.0)
 
 
@@ -261,12 +261,16 @@ def _backtest_chunks(
     demand_class: str,
     n_obs: int,
     config: ForecastConfig,
+    rows: dict,
     keep: set[str] | None = None,
 ) -> list[_ClassBacktest]:
-    """Cross-validate the class's candidates (those in ``keep`` if given) on ``ids``."""
+    """Cross-validate the class's candidates (those in ``keep`` if given) on ``ids``;
+    ``rows`` holds each series' row positions in ``df``."""
     chunks = []
     for start in range(0, len(ids), CHUNK_SERIES):
-        part = df[df["unique_id"].isin(ids[start : start + CHUNK_SERIES])]
+        part = df.iloc[
+            np.sort(np.concatenate([rows[i] for i in ids[start : start + CHUNK_SERIES]]))
+        ]
         models = [
             m
             for m in candidate_models(demand_class, config.horizon, config.season_length, n_obs)
@@ -368,6 +372,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
     lengths = df.groupby("unique_id").size()
     min_length = config.horizon * (config.n_windows + 2) + 2
     scale = series_scale(df)
+    rows = df.groupby("unique_id", sort=False).indices
     runs: list[_ClassBacktest] = []
     calibration: Calibration = {}
     scores = []
@@ -378,7 +383,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
         n_obs = int(lengths[ids].min())
         every = -(-len(ids) // config.screen_series) if config.screen_series else 1
         sample = ids[::every]
-        chunks = _backtest_chunks(df, sample, demand_class, n_obs, config)
+        chunks = _backtest_chunks(df, sample, demand_class, n_obs, config, rows)
         if every > 1:
             sample_scores, _ = _score_class(chunks, scale, config)
             chosen = choose_models(df[df["unique_id"].isin(sample)], sample_scores)
@@ -387,7 +392,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
             if ENSEMBLE in keep:
                 keep |= set(ensemble_members(demand_class))
             rest = sorted(set(ids) - set(sample))
-            chunks += _backtest_chunks(df, rest, demand_class, n_obs, config, keep)
+            chunks += _backtest_chunks(df, rest, demand_class, n_obs, config, rows, keep)
         class_scores, class_calibration = _score_class(chunks, scale, config)
         scores.append(class_scores)
         calibration.update(class_calibration)

@@ -100,16 +100,22 @@ def echelon_series(customer_buckets: pd.DataFrame, served: pd.DataFrame) -> pd.D
     (internal nodes pool); unique_id (``location|sku``), ds, y, sorted. A node has a bucket
     where any of its customers has one. Sparse incidence x dense (customers x buckets) matrix:
     memory is that of the bucketed history, not of one row per node x customer x day."""
-    customer_keys = pd.MultiIndex.from_frame(customer_buckets[["location_id", "sku"]])
-    customer_code, customers = pd.factorize(customer_keys)
+    # customer node = location code x item code (one integer: factorizing pairs of strings is
+    # slow at millions of rows)
+    location_code, locations = pd.factorize(customer_buckets["location_id"])
+    sku_code, skus = pd.factorize(customer_buckets["sku"])
+    customer_code, customers = pd.factorize(location_code.astype(np.int64) * len(skus) + sku_code)
     bucket_code, buckets = pd.factorize(customer_buckets["ds"], sort=True)
     demand = np.zeros((len(customers), len(buckets)))
     demand[customer_code, bucket_code] = customer_buckets["y"].to_numpy(dtype=float)
     observed = np.zeros((len(customers), len(buckets)))
     observed[customer_code, bucket_code] = 1.0
-    column = customers.get_indexer(
-        pd.MultiIndex.from_frame(served[["customer_location_id", "sku"]])
+    served_location = locations.get_indexer(served["customer_location_id"])
+    served_sku = skus.get_indexer(served["sku"])
+    column = pd.Index(customers).get_indexer(
+        served_location.astype(np.int64) * len(skus) + served_sku
     )
+    column[(served_location < 0) | (served_sku < 0)] = -1
     links = served[column >= 0]
     node_ids = (links["location_id"] + SEP + links["sku"]).to_numpy(dtype=object)
     node_code, nodes = pd.factorize(node_ids, sort=True)
@@ -149,9 +155,10 @@ def forecast_nodes(
     acc = accuracy(errors, chosen, series_scale(series))
 
     def split(frame: pd.DataFrame) -> pd.DataFrame:
-        ids = frame["unique_id"].astype(str)
+        code, ids = pd.factorize(frame["unique_id"])  # split each distinct id once
+        parts = np.array([str(i).split(SEP, 1) for i in ids], dtype=object).reshape(-1, 2)
         return frame.drop(columns="unique_id").assign(
-            location_id=ids.str.split(SEP, n=1).str[0], sku=ids.str.split(SEP, n=1).str[1]
+            location_id=parts[code, 0], sku=parts[code, 1]
         )
 
     models = split(chosen)
