@@ -7,11 +7,13 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+TEXT = pd.StringDtype("pyarrow")  # ids as read from the marts: Arrow strings, checked by dtype
+
 MART_SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "fct_customer_demand_daily": pa.DataFrameSchema(
         {
-            "location_id": pa.Column(str),
-            "sku": pa.Column(str),
+            "location_id": pa.Column(TEXT),
+            "sku": pa.Column(TEXT),
             "demand_date": pa.Column("datetime64[us]", coerce=True),
             "demand_qty": pa.Column(
                 float, pa.Check.ge(0, error="demand is negative after returns netting")
@@ -37,8 +39,8 @@ MART_SCHEMAS: dict[str, pa.DataFrameSchema] = {
     ),
     "fct_item_network": pa.DataFrameSchema(
         {
-            "source_location_type": pa.Column(str, nullable=False),
-            "destination_location_type": pa.Column(str, nullable=False),
+            "source_location_type": pa.Column(TEXT, nullable=False),
+            "destination_location_type": pa.Column(TEXT, nullable=False),
             "transit_days": pa.Column(float, pa.Check.ge(0)),
         }
     ),
