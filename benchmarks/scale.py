@@ -3,7 +3,8 @@
 Generates the extracts in a scratch folder, runs the `daily_refresh` job over the one landing
 day in this process (as the demo does), and prints and writes (JSON) per-stage seconds, the
 whole refresh, peak memory of the refresh (RSS of this process plus its children, e.g. dbt,
-sampled together every 0.2 s, and the peak within each step; the extracts are written by a
+sampled together every 0.2 s, and the peak within each step; also their PSS, see
+``_MemorySampler``; the extracts are written by a
 separate process so their generation does not count), ingest rows per
 second against DuckDB's own read_csv of the same files in the same run, and the forecast
 stage against the time spent inside its statsforecast calls (cross-validation and forecast,
@@ -30,7 +31,10 @@ import psutil
 
 
 class _MemorySampler(threading.Thread):
-    """RSS of this process and of all its descendants, sampled every ``interval`` seconds."""
+    """RSS of this process and of all its descendants, sampled every ``interval`` seconds, and
+    their PSS (proportional set size: a page shared by n processes counts 1/n in each). Forked
+    workers (statsforecast's) share most of their pages with this process, so the sum of RSS
+    counts those pages again per worker; the sum of PSS is the memory the machine needs."""
 
     def __init__(self, interval: float = 0.2) -> None:
         super().__init__(daemon=True)
@@ -39,14 +43,18 @@ class _MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while self.running:
-            own = self.process.memory_info().rss
-            children = 0
+            own = self.process.memory_full_info()
+            children, proportional = 0, own.pss
             for child in self.process.children(recursive=True):
                 try:
-                    children += child.memory_info().rss
+                    memory = child.memory_full_info()
                 except psutil.Error:
                     continue
-            self.samples.append((time.time(), own / 2**30, children / 2**30))
+                children += memory.rss
+                proportional += memory.pss
+            self.samples.append(
+                (time.time(), own.rss / 2**30, children / 2**30, proportional / 2**30)
+            )
             time.sleep(self.interval)
 
     def stop(self) -> None:
@@ -54,12 +62,14 @@ class _MemorySampler(threading.Thread):
         self.join()
 
     def peak(self, start: float = 0.0, end: float = float("inf")) -> dict[str, float]:
-        """Peak GiB between two times: this process, its children, and both at one moment."""
+        """Peak GiB between two times: RSS of this process, of its children, of both at one
+        moment, and the PSS of all of them at one moment."""
         window = [s for s in self.samples if start <= s[0] <= end] or self.samples[-1:]
         return {
             "process": round(max(s[1] for s in window), 2),
             "children": round(max(s[2] for s in window), 2),
             "total": round(max(s[1] + s[2] for s in window), 2),
+            "pss_total": round(max(s[3] for s in window), 2),
         }
 
 
@@ -197,7 +207,8 @@ def main() -> None:
     print(json.dumps(figures["forecast_vs_bare_statsforecast"], indent=1), flush=True)
     figures["goals"] = {
         "refresh_under_20_min": figures["refresh_seconds"] < 1200,
-        "peak_memory_under_6_gib": figures["peak_rss_gib"]["total"] < 6,
+        "peak_memory_under_6_gib": figures["peak_rss_gib"]["pss_total"] < 6,
+        "peak_rss_sum_under_6_gib": figures["peak_rss_gib"]["total"] < 6,
         "ingest_within_1_5x_bare_duckdb": figures["ingest"]["ratio_pipeline_to_bare"] <= 1.5,
         "forecast_within_1_2x_bare_statsforecast": figures["forecast_vs_bare_statsforecast"][
             "ratio"

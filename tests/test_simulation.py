@@ -7,6 +7,7 @@ from scipy.stats import norm
 from optimization.simulation import (
     SimulationConfig,
     SimulationNodes,
+    _lead_time_cdf,
     fit_persistence,
     normal_fill_rate,
     simulate,
@@ -178,3 +179,15 @@ def test_results_do_not_depend_on_how_many_threads_ran_the_batches():
     two = simulate(nodes, SimulationConfig(workers=2, **config))
     assert one.equals(two)
     assert (one["replications"] == 60).all()
+
+
+def test_lead_times_follow_each_lanes_rounded_normal_distribution():
+    cdf, shortest, lane_of = _lead_time_cdf(np.array([3.2, 2.0, 3.2]), np.array([1.0, 0.0, 1.0]))
+    assert lane_of[0] == lane_of[2] != lane_of[1]  # one row per distinct lane
+    horizon = cdf.shape[1]
+    assert horizon == 9  # ceil(3.2 + 4 x 1.0) + 1
+    draws = np.clip(np.rint(3.2 + np.random.default_rng(0).standard_normal(1_000_000)), 1, 8)
+    empirical = [(draws <= k).mean() for k in range(horizon)]
+    np.testing.assert_allclose(cdf[lane_of[0]], empirical, atol=0.002)
+    fixed = cdf[lane_of[1]]  # no spread: always 2 days
+    assert shortest[lane_of[1]] == 2 and fixed[1] == 0.0 and fixed[2] == 1.0
