@@ -4,7 +4,7 @@ Generates the extracts in a scratch folder, runs the `daily_refresh` job over th
 day in this process (as the demo does), and prints and writes (JSON) per-stage seconds, the
 whole refresh, peak memory of the refresh (RSS of this process plus its children, e.g. dbt,
 sampled together every 0.2 s, and the peak within each step; also their PSS, see
-``_MemorySampler``; the extracts are written by a
+``_MemorySampler``, every 2 s; the extracts are written by a
 separate process so their generation does not count), ingest rows per
 second against DuckDB's own read_csv of the same files in the same run, and the forecast
 stage against the time spent inside its statsforecast calls (cross-validation and forecast,
@@ -36,25 +36,29 @@ class _MemorySampler(threading.Thread):
     workers (statsforecast's) share most of their pages with this process, so the sum of RSS
     counts those pages again per worker; the sum of PSS is the memory the machine needs."""
 
-    def __init__(self, interval: float = 0.2) -> None:
+    def __init__(self, interval: float = 0.2, pss_every: int = 10) -> None:
         super().__init__(daemon=True)
         self.interval, self.samples, self.running = interval, [], True
+        self.pss_every = pss_every  # PSS walks every page table: sampled less often (2 s)
         self.process = psutil.Process()
 
     def run(self) -> None:
+        count, proportional = 0, 0.0
         while self.running:
-            own = self.process.memory_full_info()
-            children, proportional = 0, own.pss
-            for child in self.process.children(recursive=True):
+            with_pss = count % self.pss_every == 0
+            count += 1
+            processes = [self.process, *self.process.children(recursive=True)]
+            rss, pss = [], []
+            for process in processes:
                 try:
-                    memory = child.memory_full_info()
+                    memory = process.memory_full_info() if with_pss else process.memory_info()
                 except psutil.Error:
                     continue
-                children += memory.rss
-                proportional += memory.pss
-            self.samples.append(
-                (time.time(), own.rss / 2**30, children / 2**30, proportional / 2**30)
-            )
+                rss.append(memory.rss)
+                pss.append(memory.pss if with_pss else 0)
+            if with_pss:
+                proportional = sum(pss) / 2**30
+            self.samples.append((time.time(), rss[0] / 2**30, sum(rss[1:]) / 2**30, proportional))
             time.sleep(self.interval)
 
     def stop(self) -> None:
