@@ -112,14 +112,7 @@ def simulate(
         streams[start : start + config.batch_replications]
         for start in range(0, config.replications, config.batch_replications)
     ]
-    # simulated network by network (connected components), children before their parents
-    height = np.empty(n, dtype=int)
-    for level, members in enumerate(_by_height(nodes.parent)):
-        height[members] = level
-    root = np.arange(n)
-    while (nodes.parent[root] >= 0).any():
-        root = np.where(nodes.parent[root] >= 0, nodes.parent[root], root)
-    order = np.lexsort((height, root))
+    order, blocks = _networks(nodes.parent)
     position = np.empty(n, dtype=int)
     position[order] = np.arange(n)
     sorted_nodes = SimulationNodes(
@@ -131,16 +124,6 @@ def simulate(
         is_customer=nodes.is_customer[order],
         parent=np.where(nodes.parent[order] >= 0, position[nodes.parent[order]], -1),
     )
-    starts = np.flatnonzero(np.diff(root[order], prepend=-1))  # first node of each network
-    edges = [0]
-    for start in starts[1:]:  # blocks of whole networks, about BLOCK_NODES nodes each
-        if start - edges[-1] >= BLOCK_NODES:
-            edges.append(int(start))
-    edges.append(n)
-    blocks = [
-        (low, high, np.append(starts[(starts >= low) & (starts < high)], high))
-        for low, high in zip(edges[:-1], edges[1:], strict=True)
-    ]
     replay = np.zeros((0, n))
     if actual_demand is not None:
         replay = np.ascontiguousarray(np.where(nodes.is_customer, actual_demand, 0.0)[:, order])
@@ -347,6 +330,31 @@ def _simulate_block(
                 if measured:
                     totals[3, j] += stock[0, i]
                     totals[4, j] += stock[1, i]
+
+
+def _networks(parent: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+    """Simulation order of the nodes: network by network (connected components), children
+    before their parents; and blocks of whole networks of about ``BLOCK_NODES`` nodes in that
+    order: (first, end, the networks' starts followed by end)."""
+    n = len(parent)
+    height = np.empty(n, dtype=int)
+    for level, members in enumerate(_by_height(parent)):
+        height[members] = level
+    root = np.arange(n)
+    while (parent[root] >= 0).any():
+        root = np.where(parent[root] >= 0, parent[root], root)
+    order = np.lexsort((height, root))
+    starts = np.flatnonzero(np.diff(root[order], prepend=-1))  # first node of each network
+    edges = [0]
+    for start in starts[1:]:
+        if start - edges[-1] >= BLOCK_NODES:
+            edges.append(int(start))
+    edges.append(n)
+    blocks = [
+        (low, high, np.append(starts[(starts >= low) & (starts < high)], high))
+        for low, high in zip(edges[:-1], edges[1:], strict=True)
+    ]
+    return order, blocks
 
 
 def _by_height(parent: np.ndarray) -> list[np.ndarray]:
