@@ -268,9 +268,7 @@ def _backtest_chunks(
     ``rows`` holds each series' row positions in ``df``."""
     chunks = []
     for start in range(0, len(ids), CHUNK_SERIES):
-        part = df.iloc[
-            np.sort(np.concatenate([rows[i] for i in ids[start : start + CHUNK_SERIES]]))
-        ]
+        part = _series_rows(df, rows, ids[start : start + CHUNK_SERIES])
         models = [
             m
             for m in candidate_models(demand_class, config.horizon, config.season_length, n_obs)
@@ -288,6 +286,11 @@ def _backtest_chunks(
             )
         )
     return chunks
+
+
+def _series_rows(df: pd.DataFrame, rows: dict, ids: list) -> pd.DataFrame:
+    """The rows of series ``ids``, in ``df``'s order; ``rows``: each series' row positions."""
+    return df.iloc[np.sort(np.concatenate([rows[i] for i in ids]))]
 
 
 def _score_class(
@@ -386,7 +389,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
         chunks = _backtest_chunks(df, sample, demand_class, n_obs, config, rows)
         if every > 1:
             sample_scores, _ = _score_class(chunks, scale, config)
-            chosen = choose_models(df[df["unique_id"].isin(sample)], sample_scores)
+            chosen = choose_models(_series_rows(df, rows, sample), sample_scores)
             share = chosen["model"].value_counts(normalize=True)
             keep = set(share[share >= SCREEN_MIN_SHARE].index)
             if ENSEMBLE in keep:

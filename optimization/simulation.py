@@ -337,9 +337,7 @@ def _networks(parent: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, np.n
     before their parents; and blocks of whole networks of about ``BLOCK_NODES`` nodes in that
     order: (first, end, the networks' starts followed by end)."""
     n = len(parent)
-    height = np.empty(n, dtype=int)
-    for level, members in enumerate(_by_height(parent)):
-        height[members] = level
+    height = _heights(parent)
     root = np.arange(n)
     while (parent[root] >= 0).any():
         root = np.where(parent[root] >= 0, parent[root], root)
@@ -357,8 +355,8 @@ def _networks(parent: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, np.n
     return order, blocks
 
 
-def _by_height(parent: np.ndarray) -> list[np.ndarray]:
-    """Node indices grouped by height (0 = no children), lowest first."""
+def _heights(parent: np.ndarray) -> np.ndarray:
+    """Each node's height: 0 without children, else one more than its highest child."""
     height = np.zeros(len(parent), dtype=int)
     for _ in range(len(parent)):
         raised = height.copy()
@@ -369,7 +367,7 @@ def _by_height(parent: np.ndarray) -> list[np.ndarray]:
         height = raised
     else:
         raise ValueError("SimulationNodes.parent has a cycle")
-    return [np.nonzero(height == h)[0] for h in range(height.max() + 1)]
+    return height
 
 
 def normal_fill_rate(mean: float, sd: float, lead_time: int, base_stock: float) -> float:

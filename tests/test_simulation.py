@@ -191,3 +191,9 @@ def test_lead_times_follow_each_lanes_rounded_normal_distribution():
     np.testing.assert_allclose(cdf[lane_of[0]], empirical, atol=0.002)
     fixed = cdf[lane_of[1]]  # no spread: always 2 days
     assert shortest[lane_of[1]] == 2 and fixed[1] == 0.0 and fixed[2] == 1.0
+
+
+def test_a_parent_cycle_is_refused_before_simulating():
+    nodes = _nodes([1, 0], [10, 10], [1, 1], [True, True], [1, 1], [0, 0])
+    with pytest.raises(ValueError, match="cycle"):
+        simulate(nodes, SimulationConfig(days=5, replications=1))
