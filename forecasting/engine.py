@@ -3,7 +3,9 @@
 Input: a long frame ``unique_id, ds, y`` of demand per planning bucket (units per bucket).
 Models are chosen per series by rolling-origin cross-validation on the scaled pinball loss
 averaged over QUANTILES (a discrete CRPS). Quantiles come from the model's intervals (native or
-conformal), are clipped at 0 and made monotone.
+conformal), calibrated on the back-test: for series counted in whole units, from a negative
+binomial with the model's mean and the calibrated 80% interval's standard deviation
+(``forecasting.counts``); otherwise the interval bounds themselves, clipped at 0 and monotone.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 from statsforecast import StatsForecast
 
+from forecasting.counts import count_quantiles
 from forecasting.models import (
     DEFAULT_MODEL,
     ENSEMBLE,
@@ -56,6 +59,9 @@ class ForecastConfig:
     screen_series: int | None = 2_000
     n_jobs: int = 2
     calibrate: bool = True  # rescale interval widths per level to the back-test's coverage
+    # series whose history is all whole units get negative-binomial quantiles (False: the
+    # symmetric intervals clipped at 0, for every series)
+    count_shape: bool = True
     # "tcp://host:8786": run statsforecast on that Dask cluster (statsforecast -> Fugue -> Dask);
     # None: in this process with n_jobs workers
     dask_scheduler: str | None = None
@@ -67,9 +73,15 @@ def _intervals(frame: pd.DataFrame, model: str) -> np.ndarray:
     return frame[columns].to_numpy(dtype=np.float32)
 
 
-def _quantiles(intervals: np.ndarray, level_scales: dict[int, float] | None = None) -> np.ndarray:
+def _quantiles(
+    intervals: np.ndarray,
+    level_scales: dict[int, float] | None = None,
+    counts: np.ndarray | None = None,
+) -> np.ndarray:
     """(rows, len(QUANTILES)) quantiles from ``_intervals``, each interval's half-width
-    multiplied by its level's calibration scale (1 = as fitted); clipped at 0, monotone."""
+    multiplied by its level's calibration scale (1 = as fitted); clipped at 0, monotone.
+    Rows where ``counts`` is True: whole-unit quantiles of a negative binomial with the mean and
+    ``_sd`` instead."""
     scaled = _calibrated(intervals.astype(float), level_scales)
     out = np.empty((len(intervals), len(QUANTILES)))
     for k, q in enumerate(QUANTILES):
@@ -79,7 +91,35 @@ def _quantiles(intervals: np.ndarray, level_scales: dict[int, float] | None = No
         level = int(round(abs(2 * q - 1) * 100))
         out[:, k] = scaled[:, 1 + 2 * LEVELS.index(level) + (q > 0.5)]
     out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
-    return np.maximum.accumulate(out, axis=1)
+    out = np.maximum.accumulate(out, axis=1)
+    if counts is not None and counts.any():
+        sd = _sd(intervals[counts], level_scales, np.ones(counts.sum(), dtype=bool))
+        out[counts] = count_quantiles(scaled[counts, 0], sd, QUANTILES)
+    return out
+
+
+COUNT_SD = "count_sd"  # calibration key: the sd multiplier of count series
+
+
+def _sd(intervals: np.ndarray, level_scales: dict | None, counts: np.ndarray | None) -> np.ndarray:
+    """Standard deviation of demand per row (units per bucket) from ``_intervals``: the 80%
+    interval's upper half-width / z_0.9 (the lower one is cut by 0), calibrated: by the 80%
+    level's scale, or on ``counts`` rows by the count distribution's (``COUNT_SD``)."""
+    scales = level_scales or {}
+    upper = intervals[:, 2 + 2 * LEVELS.index(80)].astype(float) - intervals[:, 0]
+    scale = np.where(
+        counts if counts is not None else False, scales.get(COUNT_SD, 1.0), scales.get(80, 1.0)
+    )
+    return np.clip(upper * scale / Z_80, 0.0, None)
+
+
+def count_valued(df: pd.DataFrame, config: ForecastConfig) -> pd.Series:
+    """Per series (index unique_id): True when every bucket of its history is a whole number of
+    units (and ``config.count_shape``): its quantiles come from a count distribution."""
+    whole = df["y"].to_numpy() == np.round(df["y"].to_numpy())
+    return pd.Series(whole, index=df["unique_id"]).groupby(level=0, sort=False).all() & bool(
+        config.count_shape
+    )
 
 
 def pinball(y: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
@@ -174,7 +214,8 @@ def _freq(df: pd.DataFrame) -> str:
     )
 
 
-Calibration = dict[tuple[str, str], dict[int, float]]
+# (demand class, model) -> interval scale per level, and COUNT_SD
+Calibration = dict[tuple[str, str], dict[int | str, float]]
 
 
 CHUNK_SERIES = 5_000  # series cross-validated per statsforecast call (bounds its frames' memory)
@@ -189,6 +230,7 @@ class _ClassBacktest:
     cutoff: np.ndarray  # datetime64
     step: np.ndarray  # int16, buckets after the origin
     y: np.ndarray  # float32, actual demand (units per bucket)
+    counts: np.ndarray  # bool, the series is counted in whole units (``count_valued``)
     intervals: dict[str, np.ndarray]  # model -> ``_intervals`` (float32)
 
 
@@ -217,7 +259,11 @@ class Backtest:
                 rows = picked == name
                 if not rows.any():
                     continue
-                q = _quantiles(intervals[rows], self.calibration.get((run.demand_class, name)))
+                q = _quantiles(
+                    intervals[rows],
+                    self.calibration.get((run.demand_class, name)),
+                    run.counts[rows],
+                )
                 frames.append(
                     pd.DataFrame(
                         {
@@ -262,10 +308,11 @@ def _backtest_chunks(
     n_obs: int,
     config: ForecastConfig,
     rows: dict,
+    counts: pd.Series,
     keep: set[str] | None = None,
 ) -> list[_ClassBacktest]:
     """Cross-validate the class's candidates (those in ``keep`` if given) on ``ids``;
-    ``rows`` holds each series' row positions in ``df``."""
+    ``rows`` holds each series' row positions in ``df``, ``counts`` its ``count_valued``."""
     chunks = []
     for start in range(0, len(ids), CHUNK_SERIES):
         part = _series_rows(df, rows, ids[start : start + CHUNK_SERIES])
@@ -282,6 +329,7 @@ def _backtest_chunks(
                 cv["cutoff"].to_numpy(),
                 (cv.groupby(["unique_id", "cutoff"]).cumcount() + 1).to_numpy(np.int16),
                 cv["y"].to_numpy(np.float32),
+                counts.reindex(cv["unique_id"].to_numpy()).to_numpy(bool),
                 {repr(m): _intervals(cv, repr(m)) for m in models},
             )
         )
@@ -310,11 +358,16 @@ def _score_class(
         having = [c for c in chunks if name in c.intervals]
         codes, uniques = pd.factorize(np.concatenate([c.unique_id for c in having]))
         y = np.concatenate([c.y for c in having]).astype(float)
+        counts = np.concatenate([c.counts for c in having])
         intervals = np.concatenate([c.intervals[name] for c in having])
         key = (demand_class, name)
         if config.calibrate:
-            calibration[key] = level_scales(y, intervals)
-        loss = pinball(y, _quantiles(intervals, calibration.get(key)))
+            calibration[key] = (
+                level_scales(y[~counts], intervals[~counts]) if (~counts).any() else {}
+            )
+            if counts.any():
+                calibration[key][COUNT_SD] = count_spread(y[counts], intervals[counts])
+        loss = pinball(y, _quantiles(intervals, calibration.get(key), counts))
         mean_loss = np.bincount(codes, weights=loss) / np.bincount(codes)
         frames.append(
             pd.DataFrame(
@@ -375,6 +428,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
     lengths = df.groupby("unique_id").size()
     min_length = config.horizon * (config.n_windows + 2) + 2
     scale = series_scale(df)
+    counts = count_valued(df, config)
     rows = df.groupby("unique_id", sort=False).indices
     runs: list[_ClassBacktest] = []
     calibration: Calibration = {}
@@ -386,7 +440,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
         n_obs = int(lengths[ids].min())
         every = -(-len(ids) // config.screen_series) if config.screen_series else 1
         sample = ids[::every]
-        chunks = _backtest_chunks(df, sample, demand_class, n_obs, config, rows)
+        chunks = _backtest_chunks(df, sample, demand_class, n_obs, config, rows, counts)
         if every > 1:
             sample_scores, _ = _score_class(chunks, scale, config)
             chosen = choose_models(_series_rows(df, rows, sample), sample_scores)
@@ -395,7 +449,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
             if ENSEMBLE in keep:
                 keep |= set(ensemble_members(demand_class))
             rest = sorted(set(ids) - set(sample))
-            chunks += _backtest_chunks(df, rest, demand_class, n_obs, config, rows, keep)
+            chunks += _backtest_chunks(df, rest, demand_class, n_obs, config, rows, counts, keep)
         class_scores, class_calibration = _score_class(chunks, scale, config)
         scores.append(class_scores)
         calibration.update(class_calibration)
@@ -464,8 +518,10 @@ def forecast(
     config: ForecastConfig,
     calibration: Calibration | None = None,
 ) -> pd.DataFrame:
-    """Forecast each series with its chosen model: unique_id, ds, step, mean, model, quantiles."""
+    """Forecast each series with its chosen model: unique_id, ds, step, mean, sd (``_sd``),
+    model, quantiles (units per bucket)."""
     lengths = df.groupby("unique_id").size()
+    counts = count_valued(df, config)
     frames = []
     calibration = calibration or {}
     for (demand_class, name), ids in chosen.groupby(["demand_class", "model"])["unique_id"]:
@@ -478,12 +534,15 @@ def forecast(
             [_intervals(fc, m) for m in members],
             [calibration.get((demand_class, m)) if name == ENSEMBLE else None for m in members],
         )
-        q = _quantiles(intervals, calibration.get((demand_class, name)))
+        level_scales = calibration.get((demand_class, name))
+        row_counts = counts.reindex(fc["unique_id"].to_numpy()).to_numpy(bool)
+        q = _quantiles(intervals, level_scales, row_counts)
         frame = pd.DataFrame(
             {
                 "unique_id": fc["unique_id"].to_numpy(),
                 "ds": fc["ds"].to_numpy(),
                 "mean": np.clip(intervals[:, 0].astype(float), 0, None),
+                "sd": _sd(intervals, level_scales, row_counts),
                 "model": name,
                 **{QCOLS[k]: q[:, k] for k in range(len(QUANTILES))},
             }
@@ -537,6 +596,22 @@ def level_scales(y: np.ndarray, intervals: np.ndarray) -> dict[int, float]:
     return scales
 
 
+SPREAD_SAMPLE = 20_000  # back-test points the count spread is fitted on, at most
+SPREAD_GRID = np.geomspace(0.5, 2.0, 13)  # sd multipliers tried (12% apart)
+
+
+def count_spread(y: np.ndarray, intervals: np.ndarray) -> float:
+    """The multiplier of ``_sd`` (from SPREAD_GRID) whose count quantiles have the lowest
+    pinball loss on the back-test actuals ``y``, on up to SPREAD_SAMPLE evenly spread points:
+    the count distribution's spread calibrated by the score it is judged on."""
+    rows = np.linspace(0, len(y) - 1, min(len(y), SPREAD_SAMPLE)).astype(int)
+    y, intervals = y[rows], intervals[rows]
+    mean = intervals[:, 0].astype(float)
+    sd = _sd(intervals, None, None)
+    loss = [pinball(y, count_quantiles(mean, sd * k, QUANTILES)).mean() for k in SPREAD_GRID]
+    return float(SPREAD_GRID[int(np.argmin(loss))])
+
+
 def error_correlation(errors: pd.DataFrame, chosen: pd.DataFrame, horizon: int) -> pd.DataFrame:
     """Per demand class and k: variance of the k-bucket sum of errors over the sum of the k
     per-bucket error variances (1 for independent errors; > 1 when errors persist)."""
@@ -580,7 +655,7 @@ def lead_time_demand(
 ) -> pd.DataFrame:
     """Mean and sd of demand summed over the next 1..max_days days, per series (units).
 
-    Per-bucket sd comes from the model's 10-90% interval; the sd of a k-bucket sum is
+    Per-bucket sd is the forecast's (``_sd``); the sd of a k-bucket sum is
     sqrt(sum of per-bucket variances x variance_ratio(k)) with the ratio measured on the
     model's own back-test errors (not assumed to be 1). Fractional buckets interpolate the
     cumulative mean and variance linearly.
@@ -589,7 +664,7 @@ def lead_time_demand(
     ids = fc["unique_id"].unique()
     horizon = int(fc["step"].max())
     mean = fc["mean"].to_numpy(float).reshape(len(ids), horizon)
-    sd = ((fc["q90"] - fc["q10"]).to_numpy(float) / (2 * Z_80)).reshape(len(ids), horizon)
+    sd = fc["sd"].to_numpy(float).reshape(len(ids), horizon)
     classes = chosen.set_index("unique_id").loc[ids, "demand_class"].to_numpy()
     ratio = np.ones((len(ids), horizon))
     for demand_class in np.unique(classes):

