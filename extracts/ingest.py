@@ -1,8 +1,12 @@
 """Load one day's extract files into the warehouse's ``raw`` schema, or quarantine them.
 
-Each raw table keeps the file's text as-is plus ``extract_date``, ``source_file`` and
-``source_row``. Loading a day replaces that day's rows in one transaction, so a re-run never
-duplicates and a failure leaves the table as it was.
+Each day's file is its own table, ``raw_days."<extract>@<YYYY-MM-DD>"``: the file's text as-is,
+rows in file order. ``raw.<extract>`` is a view over that extract's days adding
+``extract_date``, ``source_file``, ``source_row`` (the row's place in the file, from 1) and
+``loaded_at``. A file is read straight into a new table (one pass, DuckDB's parallel reader,
+as fast as a bare ``CREATE TABLE AS read_csv``), checked there, and only if it passes swapped in
+for that day in one transaction with the view: a re-run never duplicates, a failure or a crash
+leaves ``raw`` as it was, and no copy of the rows is made.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from extracts.validate import (
     check_header,
     check_rows,
     check_whole_file,
-    duplicate_keys,
     find_extract_file,
     master_ids,
     stage_file,
@@ -78,13 +81,68 @@ def quarantine(path: Path, landing: Path, extract_date: dt.date, reason: str) ->
     return target
 
 
-def raw_table_ddl(name: str) -> str:
-    columns = ", ".join(f'"{c}" VARCHAR' for c in EXTRACTS[name].column_names)
-    return (
-        f'CREATE TABLE IF NOT EXISTS raw."{name}" (extract_date DATE NOT NULL, '
-        f"source_file VARCHAR NOT NULL, source_row INTEGER NOT NULL, "
-        f"loaded_at TIMESTAMP NOT NULL, {columns})"
+DAYS = "raw_days"  # schema of the per-day tables
+LOADS = f"{DAYS}.loaded_days"  # one row per extract x day loaded
+
+
+def day_table(name: str, extract_date: dt.date, incoming: bool = False) -> str:
+    """Quoted SQL name of an extract's table for one day (``incoming``: while it is checked).
+    ``name`` is a contract extract name and the date is a date: nothing else reaches the SQL."""
+    if name not in EXTRACTS:
+        raise KeyError(f"unknown extract {name!r}")
+    suffix = "@incoming" if incoming else ""
+    return f'{DAYS}."{name}@{dt.date.fromisoformat(str(extract_date)).isoformat()}{suffix}"'
+
+
+def _text(value: str) -> str:
+    """A SQL string literal (quotes doubled)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _refresh_view(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """(Re)create ``raw.<name>`` over the extract's loaded days; dropped when none is left."""
+    loads = con.execute(
+        f"SELECT extract_date, source_file, loaded_at FROM {LOADS} WHERE extract = ? "
+        "ORDER BY extract_date",
+        [name],
+    ).fetchall()
+    if not loads:
+        con.execute(f'DROP VIEW IF EXISTS raw."{name}"')
+        return
+    columns = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in EXTRACTS[name].column_names)
+    days = " UNION ALL ".join(
+        f"SELECT DATE '{day.isoformat()}' AS extract_date, {_text(source_file)} AS source_file, "
+        f"rowid + 1 AS source_row, TIMESTAMP '{loaded_at.isoformat()}' AS loaded_at, {columns} "
+        f"FROM {day_table(name, day)}"
+        for day, source_file, loaded_at in loads
     )
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    con.execute(f'CREATE OR REPLACE VIEW raw."{name}" AS {days}')
+
+
+def _ensure_days_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {DAYS}")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {LOADS} (extract VARCHAR NOT NULL, extract_date DATE NOT "
+        "NULL, source_file VARCHAR NOT NULL, loaded_at TIMESTAMP NOT NULL, rows BIGINT NOT NULL, "
+        "PRIMARY KEY (extract, extract_date))"
+    )
+
+
+def remove_day(con: duckdb.DuckDBPyConnection, name: str, extract_date: dt.date) -> None:
+    """Unload one extract's day (e.g. a day loaded by mistake), in one transaction."""
+    _ensure_days_schema(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {day_table(name, extract_date)}")
+        con.execute(
+            f"DELETE FROM {LOADS} WHERE extract = ? AND extract_date = ?", [name, extract_date]
+        )
+        _refresh_view(con, name)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 @contextmanager
@@ -109,13 +167,13 @@ def frame_transaction(
 def ingest_extract(
     con: duckdb.DuckDBPyConnection, landing: Path, extract_date: dt.date, name: str
 ) -> LoadResult:
-    """Check and load one extract of one day into ``raw.<name>``, replacing that day's rows.
+    """Check and load one extract of one day, replacing that day's rows in ``raw.<name>``.
 
-    One transaction: the day's old rows are deleted, the file is read by DuckDB's own reader
-    straight into the table (written to disk as it goes, so memory stays bounded), and the
-    contract's checks run in SQL on the new rows (row rules, duplicate keys, whole-file rules).
-    Only if all pass is it committed. Any failure rolls back (``raw`` is as it was; a new table
-    is not even created), moves the file to the quarantine with the reason, and raises
+    The file is read by DuckDB's own reader into the day's incoming table (written to disk as
+    it goes, so memory stays bounded) and the contract's checks run in SQL on it (row rules and
+    repeated keys in one scan, whole-file rules). Only if all pass does one transaction put it
+    in place of the day's previous table and refresh the view. Any failure drops the incoming table
+    (``raw`` is as it was), moves the file to the quarantine with the reason, and raises
     ExtractError.
     """
     extract = EXTRACTS[name]
@@ -136,41 +194,50 @@ def ingest_extract(
         referenced.add("items")
     masters = master_ids(folder, sorted(referenced))
     columns = ", ".join(f'"{c}"' for c in extract.column_names)
-    day_rows = (
-        f"(SELECT * FROM raw.\"{name}\" WHERE extract_date = DATE '{extract_date.isoformat()}')"
-    )
+    incoming = day_table(name, extract_date, incoming=True)
     try:
         check_header(con, path, extract)
-        staged = f"staged_{name}"
-        rows_sql = stage_file(con, path, staged)
-        con.execute("BEGIN TRANSACTION")
+        _ensure_days_schema(con)
         try:
-            con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-            con.execute(raw_table_ddl(name))
-            con.execute(f'DELETE FROM raw."{name}" WHERE extract_date = ?', [extract_date])
-            rows = con.execute(
-                f'INSERT INTO raw."{name}" (extract_date, source_file, source_row, loaded_at, '
-                f"{columns}) SELECT ?, ?, source_row, now()::TIMESTAMP, {columns} FROM {rows_sql}",
-                [extract_date, path.name],
-            ).fetchall()[0][0]
+            rows_sql = stage_file(con, path, incoming)
+            rows = con.execute(f"SELECT count(*) FROM {incoming}").fetchall()[0][0]
             if rows == 0 and not extract.allow_header_only:
                 raise ExtractError(path, [(None, None, "file has a header but no rows")])
-            failures = check_rows(con, day_rows, extract, masters, extract_date)
-            failures += duplicate_keys(con, day_rows, extract)
+            failures = check_rows(con, rows_sql, extract, masters, extract_date)
             if extract.extra_rules:  # whole-file rules: small files (the lanes) only
                 failures += check_whole_file(
-                    con.execute(f"SELECT {columns} FROM {day_rows}").df(), extract, masters
+                    con.execute(f"SELECT {columns} FROM {incoming}").df(), extract, masters
                 )
             if failures:
                 raise ExtractError(path, failures)
-            crash_point(f"ingest:{name}")  # the day's rows replaced, not yet committed
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            _swap_in(con, name, extract_date, path.name, rows)
         finally:
-            con.execute(f'DROP TABLE IF EXISTS temp.main."{staged}"')
+            con.execute(f"DROP TABLE IF EXISTS {incoming}")
     except ExtractError as error:
         quarantine(path, landing, extract_date, str(error))
         raise
     return LoadResult(name, extract_date, path.name, int(rows))
+
+
+def _swap_in(
+    con: duckdb.DuckDBPyConnection, name: str, extract_date: dt.date, source_file: str, rows: int
+) -> None:
+    """The checked incoming table becomes the day's table, in one transaction with the view."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DROP TABLE IF EXISTS {day_table(name, extract_date)}")
+        table = day_table(name, extract_date).split(".", 1)[1]
+        con.execute(f"ALTER TABLE {day_table(name, extract_date, incoming=True)} RENAME TO {table}")
+        con.execute(
+            f"DELETE FROM {LOADS} WHERE extract = ? AND extract_date = ?", [name, extract_date]
+        )
+        con.execute(
+            f"INSERT INTO {LOADS} VALUES (?, ?, ?, now()::TIMESTAMP, ?)",
+            [name, extract_date, source_file, rows],
+        )
+        _refresh_view(con, name)
+        crash_point(f"ingest:{name}")  # the day's rows replaced, not yet committed
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

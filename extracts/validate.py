@@ -65,8 +65,8 @@ def file_scan(path: Path) -> tuple[str, list]:
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> str:
-    """Read the file into the temporary table ``table`` and return a SQL table expression of
-    its rows with ``source_row``, the row's place in the file counted from 1.
+    """Read the file into the table ``table`` (a quoted SQL name) and return a SQL table
+    expression of its rows with ``source_row``, the row's place in the file counted from 1.
 
     DuckDB reads the file on every core and keeps insertion (file) order, so a table created
     outside any transaction numbers its rows in file order from 0 (``rowid``): the numbering
@@ -74,10 +74,10 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> str:
     Must run in autocommit (rows created inside a transaction carry offset rowids)."""
     scan, params = file_scan(path)
     try:
-        con.execute(f'CREATE OR REPLACE TEMP TABLE "{table}" AS SELECT * FROM {scan}', params)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {scan}", params)
     except duckdb.Error as exc:
         raise read_error(path, exc) from exc
-    return f'(SELECT rowid + 1 AS source_row, * FROM temp.main."{table}")'
+    return f"(SELECT rowid + 1 AS source_row, * FROM {table})"
 
 
 def check_header(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -> None:
@@ -175,12 +175,28 @@ def _sql_id(column: str) -> str:
     return f'upper(trim("{column}"))'
 
 
-def _sql_number(column: str) -> str:
-    return f'TRY_CAST(trim("{column}") AS DOUBLE)'
+def _parsed(column: str, kind: str) -> str:
+    """Name of a column's parsed value in ``parsed_rows`` (kind: id, number or date)."""
+    return f'"{column}:{kind}"'
 
 
-def _sql_date(column: str) -> str:
-    return f"TRY_STRPTIME(left(trim(\"{column}\"), 10), '%Y-%m-%d')"
+def parsed_rows(rows: str, extract: Extract) -> str:
+    """``rows`` with each column parsed once beside its text: ids trimmed and upper-cased,
+    numbers as DOUBLE, dates as DATE (NULL where the text is not one); the rules read these,
+    so each string is worked on once per scan."""
+    parsed = []
+    for column in extract.columns:
+        name = column.name
+        if column.kind == "id" or column.allowed is not None or name in extract.key:
+            parsed.append(f"{_sql_id(name)} AS {_parsed(name, 'id')}")
+        if column.kind in ("number", "integer") or {column.min_value, column.max_value} != {None}:
+            parsed.append(f'TRY_CAST(trim("{name}") AS DOUBLE) AS {_parsed(name, "number")}')
+        if column.kind == "date":
+            parsed.append(
+                f"TRY_STRPTIME(left(trim(\"{name}\"), 10), '%Y-%m-%d')::DATE "
+                f"AS {_parsed(name, 'date')}"
+            )
+    return f"(SELECT *, {', '.join(parsed)} FROM {rows})" if parsed else rows
 
 
 def _sql_text(value: str) -> str:
@@ -190,18 +206,18 @@ def _sql_text(value: str) -> str:
 def row_rules(
     extract: Extract, masters: Mapping[str, set[str]], extract_date: dt.date | None = None
 ) -> list[Rule]:
-    """The contract's row rules as SQL: missing values, blank ids, numbers, whole numbers,
-    bounds, dates, allowed values, ids known to the masters (``known_<master>`` tables) and,
-    with ``extract_date``, no transaction dated after the extract day."""
+    """The contract's row rules as SQL on ``parsed_rows``: missing values, blank ids, numbers,
+    whole numbers, bounds, dates, allowed values, ids known to the masters (``known_<master>``
+    tables) and, with ``extract_date``, no transaction dated after the extract day."""
     rules = []
     for column in extract.columns:
         name = column.name
         present = f'"{name}" IS NOT NULL AND '
+        ident, number, date = (_parsed(name, k) for k in ("id", "number", "date"))
         if not column.nullable:
             rules.append(Rule(name, f'"{name}" IS NULL', "value is missing"))
         if column.kind == "id":
-            rules.append(Rule(name, present + f"{_sql_id(name)} = ''", "id is blank"))
-        number = _sql_number(name)
+            rules.append(Rule(name, present + f"{ident} = ''", "id is blank"))
         if column.kind in ("number", "integer"):
             rules.append(
                 Rule(name, present + f"NOT coalesce(isfinite({number}), false)", "is not a number")
@@ -215,14 +231,12 @@ def row_rules(
             high = column.max_value
             rules.append(Rule(name, f"{number} > {high!r}", f"is above the maximum {high:g}"))
         if column.kind == "date":
-            rules.append(
-                Rule(name, present + f"{_sql_date(name)} IS NULL", "is not a date (YYYY-MM-DD)")
-            )
+            rules.append(Rule(name, present + f"{date} IS NULL", "is not a date (YYYY-MM-DD)"))
             if name == extract.date_column and extract_date is not None:
                 rules.append(
                     Rule(
                         name,
-                        f"{_sql_date(name)} > DATE '{extract_date.isoformat()}'",
+                        f"{date} > DATE '{extract_date.isoformat()}'",
                         f"is after the extract day {extract_date}",
                     )
                 )
@@ -231,21 +245,17 @@ def row_rules(
             rules.append(
                 Rule(
                     name,
-                    present + f"{_sql_id(name)} NOT IN ({allowed})",
+                    present + f"{ident} NOT IN ({allowed})",
                     f"is not one of {sorted(column.allowed)}",
                 )
             )
         if column.references is not None and column.references in masters:
             what = "item" if column.references == "items" else "location"
-            extras = "".join(
-                f" AND {_sql_id(name)} <> {_sql_text(v)}" for v in column.reference_extras
-            )
+            extras = "".join(f" AND {ident} <> {_sql_text(v)}" for v in column.reference_extras)
             rules.append(
                 Rule(
                     name,
-                    present
-                    + f"{_sql_id(name)} NOT IN (SELECT id FROM known_{column.references})"
-                    + extras,
+                    present + f"{ident} NOT IN (SELECT id FROM known_{column.references})" + extras,
                     f"unknown {what} (not in the {column.references} master)",
                 )
             )
@@ -259,23 +269,29 @@ def check_rows(
     masters: Mapping[str, set[str]] | None = None,
     extract_date: dt.date | None = None,
 ) -> list[tuple[int | None, str | None, str]]:
-    """Row rules (``row_rules``) on the table expression ``rows`` (the file's columns and
-    ``source_row``), evaluated in DuckDB: one counting scan, then the first failing rows of
-    each broken rule. Failures come sorted by row and field, rows numbered from 1."""
+    """Row rules (``row_rules``) and repeated keys on the table expression ``rows`` (the
+    file's columns and ``source_row``), evaluated in DuckDB: one counting scan, then the first
+    failing rows of each broken rule. Failures come sorted by row and field, rows numbered
+    from 1."""
     masters = masters or {}
     rules = row_rules(extract, masters, extract_date)
+    checked = parsed_rows(rows, extract)
+    # no key hash repeats: no key repeats (hashing is 2-3x cheaper than grouping the text)
+    keys = ", ".join(_parsed(k, "id") for k in extract.key)
     for master, ids in masters.items():
         con.register(f"known_{master}", pd.DataFrame({"id": sorted(ids)}, dtype=object))
     try:
-        counts = con.execute(
-            "SELECT " + ", ".join(f"count_if({r.failing})" for r in rules) + f" FROM {rows}"
+        *counts, repeated_hashes = con.execute(
+            "SELECT "
+            + "".join(f"count_if({r.failing}), " for r in rules)
+            + f"count(*) - count(DISTINCT hash({keys})) FROM {checked}"
         ).fetchall()[0]
         failures: list[tuple[int | None, str | None, str]] = []
         for rule, count in zip(rules, counts, strict=True):
             if not count:
                 continue
             found = con.execute(
-                f'SELECT source_row, "{rule.field}" FROM {rows} WHERE {rule.failing} '
+                f'SELECT source_row, "{rule.field}" FROM {checked} WHERE {rule.failing} '
                 f"ORDER BY source_row LIMIT {MAX_REPORTED_FAILURES}"
             ).fetchall()
             for source_row, value in found:
@@ -292,28 +308,21 @@ def check_rows(
     finally:
         for master in masters:
             con.unregister(f"known_{master}")
+    if repeated_hashes:
+        failures += _duplicate_keys(con, checked, extract)
     described = sorted((f for f in failures if f[0] is not None), key=lambda f: (f[0], f[1] or ""))
     return described + [f for f in failures if f[0] is None]
 
 
-def duplicate_keys(
-    con: duckdb.DuckDBPyConnection, rows: str, extract: Extract
+def _duplicate_keys(
+    con: duckdb.DuckDBPyConnection, checked: str, extract: Extract
 ) -> list[tuple[int | None, str | None, str]]:
-    """Rows whose key (trimmed, upper-cased) repeats an earlier row of the same file: a hash
-    aggregate finds whether any key repeats; only then are the rows named."""
+    """Rows of ``parsed_rows`` whose key (trimmed, upper-cased) repeats an earlier row."""
     key = extract.key
-    normal = ", ".join(f'{_sql_id(k)} AS "{k}"' for k in key)
-    partition = ", ".join(f'"{k}"' for k in key)
-    repeated = con.execute(
-        f"SELECT count(*) FROM (SELECT {partition} FROM (SELECT {normal} FROM {rows}) "
-        f"GROUP BY ALL HAVING count(*) > 1 LIMIT 1)"
-    ).fetchall()[0][0]
-    if not repeated:
-        return []
+    parsed = ", ".join(_parsed(k, "id") for k in key)
     found = con.execute(
-        f"SELECT source_row, {partition} FROM (SELECT source_row, {partition}, row_number() "
-        f"OVER (PARTITION BY {partition} ORDER BY source_row) AS occurrence FROM "
-        f"(SELECT source_row, {normal} FROM {rows})) "
+        f"SELECT source_row, {parsed} FROM (SELECT source_row, {parsed}, row_number() "
+        f"OVER (PARTITION BY {parsed} ORDER BY source_row) AS occurrence FROM {checked}) "
         f"WHERE occurrence > 1 ORDER BY source_row LIMIT {MAX_REPORTED_FAILURES + 1}",
     ).fetchall()
     return [

@@ -10,7 +10,7 @@ import pytest
 
 from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
-from extracts.ingest import ingest_extract, landing_days, landing_folder
+from extracts.ingest import ingest_extract, landing_days, landing_folder, remove_day
 from extracts.validate import ExtractError
 
 DAY = dt.date(2026, 3, 3)
@@ -145,11 +145,17 @@ def test_missing_file_points_at_quarantine(landing):
         ingest_extract(duckdb.connect(), landing, DAY, "items")
 
 
-def test_reload_replaces_the_day(landing):
+def test_reload_replaces_the_day_and_a_day_can_be_unloaded(landing):
     con = duckdb.connect()
     first = ingest_extract(con, landing, DAY, "sales_orders").rows
     ingest_extract(con, landing, DAY, "sales_orders")
     assert con.execute("SELECT count(*) FROM raw.sales_orders").fetchone()[0] == first
+    remove_day(con, "sales_orders", DAY)
+    left = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_name LIKE 'sales_orders%'"
+    ).fetchall()
+    assert left == []  # neither the day's table nor the view
 
 
 def test_demo_generator_is_deterministic(tmp_path):
@@ -203,15 +209,15 @@ def test_landing_day_must_be_a_date(tmp_path):
     assert landing_days(tmp_path) == [dt.date(2026, 3, 1)]
 
 
-def test_failed_write_rolls_back_and_leaves_the_table(landing):
+def test_failed_write_rolls_back_and_leaves_the_table():
     from extracts.ingest import frame_transaction
 
     con = duckdb.connect()
-    ingest_extract(con, landing, DAY, "items")
+    con.execute("CREATE TABLE kept AS SELECT * FROM range(5)")
     with pytest.raises(RuntimeError), frame_transaction(con, "new_rows", pd.DataFrame({"x": [1]})):
-        con.execute("DELETE FROM raw.items")
+        con.execute("DELETE FROM kept")
         raise RuntimeError("crash mid-write")
-    assert con.execute("SELECT count(*) FROM raw.items").fetchone()[0] == CONFIG.items
+    assert con.execute("SELECT count(*) FROM kept").fetchone()[0] == 5
 
 
 def test_rows_keep_their_place_in_the_file(landing):

@@ -12,6 +12,7 @@ import pytest
 
 from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
+from extracts.ingest import remove_day
 from orchestration.defs.publish import PUBLISHED_MARTS
 from orchestration.demo import run_range
 from serving.publish import SERVING_FILE
@@ -123,7 +124,7 @@ def test_bad_day_is_quarantined_and_published_tables_stay(built, name, column, v
         shutil.rmtree(LANDING / "_quarantine", ignore_errors=True)
         con = duckdb.connect(str(WAREHOUSE))
         for table in EXTRACTS:
-            con.execute(f'DELETE FROM raw."{table}" WHERE extract_date = ?', [bad_day])
+            remove_day(con, table, bad_day)
         con.close()
 
 
