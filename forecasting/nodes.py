@@ -9,6 +9,7 @@ is below the sum of theirs, and the model sees that directly.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -81,8 +82,7 @@ def bucket_demand(
         else (pd.Timestamp(period[0]), pd.Timestamp(period[1]))
     )
     back = (last - dates).dt.days // bucket_days
-    n_buckets = (last - first).days // bucket_days + 1
-    complete = back < n_buckets - (1 if ((last - first).days + 1) % bucket_days else 0)
+    complete = back < whole_buckets(first, last, bucket_days)
     out = pd.DataFrame(
         {
             "location_id": daily["location_id"].to_numpy()[complete],
@@ -93,6 +93,12 @@ def bucket_demand(
     )
     out = out.groupby(["location_id", "sku", "ds"], as_index=False, sort=False)["y"].sum()
     return out.sort_values(["location_id", "sku", "ds"], ignore_index=True)
+
+
+def whole_buckets(first: dt.date, last: dt.date, bucket_days: int) -> int:
+    """Buckets of ``bucket_days`` that fit whole between the first and last day (inclusive),
+    counted back from the last day: the buckets ``bucket_demand`` keeps."""
+    return ((pd.Timestamp(last) - pd.Timestamp(first)).days + 1) // bucket_days
 
 
 def echelon_series(customer_buckets: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 import math
 from dataclasses import replace
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +24,7 @@ from forecasting.nodes import (
     pooled_variance_check,
     served_customers,
 )
+from orchestration.defs.forecast import read_customer_buckets
 
 CONFIG = ForecastConfig(horizon=4, season_length=52, n_windows=2, n_jobs=1)
 
@@ -140,7 +142,7 @@ def test_nodes_with_history_too_short_to_backtest_still_get_forecasts():
     assert set(result.lead_time_demand.location_id) == {"S1", "DC"}
 
 
-def test_buckets_of_items_read_apart_equal_the_whole_when_given_the_period():
+def test_buckets_summed_in_the_warehouse_equal_bucket_demand():
     days = pd.date_range("2025-01-01", periods=50, freq="D")
     daily = pd.DataFrame(
         {
@@ -150,16 +152,24 @@ def test_buckets_of_items_read_apart_equal_the_whole_when_given_the_period():
             "demand_qty": np.arange(95, dtype=float),
         }
     )
-    whole = bucket_demand(daily, 7)
-    period = (daily["demand_date"].min(), daily["demand_date"].max())
-    apart = pd.concat(
-        [bucket_demand(daily[daily["sku"] == sku], 7, period) for sku in ("A", "B")],
-        ignore_index=True,
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.register("daily", daily)
+    con.execute(
+        "CREATE TABLE marts.fct_customer_demand_daily AS SELECT location_id, sku, "
+        "demand_date::DATE AS demand_date, demand_qty FROM daily"
     )
-    assert apart.equals(whole)
+    whole = bucket_demand(daily, 7)
+    pd.testing.assert_frame_equal(read_customer_buckets(con, 7), whole)
     # 50 days -> 7 whole weeks ending on the last day; the oldest day is left out
     assert whole.groupby("sku").size().to_dict() == {"A": 7, "B": 7}
     assert whole["ds"].min() == days[1]
+    # until a day: whole buckets ending on it, counted from the mart's first day
+    until = days[40]
+    pd.testing.assert_frame_equal(
+        read_customer_buckets(con, 7, until=until.date()),
+        bucket_demand(daily[daily["demand_date"] <= until], 7, (days[0], until)),
+    )
 
 
 def test_echelon_series_sum_the_customers_each_node_serves():

@@ -8,7 +8,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.engine import ForecastConfig
-from forecasting.nodes import bucket_demand, forecast_nodes
+from forecasting.nodes import forecast_nodes, whole_buckets
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
@@ -90,41 +90,28 @@ def node_forecasts(
     )
 
 
-CHUNK_ITEMS = 100  # items whose daily demand is read and bucketed at a time
-
-
 def read_customer_buckets(
     con: duckdb.DuckDBPyConnection, bucket_days: int, until: dt.date | None = None
 ) -> pd.DataFrame:
-    """Customer demand per bucket (``bucket_demand``) from the mart's first day to ``until``
-    (default: its last day), read ``CHUNK_ITEMS`` items at a time: memory holds one chunk of
-    daily rows, not the mart."""
+    """Customer demand per bucket from the mart's first day to ``until`` (default: its last
+    day): the buckets of ``forecasting.nodes.bucket_demand`` (whole buckets ending on the last
+    day), summed by DuckDB in one parallel pass so that the daily rows never reach pandas."""
     first, last = con.execute(
         "SELECT min(demand_date), max(demand_date) FROM marts.fct_customer_demand_daily"
     ).fetchall()[0]
-    last = until or last
-    skus = [
-        row[0]
-        for row in con.execute(
-            "SELECT DISTINCT sku FROM marts.fct_customer_demand_daily ORDER BY sku"
-        ).fetchall()
-    ]
-    chunks = [
-        bucket_demand(
-            con.execute(
-                "SELECT location_id, sku, demand_date, demand_qty "
-                "FROM marts.fct_customer_demand_daily "
-                "WHERE sku IN (SELECT unnest(?)) AND demand_date <= ?",
-                [skus[start : start + CHUNK_ITEMS], last],
-            ).df(),
-            bucket_days,
-            period=(first, last),
-        )
-        for start in range(0, len(skus), CHUNK_ITEMS)
-    ]
-    if not chunks:
+    if first is None:
         return pd.DataFrame(columns=["location_id", "sku", "ds", "y"])
-    return pd.concat(chunks, ignore_index=True)
+    last = until or last
+    buckets = con.execute(
+        "SELECT location_id, sku, "
+        "CAST($last AS DATE) - CAST((($last - demand_date) // $days + 1) * $days - 1 AS INTEGER) "
+        "AS ds, sum(demand_qty)::DOUBLE AS y FROM marts.fct_customer_demand_daily "
+        "WHERE demand_date <= $last AND ($last - demand_date) // $days < $whole "
+        "GROUP BY ALL ORDER BY location_id, sku, ds",
+        {"last": last, "days": bucket_days, "whole": whole_buckets(first, last, bucket_days)},
+    ).df()
+    buckets["ds"] = buckets["ds"].astype("datetime64[ns]")
+    return buckets
 
 
 def _fan_chart(buckets: pd.DataFrame, forecasts: pd.DataFrame, bucket_days: int) -> str:
