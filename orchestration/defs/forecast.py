@@ -11,7 +11,13 @@ from forecasting.engine import ForecastConfig
 from forecasting.nodes import forecast_nodes, whole_buckets
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.partitions import daily_asset
-from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
+from orchestration.defs.warehouse import (
+    large_read,
+    markdown_table,
+    read_table,
+    run_date_of,
+    write_results,
+)
 from serving import pictures
 
 
@@ -102,14 +108,15 @@ def read_customer_buckets(
     if first is None:
         return pd.DataFrame(columns=["location_id", "sku", "ds", "y"])
     last = until or last
-    buckets = con.execute(
-        "SELECT location_id, sku, "
-        "CAST($last AS DATE) - CAST((($last - demand_date) // $days + 1) * $days - 1 AS INTEGER) "
-        "AS ds, sum(demand_qty)::DOUBLE AS y FROM marts.fct_customer_demand_daily "
-        "WHERE demand_date <= $last AND ($last - demand_date) // $days < $whole "
-        "GROUP BY ALL ORDER BY location_id, sku, ds",
-        {"last": last, "days": bucket_days, "whole": whole_buckets(first, last, bucket_days)},
-    ).df()
+    with large_read(con):
+        buckets = con.execute(
+            "SELECT location_id, sku, "
+            "CAST($last AS DATE) - CAST((($last - demand_date) // $days + 1) * $days - 1 AS INTEGER) "
+            "AS ds, sum(demand_qty)::DOUBLE AS y FROM marts.fct_customer_demand_daily "
+            "WHERE demand_date <= $last AND ($last - demand_date) // $days < $whole "
+            "GROUP BY ALL ORDER BY location_id, sku, ds",
+            {"last": last, "days": bucket_days, "whole": whole_buckets(first, last, bucket_days)},
+        ).df()
     buckets["ds"] = buckets["ds"].astype("datetime64[ns]")
     return buckets
 

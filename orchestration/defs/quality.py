@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from extracts.mart_checks import MART_SCHEMAS, TEXT, check_mart
 from orchestration.defs.dbt import mart_key
+from orchestration.defs.warehouse import large_read
 
 
 def build_mart_check(name: str) -> dg.AssetChecksDefinition:
@@ -36,9 +37,6 @@ def build_mart_check(name: str) -> dg.AssetChecksDefinition:
 
 
 PART_ROWS = 1_000_000  # rows of a mart checked at a time (5 M: 9.9 GiB peak at 2,000 items)
-# DuckDB memory while a mart is read in item order: at 2,000 items (55 M rows) 1 GB peaks at
-# 2.6 GiB in 33.5 s, the pipeline's 4 GB at 5.4 GiB in 37.1 s
-SORT_MEMORY = "1GB"
 
 
 def read_mart_in_parts(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[pd.DataFrame]:
@@ -50,12 +48,8 @@ def read_mart_in_parts(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[pd
     if "sku" not in columns:
         yield _as_frame(con.sql(f"SELECT * FROM {table}").to_arrow_table())
         return
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    con.execute(f"SET memory_limit = '{SORT_MEMORY}'")  # the sort spills beyond it
-    try:
+    with large_read(con):  # the sort spills to disk beyond LARGE_READ_MEMORY
         yield from _item_parts(con, table)
-    finally:
-        con.execute(f"SET memory_limit = '{limit}'")
 
 
 def _item_parts(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[pd.DataFrame]:

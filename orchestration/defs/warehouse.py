@@ -1,6 +1,8 @@
 """Small helpers for the Python assets that read marts and write their results to DuckDB."""
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
@@ -20,6 +22,24 @@ def replace_table(
     with frame_transaction(con, "frame_to_write", frame):
         con.execute(f'CREATE OR REPLACE TABLE "{schema}"."{name}" AS SELECT * FROM frame_to_write')
     return len(frame)
+
+
+# DuckDB memory while a large mart is sorted or aggregated into a frame: the work spills to disk
+# beyond it, so the process does not hold the pipeline's 4 GB and the frame at once. Mart checks
+# at 2,000 items (55 M rows): 1 GB peaks at 2.6 GiB in 33.5 s, 4 GB at 5.4 GiB in 37.1 s;
+# weekly buckets of 35 M daily rows: 2.6 GiB in 11.6 s against 3.1 GiB in 12.4 s.
+LARGE_READ_MEMORY = "1GB"
+
+
+@contextmanager
+def large_read(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """DuckDB's memory limit lowered to LARGE_READ_MEMORY for the block, then restored."""
+    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    con.execute(f"SET memory_limit = '{LARGE_READ_MEMORY}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{limit}'")
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
