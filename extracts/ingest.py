@@ -31,6 +31,7 @@ from extracts.validate import (
     check_whole_file,
     find_extract_file,
     master_ids,
+    sql_text,
     stage_file,
 )
 
@@ -94,11 +95,6 @@ def day_table(name: str, extract_date: dt.date, incoming: bool = False) -> str:
     return f'{DAYS}."{name}@{dt.date.fromisoformat(str(extract_date)).isoformat()}{suffix}"'
 
 
-def _text(value: str) -> str:
-    """A SQL string literal (quotes doubled)."""
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def _refresh_view(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """(Re)create ``raw.<name>`` over the extract's loaded days; dropped when none is left."""
     loads = con.execute(
@@ -111,7 +107,7 @@ def _refresh_view(con: duckdb.DuckDBPyConnection, name: str) -> None:
         return
     columns = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in EXTRACTS[name].column_names)
     days = " UNION ALL ".join(
-        f"SELECT DATE '{day.isoformat()}' AS extract_date, {_text(source_file)} AS source_file, "
+        f"SELECT DATE '{day.isoformat()}' AS extract_date, {sql_text(source_file)} AS source_file, "
         f"rowid + 1 AS source_row, TIMESTAMP '{loaded_at.isoformat()}' AS loaded_at, {columns} "
         f"FROM {day_table(name, day)}"
         for day, source_file, loaded_at in loads

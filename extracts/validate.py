@@ -199,7 +199,8 @@ def parsed_rows(rows: str, extract: Extract) -> str:
     return f"(SELECT *, {', '.join(parsed)} FROM {rows})" if parsed else rows
 
 
-def _sql_text(value: str) -> str:
+def sql_text(value: str) -> str:
+    """A SQL string literal of ``value`` (quotes doubled)."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -241,7 +242,7 @@ def row_rules(
                     )
                 )
         if column.allowed is not None:
-            allowed = ", ".join(_sql_text(v) for v in column.allowed)
+            allowed = ", ".join(sql_text(v) for v in column.allowed)
             rules.append(
                 Rule(
                     name,
@@ -251,7 +252,7 @@ def row_rules(
             )
         if column.references is not None and column.references in masters:
             what = "item" if column.references == "items" else "location"
-            extras = "".join(f" AND {ident} <> {_sql_text(v)}" for v in column.reference_extras)
+            extras = "".join(f" AND {ident} <> {sql_text(v)}" for v in column.reference_extras)
             rules.append(
                 Rule(
                     name,

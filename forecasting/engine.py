@@ -4,8 +4,9 @@ Input: a long frame ``unique_id, ds, y`` of demand per planning bucket (units pe
 Models are chosen per series by rolling-origin cross-validation on the scaled pinball loss
 averaged over QUANTILES (a discrete CRPS). Quantiles come from the model's intervals (native or
 conformal), calibrated on the back-test: for series counted in whole units, from a negative
-binomial with the model's mean and the calibrated 80% interval's standard deviation
-(``forecasting.counts``); otherwise the interval bounds themselves, clipped at 0 and monotone.
+binomial with the model's mean and standard deviation (``_sd``: its 80% interval's, times a
+multiplier fitted on the back-test by the pinball loss; ``forecasting.counts``); otherwise the
+interval bounds themselves, widened per level to cover it, clipped at 0 and monotone.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _intervals(frame: pd.DataFrame, model: str) -> np.ndarray:
 
 def _quantiles(
     intervals: np.ndarray,
-    level_scales: dict[int, float] | None = None,
+    level_scales: dict[int | str, float] | None = None,
     counts: np.ndarray | None = None,
 ) -> np.ndarray:
     """(rows, len(QUANTILES)) quantiles from ``_intervals``, each interval's half-width
@@ -93,7 +94,7 @@ def _quantiles(
     out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
     out = np.maximum.accumulate(out, axis=1)
     if counts is not None and counts.any():
-        sd = _sd(intervals[counts], level_scales, np.ones(counts.sum(), dtype=bool))
+        sd = _sd(intervals[counts], level_scales, counts[counts])
         out[counts] = count_quantiles(scaled[counts, 0], sd, QUANTILES)
     return out
 
@@ -101,7 +102,9 @@ def _quantiles(
 COUNT_SD = "count_sd"  # calibration key: the sd multiplier of count series
 
 
-def _sd(intervals: np.ndarray, level_scales: dict | None, counts: np.ndarray | None) -> np.ndarray:
+def _sd(
+    intervals: np.ndarray, level_scales: dict[int | str, float] | None, counts: np.ndarray | None
+) -> np.ndarray:
     """Standard deviation of demand per row (units per bucket) from ``_intervals``: the 80%
     interval's upper half-width / z_0.9 (the lower one is cut by 0), calibrated: by the 80%
     level's scale, or on ``counts`` rows by the count distribution's (``COUNT_SD``)."""
@@ -392,7 +395,7 @@ def _score_class(
     return pd.concat(frames, ignore_index=True), calibration
 
 
-def _calibrated(intervals: np.ndarray, level_scales: dict[int, float] | None) -> np.ndarray:
+def _calibrated(intervals: np.ndarray, level_scales: dict[int | str, float] | None) -> np.ndarray:
     """``_intervals`` (a copy, same dtype) with each level's half-widths multiplied by its
     scale."""
     out = intervals.copy()
@@ -405,7 +408,9 @@ def _calibrated(intervals: np.ndarray, level_scales: dict[int, float] | None) ->
     return out
 
 
-def _average(intervals: list[np.ndarray], scales: list[dict[int, float] | None]) -> np.ndarray:
+def _average(
+    intervals: list[np.ndarray], scales: list[dict[int | str, float] | None]
+) -> np.ndarray:
     """The members' calibrated means and interval bounds averaged: quantile averaging
     (Vincentization), whose pinball loss is at most the members' average."""
     return np.mean([_calibrated(i, s) for i, s in zip(intervals, scales, strict=True)], axis=0)
