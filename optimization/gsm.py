@@ -324,7 +324,12 @@ def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray)
 
 
 def _spanning_forest(network: Network) -> tuple[Network, list[tuple[int, int]]]:
-    """A spanning forest of the network (arcs kept in order) and the arcs left out of it."""
+    """A spanning forest of the network and the arcs left out of it. Arcs from the suppliers
+    with the longest lead time to them are kept first (Kruskal on that weight): a stage's
+    inbound time is set by its slowest supplier, so the arcs relaxed are those least likely to
+    bind. Willems chains at 60 s each: 26 of 38 proven optimal (23 keeping arcs in input
+    order); chain 35's gap 14.6% -> 0.2%, chain 19's 16.3% -> 3.4%; chain 22 lost its proof
+    (0.6% gap, same cost)."""
     parent = list(range(network.n))
 
     def find(x: int) -> int:
@@ -334,7 +339,8 @@ def _spanning_forest(network: Network) -> tuple[Network, list[tuple[int, int]]]:
         return x
 
     kept, dropped = [], []
-    for i, j in network.arcs:
+    latest = network.longest_lead_time()
+    for i, j in sorted(network.arcs, key=lambda arc: -latest[arc[0]]):
         a, b = find(i), find(j)
         if a == b:
             dropped.append((i, j))
