@@ -86,13 +86,27 @@ DAYS = "raw_days"  # schema of the per-day tables
 LOADS = f"{DAYS}.loaded_days"  # one row per extract x day loaded
 
 
-def day_table(name: str, extract_date: dt.date, incoming: bool = False) -> str:
-    """Quoted SQL name of an extract's table for one day (``incoming``: while it is checked).
-    ``name`` is a contract extract name and the date is a date: nothing else reaches the SQL."""
+def day_table(name: str, extract_date: dt.date, incoming: bool = False, schema: bool = True) -> str:
+    """Quoted SQL name of an extract's table for one day (``incoming``: while it is checked;
+    ``schema``: qualified by the DAYS schema). ``name`` is a contract extract name and the date
+    is a date: nothing else reaches the SQL."""
     if name not in EXTRACTS:
         raise KeyError(f"unknown extract {name!r}")
     suffix = "@incoming" if incoming else ""
-    return f'{DAYS}."{name}@{dt.date.fromisoformat(str(extract_date)).isoformat()}{suffix}"'
+    table = f'"{name}@{dt.date.fromisoformat(str(extract_date)).isoformat()}{suffix}"'
+    return f"{DAYS}.{table}" if schema else table
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One DuckDB transaction: committed if the block ends, rolled back if it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def _refresh_view(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -128,17 +142,12 @@ def _ensure_days_schema(con: duckdb.DuckDBPyConnection) -> None:
 def remove_day(con: duckdb.DuckDBPyConnection, name: str, extract_date: dt.date) -> None:
     """Unload one extract's day (e.g. a day loaded by mistake), in one transaction."""
     _ensure_days_schema(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"DROP TABLE IF EXISTS {day_table(name, extract_date)}")
         con.execute(
             f"DELETE FROM {LOADS} WHERE extract = ? AND extract_date = ?", [name, extract_date]
         )
         _refresh_view(con, name)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 @contextmanager
@@ -149,13 +158,8 @@ def frame_transaction(
     rolled back if it raises, so a table is replaced whole or left as it was."""
     con.register(view, frame)
     try:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             yield
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.unregister(view)
 
@@ -168,8 +172,8 @@ def ingest_extract(
     The file is read by DuckDB's own reader into the day's incoming table (written to disk as
     it goes, so memory stays bounded) and the contract's checks run in SQL on it (row rules and
     repeated keys in one scan, whole-file rules). Only if all pass does one transaction put it
-    in place of the day's previous table and refresh the view. Any failure drops the incoming table
-    (``raw`` is as it was), moves the file to the quarantine with the reason, and raises
+    in place of the day's previous table and refresh the view. Any failure drops the incoming
+    table (``raw`` is as it was), moves the file to the quarantine with the reason, and raises
     ExtractError.
     """
     extract = EXTRACTS[name]
@@ -219,11 +223,12 @@ def _swap_in(
     con: duckdb.DuckDBPyConnection, name: str, extract_date: dt.date, source_file: str, rows: int
 ) -> None:
     """The checked incoming table becomes the day's table, in one transaction with the view."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(f"DROP TABLE IF EXISTS {day_table(name, extract_date)}")
-        table = day_table(name, extract_date).split(".", 1)[1]
-        con.execute(f"ALTER TABLE {day_table(name, extract_date, incoming=True)} RENAME TO {table}")
+        con.execute(
+            f"ALTER TABLE {day_table(name, extract_date, incoming=True)} "
+            f"RENAME TO {day_table(name, extract_date, schema=False)}"
+        )
         con.execute(
             f"DELETE FROM {LOADS} WHERE extract = ? AND extract_date = ?", [name, extract_date]
         )
@@ -233,7 +238,3 @@ def _swap_in(
         )
         _refresh_view(con, name)
         crash_point(f"ingest:{name}")  # the day's rows replaced, not yet committed
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 from numba import njit
+from scipy.special import ndtri
 
 # Exact quantiles (the CDF summed from 0) below this mean or above this skewness; elsewhere the
 # Cornish-Fisher expansion with a continuity correction, within 2 units of the exact quantile
@@ -36,16 +37,10 @@ def count_quantiles(mean: np.ndarray, sd: np.ndarray, probabilities: np.ndarray)
         np.clip(mean, 0.0, None),
         np.clip(sd, 0.0, None) ** 2,
         probabilities,
-        _normal_quantiles(probabilities),
+        ndtri(probabilities),  # standard normal quantiles, for the expansion
         out,
     )
     return out
-
-
-def _normal_quantiles(probabilities: np.ndarray) -> np.ndarray:
-    from scipy.special import ndtri
-
-    return ndtri(probabilities)
 
 
 @njit(cache=True, nogil=True)

@@ -83,19 +83,22 @@ def _quantiles(
     multiplied by its level's calibration scale (1 = as fitted); clipped at 0, monotone.
     Rows where ``counts`` is True: whole-unit quantiles of a negative binomial with the mean and
     ``_sd`` instead."""
-    scaled = _calibrated(intervals.astype(float), level_scales)
+    counts = np.zeros(len(intervals), dtype=bool) if counts is None else counts
     out = np.empty((len(intervals), len(QUANTILES)))
-    for k, q in enumerate(QUANTILES):
-        if q == 0.5:
-            out[:, k] = scaled[:, 0]
-            continue
-        level = int(round(abs(2 * q - 1) * 100))
-        out[:, k] = scaled[:, 1 + 2 * LEVELS.index(level) + (q > 0.5)]
-    out = np.clip(np.nan_to_num(out, nan=0.0), 0.0, None)
-    out = np.maximum.accumulate(out, axis=1)
-    if counts is not None and counts.any():
+    if counts.any():  # the mean (column 0) is not changed by calibration
         sd = _sd(intervals[counts], level_scales, counts[counts])
-        out[counts] = count_quantiles(scaled[counts, 0], sd, QUANTILES)
+        out[counts] = count_quantiles(intervals[counts, 0], sd, QUANTILES)
+    rest = ~counts
+    if rest.any():
+        scaled = _calibrated(intervals[rest].astype(float), level_scales)
+        bounds = np.empty((len(scaled), len(QUANTILES)))
+        for k, q in enumerate(QUANTILES):
+            level = int(round(abs(2 * q - 1) * 100))
+            bounds[:, k] = (
+                scaled[:, 0] if q == 0.5 else scaled[:, 1 + 2 * LEVELS.index(level) + (q > 0.5)]
+            )
+        bounds = np.clip(np.nan_to_num(bounds, nan=0.0), 0.0, None)
+        out[rest] = np.maximum.accumulate(bounds, axis=1)
     return out
 
 
