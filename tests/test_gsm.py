@@ -7,9 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+from scipy.optimize import Bounds, milp
 
 from optimization.gsm import (
     Network,
+    _pair_model,
     single_echelon,
     solve_general,
     solve_mip,
@@ -197,3 +199,38 @@ def test_branch_and_bound_equals_mip_on_random_acyclic_networks():
         S, SI = general.outbound_service_time, general.inbound_service_time
         for i, j in net.arcs:
             assert (SI[:, j] >= S[:, i]).all()
+
+
+def test_mip_branches_where_the_pair_relaxation_is_fractional():
+    # Dense random networks where the pair formulation's LP optimum is fractional (about 1 in
+    # 20 of them): the MIP must still reach the optimum that the branch and bound proves.
+    rng = np.random.default_rng(0)
+    fractional = 0
+    for _ in range(120):
+        n = int(rng.integers(5, 12))
+        arcs = {
+            (int(rng.integers(0, k)), k) for k in range(1, n) for _ in range(rng.integers(1, 4))
+        }
+        net = Network(
+            tuple(map(str, range(n))),
+            rng.integers(0, 6, n),
+            tuple(sorted(arcs)),
+            rng.integers(0, 3, n),
+        )
+        M = int(net.longest_lead_time().max())
+        cost = sqrt_cost_table(
+            rng.uniform(0.1, 3, (1, n)), np.full((1, n), 1.65), rng.uniform(0.5, 5, (1, n)), M
+        )
+        ms = np.full((1, n), np.inf)
+        leaves = [j for j in range(n) if not net.customers()[j]]
+        ms[:, leaves] = rng.integers(0, 3, (1, len(leaves)))
+        model = _pair_model(net, cost, ms, net.longest_lead_time())
+        x = milp(model.c, constraints=model.constraints, bounds=Bounds(0, 1)).x[: model.n_pairs]
+        if (np.minimum(x, 1 - x) < 1e-6).all():
+            continue
+        fractional += 1
+        mip = solve_mip(net, cost, ms)
+        assert mip.status == "optimal"
+        assert mip.cost[0] == pytest.approx(solve_general(net, cost, ms).cost[0], rel=1e-9)
+        assert mip.cost[0] > model.c @ np.pad(x, (0, len(model.c) - len(x))) - 1e-9
+    assert fractional >= 3
