@@ -55,6 +55,10 @@ class Network:
             self.__dict__[name] = build()
         return self.__dict__[name]
 
+    def labelling(self) -> tuple[list[int], list[int | None]]:
+        """``_labels``: the pendant-tree labelling order and each labelled stage's parent."""
+        return self._memo("_labelling", lambda: _labels(self))
+
     def suppliers(self) -> list[list[int]]:
         return self._memo("_suppliers", lambda: self._neighbours(upstream=True))
 
@@ -204,6 +208,121 @@ def _labels(network: Network) -> tuple[list[int], list[int | None]]:
     return order, parent
 
 
+@dataclass
+class _Folded:
+    """The tree DP's forward pass over the pendant trees of a network (all of a forest).
+
+    Stages are labelled while at most one neighbour is unlabelled (``_labels``); what is never
+    labelled is the core, where every stage lies on an undirected cycle or between two. Each
+    labelled stage's optimal subtree cost is folded into its parent as a function of the
+    parent's S or SI; a core stage's folded costs are ``core_inbound`` (over its SI, with its
+    bounds: inf outside) and ``core_outbound`` (over its S). Arrays are (items, periods).
+    """
+
+    order: list[int]
+    parent: list[int | None]
+    f: dict[int, np.ndarray]  # k supplies its parent: cost of k's subtree by S_k
+    g: dict[int, np.ndarray]  # k's parent supplies k: cost of k's subtree by SI_k
+    arg_si_of_s: dict[int, np.ndarray]
+    arg_s_of_si: dict[int, np.ndarray]
+    roots: dict[int, tuple[np.ndarray, np.ndarray]]  # (S, SI) of a tree with no core stage
+    value: np.ndarray  # (items,) cost of the trees with no core stage
+    core: list[int]
+    core_inbound: dict[int, np.ndarray]
+    core_outbound: dict[int, np.ndarray]
+    grid: np.ndarray  # service times 0..longest lead time (periods)
+
+
+def _fold(
+    network: Network,
+    cost: np.ndarray,
+    latest: np.ndarray,
+    s_bounds: tuple[np.ndarray, np.ndarray],
+    si_bounds: tuple[np.ndarray, np.ndarray],
+    linear: tuple[np.ndarray, np.ndarray] | None = None,
+) -> _Folded:
+    """Graves-Willems DP forward pass with bounds on S and SI per item x stage.
+
+    ``linear`` = (a, b), (items, stages) each, adds a_k S_k + b_k SI_k to the objective
+    (Lagrange multipliers of relaxed arcs).
+    """
+    n_items = cost.shape[0]
+    M = int(latest.max())
+    grid = np.arange(M + 1)
+    T = network.processing_time
+    s_lo, s_hi = s_bounds
+    si_lo, si_hi = si_bounds
+    up_arcs = set(network.arcs)
+    order, parent = network.labelling()
+    rank = {k: r for r, k in enumerate(order)}
+    up, down = network.suppliers(), network.customers()
+    folded = _Folded(order, parent, {}, {}, {}, {}, {}, np.zeros(n_items), [], {}, {}, grid)
+
+    def folded_costs(k: int) -> tuple[np.ndarray, np.ndarray]:
+        """k's own bounds and multipliers plus its labelled neighbours' subtrees, over SI and S."""
+        inbound = np.where(
+            (grid[None, :] < si_lo[:, k, None]) | (grid[None, :] > si_hi[:, k, None]), INF, 0.0
+        )
+        if linear is not None:
+            inbound = inbound + linear[1][:, k, None] * grid[None, :]
+        for i in up[k]:
+            if rank.get(i, len(order)) < rank.get(k, len(order)):
+                inbound = inbound + np.minimum.accumulate(folded.f[i], axis=1)
+        outbound = np.where(
+            (grid[None, :] < s_lo[:, k, None]) | (grid[None, :] > s_hi[:, k, None]), INF, 0.0
+        )
+        if linear is not None:
+            outbound = outbound + linear[0][:, k, None] * grid[None, :]
+        for j in down[k]:
+            if rank.get(j, len(order)) < rank.get(k, len(order)):
+                outbound = outbound + np.minimum.accumulate(folded.g[j][:, ::-1], axis=1)[:, ::-1]
+        return inbound, outbound
+
+    for k in order:
+        inbound, outbound = folded_costs(k)
+        tau = grid[None, :] + T[k] - grid[:, None]  # [S, SI]
+        stage_cost = np.where(tau >= 0, cost[:, k, np.clip(tau, 0, cost.shape[2] - 1)], INF)
+        total = stage_cost + inbound[:, None, :] + outbound[:, :, None]
+        p = parent[k]
+        if p is None:
+            flat = total.reshape(n_items, -1)
+            best = flat.argmin(axis=1)
+            folded.value += flat[np.arange(n_items), best]
+            folded.roots[k] = (best // (M + 1), best % (M + 1))
+        elif (k, p) in up_arcs:  # k supplies p: f_k(S)
+            folded.arg_si_of_s[k] = total.argmin(axis=2)
+            folded.f[k] = np.take_along_axis(total, folded.arg_si_of_s[k][:, :, None], axis=2)[
+                :, :, 0
+            ]
+        else:  # p supplies k: g_k(SI)
+            folded.arg_s_of_si[k] = total.argmin(axis=1)
+            folded.g[k] = np.take_along_axis(total, folded.arg_s_of_si[k][:, None, :], axis=1)[
+                :, 0, :
+            ]
+    folded.core = sorted(set(range(network.n)) - set(order))
+    for k in folded.core:
+        folded.core_inbound[k], folded.core_outbound[k] = folded_costs(k)
+    return folded
+
+
+def _unfold(folded: _Folded, S: np.ndarray, SI: np.ndarray) -> None:
+    """Backtrack the labelled stages' S and SI (items, stages) in place, given the core's."""
+    grid = folded.grid
+    rows = np.arange(S.shape[0])
+    for k in reversed(folded.order):
+        p = folded.parent[k]
+        if p is None:
+            S[:, k], SI[:, k] = folded.roots[k]
+        elif k in folded.f:  # S_k <= SI_p
+            masked = np.where(grid[None, :] <= SI[:, p][:, None], folded.f[k], INF)
+            S[:, k] = masked.argmin(axis=1)
+            SI[:, k] = folded.arg_si_of_s[k][rows, S[:, k]]
+        else:  # SI_k >= S_p
+            masked = np.where(grid[None, :] >= S[:, p][:, None], folded.g[k], INF)
+            SI[:, k] = masked.argmin(axis=1)
+            S[:, k] = folded.arg_s_of_si[k][rows, SI[:, k]]
+
+
 def _tree_dp(
     tree: Network,
     cost: np.ndarray,
@@ -212,78 +331,16 @@ def _tree_dp(
     si_bounds: tuple[np.ndarray, np.ndarray],
     linear: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Graves-Willems DP on a forest with bounds on S and SI per item x stage.
-
-    ``linear`` = (a, b), (items, stages) each, adds a_k S_k + b_k SI_k to the objective
-    (Lagrange multipliers of relaxed arcs).
+    """Graves-Willems DP on a forest with bounds on S and SI per item x stage (see ``_fold``).
 
     Returns the optimal value per item (inf where infeasible) and the S, SI chosen (SI may sit
     above what the suppliers quote; callers normalise with ``_evaluate``).
     """
-    n_items = cost.shape[0]
-    M = int(latest.max())
-    grid = np.arange(M + 1)
-    T = tree.processing_time
-    s_lo, s_hi = s_bounds
-    si_lo, si_hi = si_bounds
-    up_arcs = set(tree.arcs)
-    order, parent = _labels(tree)
-    rank = {k: r for r, k in enumerate(order)}
-    up, down = tree.suppliers(), tree.customers()
-    f: dict[int, np.ndarray] = {}
-    g: dict[int, np.ndarray] = {}
-    arg_si_of_s: dict[int, np.ndarray] = {}
-    arg_s_of_si: dict[int, np.ndarray] = {}
-    roots: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    value = np.zeros(n_items)
-    for k in order:
-        base = np.where(
-            (grid[None, :] < si_lo[:, k, None]) | (grid[None, :] > si_hi[:, k, None]), INF, 0.0
-        )
-        if linear is not None:
-            base = base + linear[1][:, k, None] * grid[None, :]
-        for i in up[k]:
-            if rank[i] < rank[k]:
-                base = base + np.minimum.accumulate(f[i], axis=1)
-        downstream = np.where(
-            (grid[None, :] < s_lo[:, k, None]) | (grid[None, :] > s_hi[:, k, None]), INF, 0.0
-        )
-        if linear is not None:
-            downstream = downstream + linear[0][:, k, None] * grid[None, :]
-        for j in down[k]:
-            if rank[j] < rank[k]:
-                downstream = downstream + np.minimum.accumulate(g[j][:, ::-1], axis=1)[:, ::-1]
-        tau = grid[None, :] + T[k] - grid[:, None]  # [S, SI]
-        stage_cost = np.where(tau >= 0, cost[:, k, np.clip(tau, 0, cost.shape[2] - 1)], INF)
-        total = stage_cost + base[:, None, :] + downstream[:, :, None]
-        p = parent[k]
-        if p is None:
-            flat = total.reshape(n_items, -1)
-            best = flat.argmin(axis=1)
-            value += flat[np.arange(n_items), best]
-            roots[k] = (best // (M + 1), best % (M + 1))
-        elif (k, p) in up_arcs:  # k supplies p: f_k(S)
-            arg_si_of_s[k] = total.argmin(axis=2)
-            f[k] = np.take_along_axis(total, arg_si_of_s[k][:, :, None], axis=2)[:, :, 0]
-        else:  # p supplies k: g_k(SI)
-            arg_s_of_si[k] = total.argmin(axis=1)
-            g[k] = np.take_along_axis(total, arg_s_of_si[k][:, None, :], axis=1)[:, 0, :]
-    S = np.zeros((n_items, tree.n), dtype=np.int64)
-    SI = np.zeros((n_items, tree.n), dtype=np.int64)
-    rows = np.arange(n_items)
-    for k in reversed(order):
-        p = parent[k]
-        if p is None:
-            S[:, k], SI[:, k] = roots[k]
-        elif k in f:  # S_k <= SI_p
-            masked = np.where(grid[None, :] <= SI[:, p][:, None], f[k], INF)
-            S[:, k] = masked.argmin(axis=1)
-            SI[:, k] = arg_si_of_s[k][rows, S[:, k]]
-        else:  # SI_k >= S_p
-            masked = np.where(grid[None, :] >= S[:, p][:, None], g[k], INF)
-            SI[:, k] = masked.argmin(axis=1)
-            S[:, k] = arg_s_of_si[k][rows, SI[:, k]]
-    return value, S, SI
+    folded = _fold(tree, cost, latest, s_bounds, si_bounds, linear)
+    S = np.zeros((cost.shape[0], tree.n), dtype=np.int64)
+    SI = np.zeros_like(S)
+    _unfold(folded, S, SI)
+    return folded.value, S, SI
 
 
 def _initial_bounds(network: Network, max_service_time: np.ndarray, latest: np.ndarray):
@@ -502,34 +559,45 @@ def solve_general(
 MAX_PAIR_COLUMNS = 3_000_000  # larger pair models go to the branch and bound (memory, build)
 
 
+def _core_bounds(
+    network: Network, folded_core: list[int], s_bounds, si_bounds
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Core stages (array) with their T, S max, SI min and SI max for one item."""
+    core = np.asarray(folded_core, dtype=np.int64)
+    return (
+        core,
+        network.processing_time[core],
+        s_bounds[1][0, core],
+        si_bounds[0][0, core],
+        si_bounds[1][0, core],
+    )
+
+
 def _pair_columns(
-    network: Network,
-    s_bounds: tuple[np.ndarray, np.ndarray],
-    si_bounds: tuple[np.ndarray, np.ndarray],
+    T: np.ndarray, s_hi: np.ndarray, si_lo: np.ndarray, si_hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every feasible (stage, SI, S) of one item: SI in its bounds, 0 <= S <= min(SI + T, S max)."""
-    (_, s_hi), (si_lo, si_hi) = s_bounds, si_bounds
-    s_hi, si_lo, si_hi = s_hi[0], si_lo[0], si_hi[0]
+    """Every feasible (stage, SI, S): SI in [si_lo, si_hi], 0 <= S <= min(SI + T, s_hi)."""
     per_stage = si_hi - si_lo + 1
-    stage = np.repeat(np.arange(network.n), per_stage)
+    stage = np.repeat(np.arange(len(T)), per_stage)
     start = np.concatenate([[0], np.cumsum(per_stage)[:-1]])
     si = si_lo[stage] + np.arange(len(stage)) - start[stage]
-    per_si = np.minimum(si + network.processing_time[stage], s_hi[stage]) + 1
+    per_si = np.minimum(si + T[stage], s_hi[stage]) + 1
     first = np.concatenate([[0], np.cumsum(per_si)[:-1]])
     rows = np.repeat(np.arange(len(si)), per_si)
     return stage[rows], si[rows], np.arange(len(rows)) - first[rows]
 
 
 def pair_model_size(network: Network, max_service_time: np.ndarray) -> int:
-    """Number of (stage, SI, S) columns of the pair MIP for the first item."""
+    """Number of (stage, SI, S) columns of the pair MIP over the core, for the first item."""
     latest = network.longest_lead_time()
     s_bounds, si_bounds = _initial_bounds(network, max_service_time[:1], latest)
-    (_, s_hi), (si_lo, si_hi) = s_bounds, si_bounds
-    T = network.processing_time
+    order, _ = network.labelling()
+    core = sorted(set(range(network.n)) - set(order))
+    _, T, s_hi, si_lo, si_hi = _core_bounds(network, core, s_bounds, si_bounds)
     total = 0
-    for j in range(network.n):
-        si = np.arange(si_lo[0, j], si_hi[0, j] + 1)
-        total += int((np.minimum(si + T[j], s_hi[0, j]) + 1).sum())
+    for k in range(len(core)):
+        si = np.arange(si_lo[k], si_hi[k] + 1)
+        total += int((np.minimum(si + T[k], s_hi[k]) + 1).sum())
     return total
 
 
@@ -551,27 +619,43 @@ def _cumulative_rows(stage, value, top, column_offset):
 
 @dataclass
 class _PairModel:
-    """The pair MIP of one item: objective, constraints, and (stage, S) of each pair column."""
+    """The pair MIP of one item's core: objective, constraints, and per pair column its stage
+    (network index), SI and S."""
 
     c: np.ndarray
     constraints: LinearConstraint
     n_pairs: int
     stage: np.ndarray
+    inbound: np.ndarray
     outbound: np.ndarray
 
 
 def _pair_model(
-    network: Network, item_cost: np.ndarray, max_service_time: np.ndarray, latest: np.ndarray
+    network: Network,
+    item_cost: np.ndarray,
+    s_bounds: tuple[np.ndarray, np.ndarray],
+    si_bounds: tuple[np.ndarray, np.ndarray],
+    folded: _Folded,
 ) -> _PairModel:
-    """Columns [pairs | P_j(t) | Q_j(t)], rows [one pair per stage | P chain | Q chain | arcs]."""
-    n, T = network.n, network.processing_time
-    s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
-    s_top, si_top = s_bounds[1][0], si_bounds[1][0]
-    stage, si, s = _pair_columns(network, s_bounds, si_bounds)
+    """Columns [pairs | P_j(t) | Q_j(t)], rows [one pair per stage | P chain | Q chain | arcs],
+    over the core stages, each pair costing its stage's cost plus the folded pendant trees."""
+    core, T, s_top, si_lo, si_top = _core_bounds(network, folded.core, s_bounds, si_bounds)
+    n = len(core)
+    stage, si, s = _pair_columns(T, s_top, si_lo, si_top)
+    inbound = np.stack([folded.core_inbound[k][0] for k in core])
+    outbound = np.stack([folded.core_outbound[k][0] for k in core])
+    pair_cost = item_cost[0, core[stage], si + T[stage] - s] + inbound[stage, si]
+    pair_cost = pair_cost + outbound[stage, s]
+    finite = np.isfinite(pair_cost)
+    stage, si, s, pair_cost = stage[finite], si[finite], s[finite], pair_cost[finite]
     n_pairs, n_p, n_q = len(stage), int(s_top.sum()), int(si_top.sum())
     p_rows, p_cols, p_vals, p_offset = _cumulative_rows(stage, s, s_top, n_pairs)
     q_rows, q_cols, q_vals, q_offset = _cumulative_rows(stage, si, si_top, n_pairs + n_p)
-    arcs = np.array(network.arcs, dtype=np.int64).reshape(-1, 2)
+    local = {k: c for c, k in enumerate(core.tolist())}
+    arcs = np.array(
+        [(local[i], local[j]) for i, j in network.arcs if i in local and j in local],
+        dtype=np.int64,
+    ).reshape(-1, 2)
     arc = np.repeat(np.arange(len(arcs)), s_top[arcs[:, 0]])
     first = np.concatenate([[0], np.cumsum(s_top[arcs[:, 0]])[:-1]])
     t = np.arange(len(arc)) - first[arc]  # t - 1
@@ -593,8 +677,8 @@ def _pair_model(
     )
     lower = np.concatenate([np.ones(n), np.zeros(n_p + n_q), np.full(n_arc_rows, -INF)])
     upper = np.concatenate([np.ones(n), np.zeros(n_p + n_q + n_arc_rows)])
-    c = np.concatenate([item_cost[0, stage, si + T[stage] - s], np.zeros(n_p + n_q)])
-    return _PairModel(c, LinearConstraint(A, lower, upper), n_pairs, stage, s)
+    c = np.concatenate([pair_cost, np.zeros(n_p + n_q)])
+    return _PairModel(c, LinearConstraint(A, lower, upper), n_pairs, core[stage], si, s)
 
 
 def _solve_pair_mip(
@@ -605,41 +689,48 @@ def _solve_pair_mip(
     time_limit: float,
 ) -> tuple[np.ndarray, str, float]:
     """The pair MIP for one item (cost (1, stages, taus)); see ``solve_mip``."""
-    model = _pair_model(network, item_cost, max_service_time, latest)
-    c, constraints, n_pairs = model.c, model.constraints, model.n_pairs
-    n = network.n
-    started = time.perf_counter()
-    relaxed = milp(
-        c, constraints=constraints, bounds=Bounds(0, 1), options={"time_limit": time_limit}
-    )
-    x, bound = relaxed.x, relaxed.fun if relaxed.status == 0 else -INF
-    integral = x is not None and relaxed.status == 0
-    integral = integral and bool((np.minimum(x[:n_pairs], 1 - x[:n_pairs]) < 1e-6).all())
-    if not integral:  # branch: no presolve, whose probing alone took 39 s on a 22-stage chain
-        result = milp(
-            c,
-            constraints=constraints,
-            integrality=np.concatenate([np.ones(n_pairs), np.zeros(len(c) - n_pairs)]),
-            bounds=Bounds(0, 1),
-            options={
-                "time_limit": max(0.0, time_limit - (time.perf_counter() - started)),
-                "mip_rel_gap": 1e-9,
-                "presolve": False,
-            },
+    s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
+    folded = _fold(network, item_cost, latest, s_bounds, si_bounds)
+    S = np.zeros((1, network.n), dtype=np.int64)
+    SI = np.zeros_like(S)
+    integral, bound = True, 0.0
+    if folded.core:
+        model = _pair_model(network, item_cost, s_bounds, si_bounds, folded)
+        c, constraints, n_pairs = model.c, model.constraints, model.n_pairs
+        started = time.perf_counter()
+        relaxed = milp(
+            c, constraints=constraints, bounds=Bounds(0, 1), options={"time_limit": time_limit}
         )
-        x = result.x
-        integral = result.status == 0
-        bound = max(bound, getattr(result, "mip_dual_bound", None) or -INF)
-    S = np.zeros((1, n), dtype=np.int64)  # all quote 0: always feasible
+        x, bound = relaxed.x, relaxed.fun if relaxed.status == 0 else -INF
+        integral = x is not None and relaxed.status == 0
+        integral = integral and bool((np.minimum(x[:n_pairs], 1 - x[:n_pairs]) < 1e-6).all())
+        if not integral:  # branch: no presolve, whose probing alone took 39 s on a 22-stage chain
+            result = milp(
+                c,
+                constraints=constraints,
+                integrality=np.concatenate([np.ones(n_pairs), np.zeros(len(c) - n_pairs)]),
+                bounds=Bounds(0, 1),
+                options={
+                    "time_limit": max(0.0, time_limit - (time.perf_counter() - started)),
+                    "mip_rel_gap": 1e-9,
+                    "presolve": False,
+                },
+            )
+            x = result.x
+            integral = result.status == 0
+            bound = max(bound, getattr(result, "mip_dual_bound", None) or -INF)
+        if x is not None:
+            chosen = x[:n_pairs] > 0.5
+            S[0, model.stage[chosen]] = model.outbound[chosen]
+            SI[0, model.stage[chosen]] = model.inbound[chosen]
+    _unfold(folded, S, SI)
     cost = float(_evaluate(network, item_cost, S).cost[0])
-    if x is not None:
-        chosen = x[:n_pairs] > 0.5
-        found = S.copy()
-        found[0, model.stage[chosen]] = model.outbound[chosen]
-        found_cost = float(_evaluate(network, item_cost, found).cost[0])
-        if found_cost <= cost:
-            S, cost = found, found_cost
+    zero = np.zeros_like(S)  # all quote 0: always feasible
+    zero_cost = float(_evaluate(network, item_cost, zero).cost[0])
+    if zero_cost < cost:
+        S, cost = zero, zero_cost
     status = "optimal" if integral else "time_limit"
+    bound += float(folded.value[0])
     gap = 0.0 if integral or cost <= 0 else min(1.0, max(0.0, (cost - bound) / cost))
     return S[0], status, gap
 
@@ -649,12 +740,15 @@ def solve_mip(
 ) -> Solution:
     """Exact GSM on any acyclic network, one item at a time, as a MIP solved by HiGHS.
 
-    Pair formulation: a binary x_j(a, b) per stage and feasible pair of inbound time SI_j = a
-    and outbound time S_j = b (b <= a + T_j), one pair per stage, costing c_j(a + T_j - b).
-    Cumulative shares P_j(t) = [S_j >= t] and Q_j(t) = [SI_j >= t] turn each arc's SI_j >= S_i
-    into P_i(t) <= Q_j(t) for every t. Its LP relaxation is far tighter than one binary per
-    tau: measured, it was integral on every Willems chain it was run on, so HiGHS proves the
-    optimum at the root. Status 'optimal' or 'time_limit' with the gap to HiGHS's bound.
+    The tree DP first folds the pendant trees (every stage not on or between undirected
+    cycles) into cost functions of the core stages they hang from; the core is then a MIP in
+    the pair formulation: a binary x_j(a, b) per core stage and feasible pair of inbound time
+    SI_j = a and outbound time S_j = b (b <= a + T_j), one pair per stage, costing
+    c_j(a + T_j - b) plus the folded trees. Cumulative shares P_j(t) = [S_j >= t] and
+    Q_j(t) = [SI_j >= t] turn each core arc's SI_j >= S_i into P_i(t) <= Q_j(t) for every t.
+    Its LP relaxation is far tighter than one binary per tau: measured, it is integral on all
+    38 Willems chains, so it is solved first and HiGHS branches only where it is fractional.
+    Status 'optimal' or 'time_limit' with the gap to the best bound.
     """
     latest = network.longest_lead_time()
     results = [
