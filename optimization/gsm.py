@@ -134,6 +134,7 @@ class Solution:
     cost: np.ndarray  # (items,)
     status: str = "optimal"
     gap: float = 0.0
+    method: str = "tree_dp"  # or "pair_mip", "branch_and_bound"
 
 
 def sqrt_cost_table(
@@ -427,7 +428,6 @@ def _branch_and_bound_item(
     item_cost: np.ndarray,
     max_service_time: np.ndarray,
     latest: np.ndarray,
-    incumbent: np.ndarray | None,
     time_limit: float,
 ) -> tuple[np.ndarray, str, float]:
     """Branch and bound for one item (cost (1, stages, taus)); see ``solve_general``."""
@@ -435,10 +435,6 @@ def _branch_and_bound_item(
     s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
     best_S = np.zeros((1, network.n), dtype=np.int64)  # all quote 0: always feasible
     best = float(_evaluate(network, item_cost, best_S).cost[0])
-    if incumbent is not None:
-        start = _evaluate(network, item_cost, incumbent)
-        if start.cost[0] < best:
-            best, best_S = float(start.cost[0]), start.outbound_service_time
     arc_i = np.array([i for i, _ in dropped], dtype=np.int64)
     arc_j = np.array([j for _, j in dropped], dtype=np.int64)
 
@@ -523,7 +519,6 @@ def solve_general(
     cost: np.ndarray,
     max_service_time: np.ndarray,
     time_limit: float = 60.0,
-    incumbent: np.ndarray | None = None,
 ) -> Solution:
     """Exact GSM on any acyclic network by branch and bound over a spanning-tree relaxation.
 
@@ -546,13 +541,20 @@ def solve_general(
                 cost[item : item + 1],
                 max_service_time[item : item + 1],
                 latest,
-                None if incumbent is None else incumbent[item : item + 1],
                 time_limit,
             )
         )
+    return _combine(network, cost, results, "branch_and_bound")
+
+
+def _combine(
+    network: Network, cost: np.ndarray, results: list[tuple[np.ndarray, str, float]], method: str
+) -> Solution:
+    """One solution from per-item (S, status, gap): optimal only if every item is."""
     solution = _evaluate(network, cost, np.stack([r[0] for r in results]))
     solution.status = "optimal" if all(r[1] == "optimal" for r in results) else "time_limit"
     solution.gap = max(r[2] for r in results)
+    solution.method = method
     return solution
 
 
@@ -704,7 +706,7 @@ def _solve_pair_mip(
         x, bound = relaxed.x, relaxed.fun if relaxed.status == 0 else -INF
         integral = x is not None and relaxed.status == 0
         integral = integral and bool((np.minimum(x[:n_pairs], 1 - x[:n_pairs]) < 1e-6).all())
-        if not integral:  # branch: no presolve, whose probing alone took 39 s on a 22-stage chain
+        if not integral:  # branch without presolve: it took 39 s on a 22-stage chain
             result = milp(
                 c,
                 constraints=constraints,
@@ -761,10 +763,7 @@ def solve_mip(
         )
         for item in range(cost.shape[0])
     ]
-    solution = _evaluate(network, cost, np.stack([r[0] for r in results]))
-    solution.status = "optimal" if all(r[1] == "optimal" for r in results) else "time_limit"
-    solution.gap = max(r[2] for r in results)
-    return solution
+    return _combine(network, cost, results, "pair_mip")
 
 
 def solve(

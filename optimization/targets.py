@@ -295,7 +295,7 @@ def plan_targets(
                 {
                     "sku": group.skus,
                     "stages": n,
-                    "solver": "tree_dp" if net.is_forest() else "mip",
+                    "solver": solution.method,
                     "status": solution.status,
                     "optimality_gap": solution.gap,
                     "meio_holding_cost_per_day": solution.cost,

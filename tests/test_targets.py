@@ -216,3 +216,37 @@ def test_empty_tradeoff_has_the_curve_columns():
     planned, _ = plan_targets(inputs())
     assert list(empty_tradeoff().columns) == list(service_tradeoff(planned).columns)
     assert empty_tradeoff().empty
+
+
+def test_a_store_fed_by_two_locations_is_solved_by_the_mip():
+    # ST2 also draws from the plant (4 days): PLT -> DC -> ST2 and PLT -> ST2 close a cycle, so
+    # the tree DP cannot be used; ST2 waits for the later of its two suppliers.
+    base = inputs()
+    extra = base.item_network.iloc[[3]].assign(
+        source_location_id="PLT", source_location_type="PLANT"
+    )
+    lead = pd.concat(
+        [
+            base.lane_lead_times,
+            pd.DataFrame([("PLT", "ST2", 4.0, 0.0)], columns=base.lane_lead_times.columns),
+        ]
+    )
+    targets, summary = plan_targets(
+        PlanningInputs(
+            pd.concat([base.item_network, extra]),
+            lead,
+            base.items,
+            base.lead_time_demand,
+            base.customer_nodes,
+        )
+    )
+    assert summary.solver.iloc[0] == "pair_mip" and summary.status.iloc[0] == "optimal"
+    by_location = targets.set_index("location_id")
+    st2 = by_location.loc["ST2"]
+    for supplier in ("PLT", "DC"):
+        assert st2.inbound_service_time_days >= by_location.loc[supplier].outbound_service_time_days
+    assert st2.outbound_service_time_days == 0
+    assert (
+        summary.meio_holding_cost_per_day.iloc[0]
+        <= summary.single_echelon_holding_cost_per_day.iloc[0]
+    )
