@@ -17,7 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     solve_cmd = commands.add_parser("solve", help="solve one instance (JSON stage format)")
     solve_cmd.add_argument("path", type=Path)
-    solve_cmd.add_argument("--time-limit", type=float, default=60.0, help="MIP time limit, seconds")
+    solve_cmd.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        help="time limit for a network that is not a tree, seconds",
+    )
     args = parser.parse_args(argv)
     try:
         instance = read_json_instance(args.path)
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     out = {
         "instance": instance.name,
-        "method": "tree_dp" if instance.network.is_forest() else "mip",
+        "method": solution.method,
         "status": solution.status,
         "gap": solution.gap,
         "optimal_cost": float(solution.cost[0]),
