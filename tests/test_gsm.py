@@ -91,14 +91,37 @@ def test_max_service_time_and_external_inbound_are_respected():
     assert solution.cost[0] == pytest.approx(math.sqrt(2))
 
 
+def random_network(rng, n: int, arcs, max_time: int = 5) -> Network:
+    """Stages 0..n-1 with times 0..max_time-1 and external inbound times 0-2."""
+    return Network(
+        tuple(map(str, range(n))),
+        rng.integers(0, max_time, n),
+        tuple(sorted(arcs)),
+        rng.integers(0, 3, n),
+    )
+
+
 def random_tree(rng, n):
     arcs = []
     for k in range(1, n):
         p = int(rng.integers(0, k))
         arcs.append((p, k) if rng.random() < 0.7 else (k, p))
-    return Network(
-        tuple(map(str, range(n))), rng.integers(0, 5, n), tuple(arcs), rng.integers(0, 3, n)
+    return random_network(rng, n, arcs)
+
+
+def random_costs(rng, net: Network, items: int) -> tuple[np.ndarray, np.ndarray]:
+    """sqrt cost tables and max service times (0-2 periods at customer-facing stages)."""
+    M = int(net.longest_lead_time().max())
+    cost = sqrt_cost_table(
+        rng.uniform(0.1, 3, (items, net.n)),
+        np.full((items, net.n), 1.65),
+        rng.uniform(0.5, 5, (items, net.n)),
+        M,
     )
+    ms = np.full((items, net.n), np.inf)
+    leaves = [j for j in range(net.n) if not net.customers()[j]]
+    ms[:, leaves] = rng.integers(0, 3, (items, len(leaves)))
+    return cost, ms
 
 
 def brute_force(net: Network, cost: np.ndarray, ms: np.ndarray) -> np.ndarray:
@@ -130,17 +153,7 @@ def test_tree_dp_equals_enumeration_on_random_trees_for_many_items():
         if np.prod(net.longest_lead_time() + 1.0) > 300_000:
             continue
         checked += 1
-        items = 4
-        M = int(net.longest_lead_time().max())
-        cost = sqrt_cost_table(
-            rng.uniform(0.1, 3, (items, net.n)),
-            np.full((items, net.n), 1.65),
-            rng.uniform(0.5, 5, (items, net.n)),
-            M,
-        )
-        ms = np.full((items, net.n), np.inf)
-        leaves = [j for j in range(net.n) if not net.customers()[j]]
-        ms[:, leaves] = rng.integers(0, 3, (items, len(leaves)))
+        cost, ms = random_costs(rng, net, items=4)
         tree = solve_tree(net, cost, ms)
         np.testing.assert_allclose(tree.cost, brute_force(net, cost, ms), rtol=1e-9)
         np.testing.assert_allclose(tree.cost, solve_mip(net, cost, ms).cost, rtol=1e-9)
@@ -196,19 +209,8 @@ def test_branch_and_bound_equals_mip_on_random_acyclic_networks():
     for _ in range(10):
         n = 8
         arcs = {(int(rng.integers(0, k)), k) for k in range(1, n) for _ in range(2)}
-        net = Network(
-            tuple(map(str, range(n))),
-            rng.integers(0, 5, n),
-            tuple(sorted(arcs)),
-            rng.integers(0, 3, n),
-        )
-        M = int(net.longest_lead_time().max())
-        cost = sqrt_cost_table(
-            rng.uniform(0.1, 3, (2, n)), np.full((2, n), 1.65), rng.uniform(0.5, 5, (2, n)), M
-        )
-        ms = np.full((2, n), np.inf)
-        leaves = [j for j in range(n) if not net.customers()[j]]
-        ms[:, leaves] = rng.integers(0, 3, (2, len(leaves)))
+        net = random_network(rng, n, arcs)
+        cost, ms = random_costs(rng, net, items=2)
         general = solve_general(net, cost, ms)
         np.testing.assert_allclose(general.cost, solve_mip(net, cost, ms).cost, rtol=1e-9)
         assert general.status == "optimal"
@@ -227,19 +229,8 @@ def test_mip_branches_where_the_pair_relaxation_is_fractional():
         arcs = {
             (int(rng.integers(0, k)), k) for k in range(1, n) for _ in range(rng.integers(1, 4))
         }
-        net = Network(
-            tuple(map(str, range(n))),
-            rng.integers(0, 6, n),
-            tuple(sorted(arcs)),
-            rng.integers(0, 3, n),
-        )
-        M = int(net.longest_lead_time().max())
-        cost = sqrt_cost_table(
-            rng.uniform(0.1, 3, (1, n)), np.full((1, n), 1.65), rng.uniform(0.5, 5, (1, n)), M
-        )
-        ms = np.full((1, n), np.inf)
-        leaves = [j for j in range(n) if not net.customers()[j]]
-        ms[:, leaves] = rng.integers(0, 3, (1, len(leaves)))
+        net = random_network(rng, n, arcs, max_time=6)
+        cost, ms = random_costs(rng, net, items=1)
         latest = net.longest_lead_time()
         s_bounds, si_bounds = _initial_bounds(net, ms, latest)
         folded = _fold(net, cost, latest, s_bounds, si_bounds)
