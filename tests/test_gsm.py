@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from scipy.optimize import Bounds, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from optimization.gsm import (
     Network,
@@ -236,8 +236,9 @@ def test_mip_branches_where_the_pair_relaxation_is_fractional():
         folded = _fold(net, cost, latest, s_bounds, si_bounds)
         if not folded.core:
             continue
-        model = _pair_model(net, cost, s_bounds, si_bounds, folded)
-        x = milp(model.c, constraints=model.constraints, bounds=Bounds(0, 1)).x[: model.n_pairs]
+        model = _pair_model(net, cost, s_bounds, si_bounds, folded, item=0)
+        rows = LinearConstraint(model.A, model.lower, model.upper)
+        x = milp(model.c, constraints=rows, bounds=Bounds(0, 1)).x[: model.n_pairs]
         if (np.minimum(x, 1 - x) < 1e-6).all():
             continue
         fractional += 1
