@@ -456,11 +456,16 @@ def _explain(
             buffer = locs[u]
             break
         stack.extend(ups[u])
-    waits = (
-        f"waits {SI[i, k]} d for {', '.join(locs[u] for u in ups[k])}"
-        if ups[k]
-        else "orders from the supplier"
-    )
+    if not ups[k]:
+        waits = "orders from the supplier"
+    elif len(ups[k]) == 1:
+        waits = f"waits {SI[i, k]} d for {locs[ups[k][0]]}"
+    else:  # several suppliers: the latest one sets the wait
+        latest = [locs[u] for u in ups[k] if S[i, u] == SI[i, k]]
+        waits = (
+            f"waits {SI[i, k]} d for {', '.join(latest)} "
+            f"(the latest of {', '.join(locs[u] for u in ups[k])})"
+        )
     own = f"{net.processing_time[k]} d own lead time"
     if is_customer[i, k] and S[i, k] >= max_service[i, k]:
         binding = "customer_service_time"

@@ -246,6 +246,8 @@ def test_a_store_fed_by_two_locations_is_solved_by_the_mip():
     for supplier in ("PLT", "DC"):
         assert st2.inbound_service_time_days >= by_location.loc[supplier].outbound_service_time_days
     assert st2.outbound_service_time_days == 0
+    latest = max(("DC", "PLT"), key=lambda loc: by_location.loc[loc].outbound_service_time_days)
+    assert f"for {latest} (the latest of DC, PLT)" in st2.reason
     assert (
         summary.meio_holding_cost_per_day.iloc[0]
         <= summary.single_echelon_holding_cost_per_day.iloc[0]
