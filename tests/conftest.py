@@ -1,7 +1,9 @@
 """Test settings: every worker gets its own landing, warehouse, serving copy and DAGSTER_HOME,
 set before the Dagster definitions are imported."""
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(tempfile.mkdtemp(prefix="meio-tests-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)  # ~30 MB per worker and run
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["MEIO_LANDING"] = str(_ROOT / "landing")
 os.environ["MEIO_WAREHOUSE"] = str(_ROOT / "warehouse.duckdb")
