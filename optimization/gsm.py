@@ -754,7 +754,7 @@ def solve_mip(
     gap = np.where(proven | (cost_now <= 0), 0.0, (cost_now - bound) / np.maximum(cost_now, 1e-300))
     solution.status = "optimal" if proven.all() else "time_limit"
     solution.gap = float(np.clip(gap, 0.0, 1.0).max())
-    solution.method = "pair_mip"
+    solution.method = "pair_mip" if folded.core else "tree_dp"
     return solution
 
 
