@@ -59,6 +59,10 @@ class Network:
         """``_labels``: the pendant-tree labelling order and each labelled stage's parent."""
         return self._memo("_labelling", lambda: _labels(self))
 
+    def core(self) -> list[int]:
+        """Stages the labelling never reaches: those on or between undirected cycles."""
+        return self._memo("_core", lambda: sorted(set(range(self.n)) - set(self.labelling()[0])))
+
     def suppliers(self) -> list[list[int]]:
         return self._memo("_suppliers", lambda: self._neighbours(upstream=True))
 
@@ -300,7 +304,7 @@ def _fold(
             folded.g[k] = np.take_along_axis(total, folded.arg_s_of_si[k][:, None, :], axis=1)[
                 :, 0, :
             ]
-    folded.core = sorted(set(range(network.n)) - set(order))
+    folded.core = network.core()
     for k in folded.core:
         folded.core_inbound[k], folded.core_outbound[k] = folded_costs(k)
     return folded
@@ -568,15 +572,23 @@ def _core_bounds(
     )
 
 
-def _pair_columns(
+def _inbound_options(
     T: np.ndarray, s_hi: np.ndarray, si_lo: np.ndarray, si_hi: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every feasible (stage, SI, S): SI in [si_lo, si_hi], 0 <= S <= min(SI + T, s_hi)."""
+    """Every (stage, SI) with SI in [si_lo, si_hi] and how many S it allows:
+    0 <= S <= min(SI + T, s_hi)."""
     per_stage = si_hi - si_lo + 1
     stage = np.repeat(np.arange(len(T)), per_stage)
     start = np.concatenate([[0], np.cumsum(per_stage)[:-1]])
     si = si_lo[stage] + np.arange(len(stage)) - start[stage]
-    per_si = np.minimum(si + T[stage], s_hi[stage]) + 1
+    return stage, si, np.minimum(si + T[stage], s_hi[stage]) + 1
+
+
+def _pair_columns(
+    T: np.ndarray, s_hi: np.ndarray, si_lo: np.ndarray, si_hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every feasible (stage, SI, S): SI in [si_lo, si_hi], 0 <= S <= min(SI + T, s_hi)."""
+    stage, si, per_si = _inbound_options(T, s_hi, si_lo, si_hi)
     first = np.concatenate([[0], np.cumsum(per_si)[:-1]])
     rows = np.repeat(np.arange(len(si)), per_si)
     return stage[rows], si[rows], np.arange(len(rows)) - first[rows]
@@ -586,20 +598,16 @@ def pair_model_size(network: Network, max_service_time: np.ndarray) -> int:
     """Number of (stage, SI, S) columns of the pair MIP over the core, for the first item."""
     latest = network.longest_lead_time()
     s_bounds, si_bounds = _initial_bounds(network, max_service_time[:1], latest)
-    order, _ = network.labelling()
-    core = sorted(set(range(network.n)) - set(order))
-    _, T, s_hi, si_lo, si_hi = _core_bounds(network, core, s_bounds, si_bounds, 0)
-    total = 0
-    for k in range(len(core)):
-        si = np.arange(si_lo[k], si_hi[k] + 1)
-        total += int((np.minimum(si + T[k], s_hi[k]) + 1).sum())
-    return total
+    _, T, s_hi, si_lo, si_hi = _core_bounds(network, network.core(), s_bounds, si_bounds, 0)
+    return int(_inbound_options(T, s_hi, si_lo, si_hi)[2].sum())
 
 
-def _cumulative_rows(stage, value, top, column_offset):
+def _cumulative_rows(
+    stage: np.ndarray, value: np.ndarray, top: np.ndarray, column_offset: int
+) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray]:
     """Rows and entries defining C_j(t) = Pr(value_j >= t), t = 1..top_j, from the pair columns:
     C_j(t) - C_j(t + 1) - sum of the pairs with value_j = t = 0 (one row per C variable).
-    Returns (row, column, coefficient) lists and the row index of each (stage, t)."""
+    Returns (row, column, coefficient) lists and each stage's first C row (t = 1)."""
     offset = np.concatenate([[0], np.cumsum(top)[:-1]])
     j = np.repeat(np.arange(len(top)), top)
     t = np.arange(len(j)) - offset[j] + 1
