@@ -5,7 +5,7 @@ Models are chosen per series by rolling-origin cross-validation on the scaled pi
 averaged over QUANTILES (a discrete CRPS). Quantiles come from the model's intervals (native or
 conformal), calibrated on the back-test: for series counted in whole units, from a negative
 binomial with the model's mean and standard deviation (``_sd``: its 80% interval's, times a
-multiplier fitted on the back-test by the pinball loss; ``forecasting.counts``); otherwise the
+multiplier fitted on the back-test by the pinball loss; ``distributions.counts``); otherwise the
 interval bounds themselves, widened per level to cover it, clipped at 0 and monotone.
 """
 
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from statsforecast import StatsForecast
 
-from forecasting.counts import count_quantiles
+from distributions.counts import count_quantiles
 from forecasting.models import (
     DEFAULT_MODEL,
     ENSEMBLE,
@@ -106,17 +106,25 @@ COUNT_SD = "count_sd"  # calibration key: the sd multiplier of count series
 
 
 def _sd(
-    intervals: np.ndarray, level_scales: dict[int | str, float] | None, counts: np.ndarray | None
+    intervals: np.ndarray,
+    level_scales: dict[int | str, float] | None,
+    counts: np.ndarray | None,
+    floor_counts: bool = False,
 ) -> np.ndarray:
     """Standard deviation of demand per row (units per bucket) from ``_intervals``: the 80%
     interval's upper half-width / z_0.9 (the lower one is cut by 0), calibrated: by the 80%
-    level's scale, or on ``counts`` rows by the count distribution's (``COUNT_SD``)."""
+    level's scale, or on ``counts`` rows by the count distribution's (``COUNT_SD``). With
+    ``floor_counts``, count rows are at least a Poisson's sqrt(mean), as their quantiles are
+    (``count_quantiles``): the sd the forecast publishes and lead-time demand adds up."""
     scales = level_scales or {}
     upper = intervals[:, 2 + 2 * LEVELS.index(80)].astype(float) - intervals[:, 0]
-    scale = np.where(
-        counts if counts is not None else False, scales.get(COUNT_SD, 1.0), scales.get(80, 1.0)
-    )
-    return np.clip(upper * scale / Z_80, 0.0, None)
+    counts = np.zeros(len(intervals), dtype=bool) if counts is None else counts
+    scale = np.where(counts, scales.get(COUNT_SD, 1.0), scales.get(80, 1.0))
+    sd = np.clip(upper * scale / Z_80, 0.0, None)
+    if floor_counts:
+        poisson = np.sqrt(np.clip(intervals[:, 0].astype(float), 0.0, None))
+        sd = np.where(counts, np.maximum(sd, poisson), sd)
+    return sd
 
 
 def count_valued(df: pd.DataFrame, config: ForecastConfig) -> pd.Series:
@@ -554,7 +562,7 @@ def forecast(
                 "unique_id": fc["unique_id"].to_numpy(),
                 "ds": fc["ds"].to_numpy(),
                 "mean": np.clip(intervals[:, 0].astype(float), 0, None),
-                "sd": _sd(intervals, level_scales, row_counts),
+                "sd": _sd(intervals, level_scales, row_counts, floor_counts=True),
                 "model": name,
                 **{QCOLS[k]: q[:, k] for k in range(len(QUANTILES))},
             }

@@ -22,6 +22,7 @@ from forecasting.engine import (
     accuracy,
     backtest,
     choose_models,
+    count_valued,
     error_correlation,
     forecast,
     lead_time_demand,
@@ -34,7 +35,8 @@ SEP = "|"
 @dataclass
 class NodeForecasts:
     """forecasts: location_id, sku, ds, step, mean, q01..q99 (units per bucket).
-    lead_time_demand: location_id, sku, periods (days), mean, sd (units over those days).
+    lead_time_demand: location_id, sku, periods (days), mean, sd (units over those days),
+        count_valued (demand in whole units: count-shaped safety stock).
     accuracy: per series back-test figures; models: chosen model and class per series."""
 
     forecasts: pd.DataFrame
@@ -158,6 +160,9 @@ def forecast_nodes(
     del tested
     correlation = error_correlation(errors, chosen, config.horizon)
     ltd = lead_time_demand(fc, chosen, correlation, bucket_days)
+    ltd["count_valued"] = (
+        count_valued(series, config).reindex(ltd["unique_id"].to_numpy()).to_numpy(bool)
+    )
     acc = accuracy(errors, chosen, series_scale(series))
 
     def split(frame: pd.DataFrame) -> pd.DataFrame:

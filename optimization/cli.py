@@ -1,4 +1,7 @@
-"""meio-gsm: solve a GSM instance file and print the optimal cost and service times as JSON."""
+"""meio-gsm: solve a GSM instance file and print its cost, status and service times as JSON.
+
+Exit codes: 0 solved (``status`` says whether the cost is proven optimal), 2 the instance
+cannot be read or is invalid (the message names the stage and the field)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import time
 from pathlib import Path
 
 from optimization.gsm import solve
-from optimization.instances import read_json_instance
+from optimization.instances import InstanceError, read_json_instance
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,23 +29,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         instance = read_json_instance(args.path)
-    except (OSError, ValueError, KeyError) as error:
+    except InstanceError as error:
+        print(f"meio-gsm: invalid instance {args.path}: {error}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as error:
         print(f"meio-gsm: cannot read {args.path}: {error}", file=sys.stderr)
+        return 2
+    if not args.time_limit > 0:
+        print("meio-gsm: --time-limit must be > 0 seconds", file=sys.stderr)
         return 2
     started = time.perf_counter()
     solution = solve(
         instance.network, instance.cost, instance.max_service_time, time_limit=args.time_limit
     )
     seconds = time.perf_counter() - started
+    safety = instance.safety_stock(solution.net_replenishment_time[0])
     stages = [
         {
             "stage": stage,
             "outbound_service_time": int(solution.outbound_service_time[0, k]),
             "inbound_service_time": int(solution.inbound_service_time[0, k]),
             "net_replenishment_time": int(solution.net_replenishment_time[0, k]),
-            "safety_stock": float(
-                instance.z[k] * instance.sigma[k] * solution.net_replenishment_time[0, k] ** 0.5
-            ),
+            "safety_stock": float(safety[k]),
         }
         for k, stage in enumerate(instance.network.stage_ids)
     ]
@@ -51,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         "method": solution.method,
         "status": solution.status,
         "gap": solution.gap,
-        "optimal_cost": float(solution.cost[0]),
+        "cost": float(solution.cost[0]),
+        "lower_bound": float(solution.bounds()[0]),
+        # the proven optimum only: null when the time limit ended the search first
+        "optimal_cost": float(solution.cost[0]) if solution.status == "optimal" else None,
         "solve_seconds": round(seconds, 4),
         "stages": stages,
     }

@@ -11,8 +11,12 @@ h_j z_j sigma_j sqrt(tau_j). Times are whole periods.
 Two exact solvers:
 * ``solve_tree``: the spanning-tree dynamic program, vectorised over many items that share one
   tree topology (arrays of shape items x periods x periods per stage).
-* ``solve_mip``: a mixed-integer program (HiGHS through scipy.optimize.milp) for any acyclic
-  network, one binary per stage and candidate tau; time-limited, reports status and gap.
+* ``solve_mip``: the pendant trees folded by the DP, the rest (the core) a mixed-integer
+  program (HiGHS through scipy.optimize.milp) for any acyclic network; time-limited.
+* ``solve_general``: branch and bound over a spanning-tree relaxation; time-limited.
+
+``solve`` picks among them and, on a network with a core, never returns worse than the best
+incumbent of the MIP and the branch and bound, with the status and gap against the best bound.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 INF = np.inf
 LAGRANGE_STEPS = 8  # subgradient steps per branch-and-bound node
+
+
+def whole_periods(time: np.ndarray | float) -> np.ndarray:
+    """A measured (fractional) mean lead time as whole periods, rounded to the nearest (halves
+    up): the one rounding of the project (pipeline lanes, Willems chains). Nearest, not up:
+    rounding a 2.3-day mean lane up to 3 days adds 0.7 days of mean demand to every reorder
+    point (measured on the demo: 99.8% simulated cycle service for a 95% target). The JSON
+    instance format takes whole periods only."""
+    return np.floor(np.asarray(time, dtype=float) + 0.5).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -138,7 +151,16 @@ class Solution:
     cost: np.ndarray  # (items,)
     status: str = "optimal"
     gap: float = 0.0
-    method: str = "tree_dp"  # or "pair_mip", "branch_and_bound"
+    method: str = "tree_dp"  # or "pair_mip", "branch_and_bound", "pair_mip+branch_and_bound"
+    lower_bound: np.ndarray | None = None  # (items,) proven lower bound; None = cost (optimal)
+
+    def bounds(self) -> np.ndarray:
+        return self.cost.copy() if self.lower_bound is None else self.lower_bound.copy()
+
+    def item_gaps(self) -> np.ndarray:
+        """(items,) relative gap between each item's cost and its lower bound (0 = optimal)."""
+        cost = self.cost
+        return np.clip((cost - self.bounds()) / np.maximum(cost, 1e-300), 0.0, 1.0)
 
 
 def sqrt_cost_table(
@@ -149,17 +171,20 @@ def sqrt_cost_table(
     mean: np.ndarray | None = None,
     lead_time_sd: np.ndarray | None = None,
 ) -> np.ndarray:
-    """cost[item, stage, tau] = h z sqrt(sigma^2 tau + mean^2 sd_L^2 [tau > 0]).
+    """cost[item, stage, tau] = h z sqrt(sigma^2 tau + mean^2 sd_L^2).
 
-    sigma: demand standard deviation per period; lead_time_sd: of the stage's own replenishment
-    time (periods); without it this is the classical h z sigma sqrt(tau). Shapes (items, stages).
+    sigma, mean: demand standard deviation and mean per period; lead_time_sd: of the stage's
+    own processing (replenishment) time, periods. The lead-time term applies at every tau,
+    tau = 0 included: a stage guarantees the service time it quotes, so it buffers the
+    variability of its own lead time even where it passes the mean lead time on (Humair et al.
+    2013). Without it this is the classical h z sigma sqrt(tau). Shapes (items, stages).
     """
     tau = np.arange(max_tau + 1, dtype=float)
     variance = np.asarray(sigma, float)[..., None] ** 2 * tau
     if mean is not None and lead_time_sd is not None:
-        variance = variance + (np.asarray(mean, float) * np.asarray(lead_time_sd, float))[
-            ..., None
-        ] ** 2 * (tau > 0)
+        variance = (
+            variance + ((np.asarray(mean, float) * np.asarray(lead_time_sd, float)) ** 2)[..., None]
+        )
     return (np.asarray(holding_cost, float) * np.asarray(z, float))[..., None] * np.sqrt(variance)
 
 
@@ -434,7 +459,8 @@ def _branch_and_bound_item(
     latest: np.ndarray,
     time_limit: float,
 ) -> tuple[np.ndarray, str, float]:
-    """Branch and bound for one item (cost (1, stages, taus)); see ``solve_general``."""
+    """Branch and bound for one item (cost (1, stages, taus)); see ``solve_general``.
+    Returns the best outbound times found, the status and the lowest open bound."""
     started = time.perf_counter()
     s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
     best_S = np.zeros((1, network.n), dtype=np.int64)  # all quote 0: always feasible
@@ -514,8 +540,7 @@ def _branch_and_bound_item(
             if child is not None:
                 counter += 1
                 heapq.heappush(heap, (child[0], counter, child_s, child_si, child))
-    gap = 0.0 if status == "optimal" or best <= 0 else max(0.0, (best - open_bound) / best)
-    return best_S[0], status, gap
+    return best_S[0], status, best if status == "optimal" else min(best, open_bound)
 
 
 def solve_general(
@@ -549,10 +574,21 @@ def solve_general(
             )
         )
     solution = _evaluate(network, cost, np.stack([r[0] for r in results]))
-    solution.status = "optimal" if all(r[1] == "optimal" for r in results) else "time_limit"
-    solution.gap = max(r[2] for r in results)
+    proven = np.array([r[1] == "optimal" for r in results])
+    _set_bounds(solution, np.array([r[2] for r in results]), proven)
     solution.method = "branch_and_bound"
     return solution
+
+
+def _set_bounds(solution: Solution, bound: np.ndarray, proven: np.ndarray) -> None:
+    """Status and gap of a solution from each item's lower bound (proven items: their cost)."""
+    cost = solution.cost
+    solution.lower_bound = np.where(proven, cost, np.minimum(bound, cost))
+    gap = np.where(
+        proven | (cost <= 0), 0.0, (cost - solution.lower_bound) / np.maximum(cost, 1e-300)
+    )
+    solution.gap = float(np.clip(gap, 0.0, 1.0).max()) if len(gap) else 0.0
+    solution.status = "optimal" if proven.all() else "time_limit"
 
 
 MAX_PAIR_COLUMNS = 3_000_000  # larger pair models go to the branch and bound (memory, build)
@@ -755,13 +791,10 @@ def solve_mip(
     _unfold(folded, S, SI)
     solution = _evaluate(network, cost, S)
     worse = single_echelon(network, cost).cost < solution.cost  # all quote 0: always feasible
-    if worse.any():
+    if worse.any():  # an incumbent like any other: its gap to the bound is reported
         S[worse] = 0
         solution = _evaluate(network, cost, S)
-    cost_now = solution.cost
-    gap = np.where(proven | (cost_now <= 0), 0.0, (cost_now - bound) / np.maximum(cost_now, 1e-300))
-    solution.status = "optimal" if proven.all() else "time_limit"
-    solution.gap = float(np.clip(gap, 0.0, 1.0).max())
+    _set_bounds(solution, bound, proven)
     solution.method = "pair_mip" if folded.core else "tree_dp"
     return solution
 
@@ -769,14 +802,34 @@ def solve_mip(
 def solve(
     network: Network, cost: np.ndarray, max_service_time: np.ndarray, time_limit: float = 60.0
 ) -> Solution:
-    """Tree DP where the network is a tree (exact, vectorised). Otherwise the pair MIP, unless
-    its model would exceed ``MAX_PAIR_COLUMNS`` (long lead times in many periods: the columns
-    grow with the square of the longest lead time), where the branch and bound runs instead."""
+    """Tree DP where the network is a tree (exact, vectorised). Otherwise the pair MIP with
+    half of ``time_limit`` (seconds per item; unless its model would exceed
+    ``MAX_PAIR_COLUMNS``: the columns grow with the square of the longest lead time), then the
+    branch and bound with the rest for the items the MIP did not prove. Each item keeps the
+    better incumbent and the higher lower bound of the two; status and gap say what is proven.
+    (A 150-stage chain plus one arc: the MIP's LP alone outlasts 30 s, the branch and bound
+    proves the optimum in 0.1 s.)"""
     if network.is_forest():
         return solve_tree(network, cost, max_service_time)
-    if pair_model_size(network, max_service_time) <= MAX_PAIR_COLUMNS:
-        return solve_mip(network, cost, max_service_time, time_limit=time_limit)
-    return solve_general(network, cost, max_service_time, time_limit=time_limit)
+    if pair_model_size(network, max_service_time) > MAX_PAIR_COLUMNS:
+        return solve_general(network, cost, max_service_time, time_limit=time_limit)
+    mip = solve_mip(network, cost, max_service_time, time_limit=time_limit / 2)
+    open_items = mip.cost > mip.bounds() * (1 + 1e-9) + 1e-12
+    if not open_items.any():
+        return mip
+    general = solve_general(
+        network, cost[open_items], max_service_time[open_items], time_limit=time_limit / 2
+    )
+    S = mip.outbound_service_time.copy()
+    better = general.cost < mip.cost[open_items]
+    rows = np.flatnonzero(open_items)
+    S[rows[better]] = general.outbound_service_time[better]
+    solution = _evaluate(network, cost, S)
+    bound = mip.bounds()
+    bound[rows] = np.maximum(bound[rows], general.bounds())
+    _set_bounds(solution, bound, solution.cost <= bound * (1 + 1e-9) + 1e-12)
+    solution.method = "pair_mip+branch_and_bound"
+    return solution
 
 
 def single_echelon(network: Network, cost: np.ndarray) -> Solution:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from optimization.gsm import Network, sqrt_cost_table
+from optimization.gsm import Network, sqrt_cost_table, whole_periods
 
 
 @dataclass
@@ -24,83 +24,135 @@ class Instance:
     max_service_time: np.ndarray
     holding_cost: np.ndarray
     z: np.ndarray
-    sigma: np.ndarray
+    sigma: np.ndarray  # pooled demand sd per period
+    mean: np.ndarray | None = None  # pooled mean demand per period
+    lead_time_sd: np.ndarray | None = None  # of each stage's processing time, periods
+
+    def safety_stock(self, tau: np.ndarray) -> np.ndarray:
+        """Units per stage at net replenishment times tau: z sqrt(sigma^2 tau + mean^2 s^2)."""
+        mean = np.zeros_like(self.sigma) if self.mean is None else self.mean
+        sd_l = np.zeros_like(self.sigma) if self.lead_time_sd is None else self.lead_time_sd
+        return self.z * np.sqrt(self.sigma**2 * tau + (mean * sd_l) ** 2)
 
 
-def _pooled_sigma(n: int, customers: list[list[int]], demand_sd: dict[int, float]) -> np.ndarray:
-    """sigma_j = sqrt(sum of variances of the customer-facing stages reachable downstream)."""
+def _pooled(n: int, customers: list[list[int]], per_customer: dict[int, float]) -> np.ndarray:
+    """Per stage, the sum of ``per_customer`` (a variance or a mean) over the customer-facing
+    stages reachable downstream, each counted once: sigma_j = sqrt of the pooled variances."""
     sigma = np.zeros(n)
     for j in range(n):
         seen, stack, variance = {j}, [j], 0.0
         while stack:
             k = stack.pop()
-            variance += demand_sd.get(k, 0.0) ** 2
+            variance += per_customer.get(k, 0.0)
             for m in customers[k]:
                 if m not in seen:
                     seen.add(m)
                     stack.append(m)
-        sigma[j] = math.sqrt(variance)
+        sigma[j] = variance
     return sigma
 
 
-def _instance(name, ids, T, arcs, ext_in, h, z, demand_sd, max_s) -> Instance:
+def _instance(name, ids, T, arcs, ext_in, h, z, demand, max_s, lead_time_sd=None) -> Instance:
+    """demand: {customer-facing stage: (mean, sd) per period}; lead_time_sd per stage."""
     n = len(ids)
     network = Network(
         tuple(ids), np.asarray(T, dtype=np.int64), tuple(arcs), np.asarray(ext_in, dtype=np.int64)
     )
-    sigma = _pooled_sigma(n, network.customers(), demand_sd)
+    network.topological_order()  # a cycle is an error here, not in a solver
+    sigma = _pooled(n, network.customers(), {k: sd**2 for k, (_, sd) in demand.items()}) ** 0.5
+    mean = _pooled(n, network.customers(), {k: m for k, (m, _) in demand.items()})
     M = int(network.longest_lead_time().max())
     h, z = np.asarray(h, float), np.asarray(z, float)
-    cost = sqrt_cost_table(h[None], z[None], sigma[None], M)
-    return Instance(name, network, cost, np.asarray(max_s, float)[None], h, z, sigma)
+    sd_l = np.zeros(n) if lead_time_sd is None else np.asarray(lead_time_sd, float)
+    cost = sqrt_cost_table(h[None], z[None], sigma[None], M, mean[None], sd_l[None])
+    return Instance(name, network, cost, np.asarray(max_s, float)[None], h, z, sigma, mean, sd_l)
+
+
+class InstanceError(ValueError):
+    """An instance that cannot be solved as written; the message names the stage and field."""
+
+
+def _field(node: dict, field: str, stage, *, default=None, integer=False) -> float:
+    """A finite, non-negative number (a whole one where ``integer``) from a stage's JSON."""
+    value = node.get(field, default)
+    if value is None:
+        raise InstanceError(f"stage {stage}: {field} is missing")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InstanceError(f"stage {stage}: {field} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise InstanceError(f"stage {stage}: {field} must be finite and >= 0, got {value!r}")
+    if integer and value != int(value):
+        raise InstanceError(
+            f"stage {stage}: {field} must be a whole number of periods, got {value!r}"
+        )
+    return int(value) if integer else float(value)
 
 
 def read_json_instance(path: Path) -> Instance:
-    """The ``../shared/validation/gsm`` format: nodes with predecessors, T, h, z, demand."""
+    """The ``../shared/validation/gsm`` format: nodes with predecessors, T, h, z, demand, and
+    optionally ``processing_time_sd`` (periods). Every number is checked: an
+    ``InstanceError`` names the stage and the field of the first one that is not usable."""
     data = json.loads(Path(path).read_text())
-    nodes = data["nodes"]
-    index = {node["_index"]: k for k, node in enumerate(nodes)}
-    arcs = sorted(
-        {
-            (index[p], index[node["_index"]])
-            for node in nodes
-            for p in node.get("_predecessor_indices", [])
-        }
-    )
-    arcs += [
-        (index[node["_index"]], index[s])
-        for node in nodes
-        for s in node.get("_successor_indices", [])
-        if (index[node["_index"]], index[s]) not in arcs
-    ]
-    demand_sd = {
-        index[n["_index"]]: float(n["demand"]["standard_deviation"])
-        for n in nodes
-        if n.get("demand")
-    }
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    if not isinstance(nodes, list) or not nodes:
+        raise InstanceError("the instance has no stages: 'nodes' must be a non-empty list")
+    index: dict = {}
+    for k, node in enumerate(nodes):
+        if not isinstance(node, dict) or "_index" not in node:
+            raise InstanceError(f"node {k}: _index is missing")
+        if node["_index"] in index:
+            raise InstanceError(f"stage {node['_index']}: _index appears more than once")
+        index[node["_index"]] = k
+    arcs: set[tuple[int, int]] = set()
+    for node in nodes:
+        for field, upstream in (("_predecessor_indices", True), ("_successor_indices", False)):
+            for other in node.get(field, []):
+                if other not in index:
+                    raise InstanceError(
+                        f"stage {node['_index']}: {field} names unknown stage {other!r}"
+                    )
+                pair = (index[other], index[node["_index"]])
+                arcs.add(pair if upstream else pair[::-1])
+    demand = {}
+    for node in nodes:
+        if node.get("demand"):
+            stage = node["_index"]
+            demand[index[stage]] = (
+                _field(node["demand"], "mean", f"{stage} demand", default=0.0),
+                _field(node["demand"], "standard_deviation", f"{stage} demand"),
+            )
     has_customers = {i for i, _ in arcs}
     max_s = [
-        float(n.get("external_outbound_cst", 0))
+        _field(n, "external_outbound_cst", n["_index"], default=0, integer=True)
         if (index[n["_index"]] not in has_customers or n.get("demand"))
         else math.inf
         for n in nodes
     ]
-    return _instance(
-        data.get("name", Path(path).stem),
-        [str(n["_index"]) for n in nodes],
-        [int(n["processing_time"]) for n in nodes],
-        arcs,
-        [int(n.get("external_inbound_cst", 0)) for n in nodes],
-        [float(n["local_holding_cost"]) for n in nodes],
-        [float(n.get("demand_bound_constant", 1.0)) for n in nodes],
-        demand_sd,
-        max_s,
-    )
+    try:
+        return _instance(
+            data.get("name", Path(path).stem),
+            [str(n["_index"]) for n in nodes],
+            [_field(n, "processing_time", n["_index"], integer=True) for n in nodes],
+            sorted(arcs),
+            [
+                _field(n, "external_inbound_cst", n["_index"], default=0, integer=True)
+                for n in nodes
+            ],
+            [_field(n, "local_holding_cost", n["_index"]) for n in nodes],
+            [_field(n, "demand_bound_constant", n["_index"]) for n in nodes],
+            demand,
+            max_s,
+            [_field(n, "processing_time_sd", n["_index"], default=0.0) for n in nodes],
+        )
+    except InstanceError:
+        raise
+    except ValueError as error:  # a cycle
+        raise InstanceError(str(error)) from None
 
 
 def read_willems_chain(stages_csv: Path, arcs_csv: Path) -> tuple[Instance, dict]:
     """A Willems (2008) chain. Holding cost = stage cost rolled up from all suppliers; times are
-    rounded up to whole periods; z = Phi^-1(service level) at demand stages, and internal stages
+    rounded to the nearest whole period (``whole_periods``); z = Phi^-1(service level) at demand stages, and internal stages
     use the highest z of the demand stages they serve. Returns the instance and facts about it."""
     with open(stages_csv, newline="") as handle:
         stages = list(csv.DictReader(handle))
@@ -111,7 +163,7 @@ def read_willems_chain(stages_csv: Path, arcs_csv: Path) -> tuple[Instance, dict
     arcs = sorted({(index[a], index[b]) for a, b in arcs_raw if a in index and b in index})
     n = len(ids)
     raw_times = [float(s["stageTime"] or 0) for s in stages]
-    T = [math.ceil(t - 1e-9) for t in raw_times]
+    T = whole_periods(np.asarray(raw_times))
     network = Network(
         tuple(ids), np.asarray(T, dtype=np.int64), tuple(arcs), np.zeros(n, dtype=np.int64)
     )
@@ -130,7 +182,7 @@ def read_willems_chain(stages_csv: Path, arcs_csv: Path) -> tuple[Instance, dict
     z = np.zeros(n)
     for j in reversed(network.topological_order()):
         z[j] = max([z_dem.get(j, 0.0)] + [z[m] for m in customers[j]])
-    sigma = _pooled_sigma(n, customers, demand_sd)
+    sigma = _pooled(n, customers, {k: sd**2 for k, sd in demand_sd.items()}) ** 0.5
     M = int(network.longest_lead_time().max())
     cost = sqrt_cost_table(h[None], z[None], sigma[None], M)
     facts = {

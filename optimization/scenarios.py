@@ -181,8 +181,12 @@ def _closed_location(inputs: PlanningInputs, scenario: Scenario) -> PlanningInpu
     merged = (
         pd.concat([ltd[ltd["location_id"] == target], taken])
         .assign(var=lambda f: f["sd"] ** 2)
-        .groupby(["location_id", "sku", "periods"], as_index=False)[["mean", "var"]]
-        .sum()
+        .groupby(["location_id", "sku", "periods"], as_index=False)
+        .agg(
+            mean=("mean", "sum"),
+            var=("var", "sum"),
+            **({"count_valued": ("count_valued", "all")} if "count_valued" in ltd else {}),
+        )
     )
     merged["sd"] = np.sqrt(merged.pop("var"))
     others = ltd[~ltd["location_id"].isin([closed, target])]

@@ -3,21 +3,24 @@
 Units: time in days (the GSM period), quantities in units, money in the items' currency.
 Assumptions: a stage is a location holding one item; suppliers are outside the model (their lane
 is the lead time of the receiving stage); a stage's lead time is the measured mean of its
-inbound lane rounded to whole days and its standard deviation enters safety stock as
-z * sqrt(var(demand over tau) + mean_daily^2 * sd_lead_time^2) when tau > 0. Customer-facing
-stages promise ``customer_service_days`` (0 = from stock). Internal stages use the highest
-safety factor z of the customer-facing stages they serve.
+inbound lane rounded to the nearest whole day (``whole_periods``) and its standard deviation is
+buffered by that stage at every net replenishment time, 0 included (``safety_stock_table``:
+normal, or a negative binomial for whole-unit demand). Customer-facing stages promise
+``customer_service_days`` (0 = from stock). Internal stages use the highest safety factor z of
+the customer-facing stages they serve.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
-from optimization.gsm import Network, Solution, single_echelon, solve
+from distributions.counts import count_quantile_at
+from optimization.gsm import Network, Solution, single_echelon, solve, whole_periods
 from optimization.service import resolve_service_policy, z_for_cycle_service, z_for_fill_rate
 
 SUPPLIER = "SUPPLIER"
@@ -65,10 +68,6 @@ class ItemNetwork:
     stage_types: list[str]
     lead_time_sd: np.ndarray  # (stages,)
     value_added: np.ndarray  # transfer cost accumulated to each stage, currency per unit
-
-
-def _round_days(x: np.ndarray) -> np.ndarray:
-    return np.floor(np.asarray(x, dtype=float) + 0.5).astype(np.int64)
 
 
 def serving_lanes(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +145,7 @@ def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
         arcs = []
         for lane in stage_rows.itertuples(index=False):
             j = index[lane.destination_location_id]
-            T[j] = max(T[j], _round_days(lane.lead_time_mean_days))
+            T[j] = max(T[j], whole_periods(lane.lead_time_mean_days))
             sd_lt[j] = max(sd_lt[j], float(lane.lead_time_stddev_days))
             added[j] = max(added[j], float(lane.transfer_cost))
             if lane.source_location_type != SUPPLIER:
@@ -178,9 +177,11 @@ def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
 
 def _lead_time_tables(
     ltd: pd.DataFrame, group: ItemNetwork, max_tau: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """mean daily demand (items, stages) and sd of demand over tau days (items, stages, tau),
-    from ``ltd``, the lead-time demand rows of the group's items."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """mean daily demand (items, stages), sd of demand over tau days (items, stages, tau) and
+    whether the node's demand is counted in whole units (items, stages; ``count_valued``
+    column of ``ltd``, False where absent), from ``ltd``, the lead-time demand rows of the
+    group's items."""
     n_items, n_stages = len(group.skus), group.network.n
     ltd = ltd[ltd["location_id"].isin(group.stage_locations)]
     item_ix = {s: i for i, s in enumerate(group.skus)}
@@ -188,12 +189,15 @@ def _lead_time_tables(
     periods = int(ltd["periods"].max()) if not ltd.empty else 1
     sd = np.zeros((n_items, n_stages, periods + 1))
     mean = np.zeros((n_items, n_stages, periods + 1))
+    counts = np.zeros((n_items, n_stages), dtype=bool)
     if not ltd.empty:
         i = ltd["sku"].map(item_ix).to_numpy()
         k = ltd["location_id"].map(stage_ix).to_numpy()
         p = ltd["periods"].to_numpy().astype(int)
         sd[i, k, p] = ltd["sd"].to_numpy()
         mean[i, k, p] = ltd["mean"].to_numpy()
+        if "count_valued" in ltd:
+            counts[i, k] = ltd["count_valued"].to_numpy(dtype=bool)
     mean_daily = mean[:, :, periods] / periods
     taus = np.arange(max_tau + 1)
     table = np.zeros((n_items, n_stages, max_tau + 1))
@@ -201,7 +205,39 @@ def _lead_time_tables(
     table[:, :, inside] = sd[:, :, taus[inside]]
     if (~inside).any():  # beyond the forecast's horizon: grow with sqrt(tau)
         table[:, :, ~inside] = sd[:, :, periods][..., None] * np.sqrt(taus[~inside] / periods)
-    return mean_daily, table
+    return mean_daily, table, counts
+
+
+def safety_stock_table(
+    z: np.ndarray,
+    mean_daily: np.ndarray,
+    sd_table: np.ndarray,
+    lead_time_sd: np.ndarray,
+    count_valued: np.ndarray,
+) -> np.ndarray:
+    """Safety stock (units) per item x stage x net replenishment time tau (days, 0..).
+
+    Demand over the stage's random replenishment time: mean m = mean_daily x tau, variance
+    v = sd_table[tau]^2 + mean_daily^2 x lead_time_sd^2 (the stage's own lead-time sd, days,
+    at every tau: a stage with a random lead time buffers it even where it holds no cycle
+    stock). Continuous demand: z sqrt(v). Whole-unit demand (``count_valued``): the quantile
+    at Phi(z) of a negative binomial of mean m and variance max(v, m) (a count is at least
+    Poisson-spread), minus m; where m = 0 (tau = 0) the normal term. Non-decreasing in tau
+    and >= 0: a longer wait never holds less (the GSM's cost tables must not fall with tau).
+    z: (items, stages); mean_daily, count_valued: (items, stages); sd_table (items, stages, tau).
+    """
+    taus = np.arange(sd_table.shape[2])
+    variance = sd_table**2 + ((mean_daily * lead_time_sd[None, :]) ** 2)[..., None]
+    table = z[..., None] * np.sqrt(variance)
+    mean = mean_daily[..., None] * taus
+    rows = count_valued[..., None] & (mean > 0)
+    if rows.any():
+        probability = np.broadcast_to(norm.cdf(z)[..., None], table.shape)[rows]
+        quantile = count_quantile_at(
+            mean[rows], np.sqrt(np.maximum(variance[rows], mean[rows])), probability
+        )
+        table[rows] = quantile - mean[rows]
+    return np.maximum.accumulate(np.maximum(table, 0.0), axis=2)
 
 
 def _rows_by_sku(frame: pd.DataFrame) -> Callable[[list[str]], pd.DataFrame]:
@@ -234,24 +270,15 @@ def plan_targets(
         n_items, n = len(group.skus), net.n
         latest = net.longest_lead_time()
         max_tau = int(latest.max())
-        mean_daily, sd_table = _lead_time_tables(lead_time_demand_of(group.skus), group, max_tau)
+        mean_daily, sd_table, counts = _lead_time_tables(
+            lead_time_demand_of(group.skus), group, max_tau
+        )
         unit_cost = (
             items.loc[group.skus, "unit_cost"].to_numpy(dtype=float)[:, None]
             + group.value_added[None, :]
         )
         h = unit_cost * config.holding_rate_per_year / 365.0  # currency per unit per day
-        is_customer = np.zeros((n_items, n), dtype=bool)
-        level = np.zeros((n_items, n))
-        service_type = np.full((n_items, n), "", dtype=object)
-        stage_ix = {loc: k for k, loc in enumerate(group.stage_locations)}
-        item_ix = {sku: i for i, sku in enumerate(group.skus)}
-        node_policy = policy_of(group.skus)
-        node_policy = node_policy[node_policy["location_id"].isin(stage_ix)]
-        i = node_policy["sku"].map(item_ix).to_numpy()
-        k = node_policy["location_id"].map(stage_ix).to_numpy()
-        is_customer[i, k] = True
-        level[i, k] = node_policy["service_level"].to_numpy(dtype=float)
-        service_type[i, k] = node_policy["service_type"].to_numpy()
+        is_customer, level, service_type = _group_policy(group, policy_of(group.skus))
         max_service = np.where(is_customer, float(config.customer_service_days), np.inf)
         cycle_z = np.where(is_customer, z_for_cycle_service(np.clip(level, 0.5, 0.9999)), 0.0)
         z = cycle_z.copy()
@@ -266,7 +293,10 @@ def plan_targets(
                         mean_daily[i, k] * config.review_period_days,
                     )
             z_full = _propagate_z(net, z)
-            cost = _cost_table(h, z_full, sd_table, mean_daily, group.lead_time_sd)
+            safety_table = safety_stock_table(
+                z_full, mean_daily, sd_table, group.lead_time_sd, counts
+            )
+            cost = h[..., None] * safety_table
             solution = solve(net, cost, max_service, time_limit=config.mip_time_limit_seconds)
             if not fill.any() or (solution.net_replenishment_time == tau_guess).all():
                 break
@@ -282,7 +312,7 @@ def plan_targets(
                 level,
                 service_type,
                 mean_daily,
-                sd_table,
+                safety_table,
                 unit_cost,
                 h,
                 max_service,
@@ -296,8 +326,8 @@ def plan_targets(
                     "sku": group.skus,
                     "stages": n,
                     "solver": solution.method,
-                    "status": solution.status,
-                    "optimality_gap": solution.gap,
+                    "status": np.where(solution.item_gaps() > 1e-9, "time_limit", "optimal"),
+                    "optimality_gap": solution.item_gaps(),
                     "meio_holding_cost_per_day": solution.cost,
                     "single_echelon_holding_cost_per_day": baseline.cost,
                 }
@@ -321,6 +351,68 @@ def plan_targets(
     return targets.sort_values(["sku", "location_id"]).reset_index(drop=True), summary
 
 
+def _group_policy(
+    group: ItemNetwork, node_policy: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per item x stage of a group: customer-facing, service level and service type."""
+    n_items, n = len(group.skus), group.network.n
+    is_customer = np.zeros((n_items, n), dtype=bool)
+    level = np.zeros((n_items, n))
+    service_type = np.full((n_items, n), "", dtype=object)
+    stage_ix = {loc: k for k, loc in enumerate(group.stage_locations)}
+    item_ix = {sku: i for i, sku in enumerate(group.skus)}
+    node_policy = node_policy[node_policy["location_id"].isin(stage_ix)]
+    i = node_policy["sku"].map(item_ix).to_numpy()
+    k = node_policy["location_id"].map(stage_ix).to_numpy()
+    is_customer[i, k] = True
+    level[i, k] = node_policy["service_level"].to_numpy(dtype=float)
+    service_type[i, k] = node_policy["service_type"].to_numpy()
+    return is_customer, level, service_type
+
+
+def safety_stock_at_levels(
+    inputs: PlanningInputs, targets: pd.DataFrame, levels: Sequence[float]
+) -> pd.DataFrame:
+    """Safety stock value (currency) of the plan and of the single-echelon baseline if every
+    customer-facing node had cycle-service target ``level``, at the plan's service times:
+    level, meio_safety_stock_value, single_echelon_safety_stock_value. The same
+    ``safety_stock_table`` as the plan (normal or count-shaped); at the planned level it is the
+    published plan. For normal demand the optimal service times do not move with one common
+    level (the cost scales by z), so the figure is the re-planned optimum; for count-shaped
+    nodes it is the value at today's placement (re-planning could only lower it)."""
+    plan = targets.set_index(["sku", "location_id"])
+    lead_time_demand_of = _rows_by_sku(inputs.lead_time_demand)
+    meio, baseline = np.zeros(len(levels)), np.zeros(len(levels))
+    for group in build_item_networks(inputs):
+        net = group.network
+        mean_daily, sd_table, counts = _lead_time_tables(
+            lead_time_demand_of(group.skus), group, int(net.longest_lead_time().max())
+        )
+        keys = pd.MultiIndex.from_product([group.skus, group.stage_locations])
+        rows = plan.reindex(keys)
+        shape = (len(group.skus), net.n)
+        customer = rows["is_customer_facing"].fillna(False).to_numpy(bool).reshape(shape)
+        value = rows["unit_value"].fillna(0.0).to_numpy(float).reshape(shape)
+        taus = {
+            "meio": rows["net_replenishment_time_days"].fillna(0).to_numpy(np.int64),
+            "baseline": rows["baseline_net_replenishment_time_days"].fillna(0).to_numpy(np.int64),
+        }
+        for n_level, level in enumerate(levels):
+            z = _propagate_z(net, np.where(customer, z_for_cycle_service(level), 0.0))
+            table = safety_stock_table(z, mean_daily, sd_table, group.lead_time_sd, counts)
+            for name, total in (("meio", meio), ("baseline", baseline)):
+                tau = taus[name].reshape(shape)
+                safety = np.take_along_axis(table, tau[..., None], axis=2)[..., 0]
+                total[n_level] += float((safety * value).sum())
+    return pd.DataFrame(
+        {
+            "service_level": list(levels),
+            "meio_safety_stock_value": meio,
+            "single_echelon_safety_stock_value": baseline,
+        }
+    )
+
+
 def _propagate_z(net: Network, z: np.ndarray) -> np.ndarray:
     """Internal stages take the highest z of the customer-facing stages they serve."""
     out = z.copy()
@@ -329,19 +421,6 @@ def _propagate_z(net: Network, z: np.ndarray) -> np.ndarray:
         for m in down[j]:
             out[:, j] = np.maximum(out[:, j], out[:, m])
     return out
-
-
-def _cost_table(h, z, sd_table, mean_daily, lead_time_sd) -> np.ndarray:
-    taus = np.arange(sd_table.shape[2])
-    lt_var = (mean_daily * lead_time_sd[None, :]) ** 2
-    variance = sd_table**2 + lt_var[..., None] * (taus > 0)
-    return (h * z)[..., None] * np.sqrt(variance)
-
-
-def _safety_stock(z, sd_table, mean_daily, lead_time_sd, tau) -> np.ndarray:
-    sd_tau = np.take_along_axis(sd_table, tau[..., None], axis=2)[..., 0]
-    variance = sd_tau**2 + (mean_daily * lead_time_sd[None, :]) ** 2 * (tau > 0)
-    return z * np.sqrt(variance)
 
 
 def _targets_frame(
@@ -353,7 +432,7 @@ def _targets_frame(
     level,
     service_type,
     mean_daily,
-    sd_table,
+    safety_table,
     unit_cost,
     h,
     max_service,
@@ -367,17 +446,18 @@ def _targets_frame(
         solution.inbound_service_time,
         solution.net_replenishment_time,
     )
-    safety = _safety_stock(z, sd_table, mean_daily, group.lead_time_sd, tau)
+    safety = np.take_along_axis(safety_table, tau[..., None], axis=2)[..., 0]
     base_tau = baseline.net_replenishment_time
-    base_safety = _safety_stock(z, sd_table, mean_daily, group.lead_time_sd, base_tau)
+    base_safety = np.take_along_axis(safety_table, base_tau[..., None], axis=2)[..., 0]
     lot = items.loc[group.skus, "lot_size"].to_numpy(dtype=float)[:, None].clip(min=1)
     moq = items.loc[group.skus, "moq"].to_numpy(dtype=float)[:, None]
     reorder_point = np.maximum(np.ceil(mean_daily * tau + safety - 1e-9), 0.0)
     cycle = mean_daily * config.review_period_days
-    order_quantity = np.maximum(
-        np.ceil(np.maximum(cycle, moq) / lot - 1e-9) * lot, np.where(mean_daily > 0, lot, 0)
+    order_quantity = np.where(  # an item without demand gets no order (no lot, no MOQ)
+        mean_daily > 0, np.maximum(np.ceil(np.maximum(cycle, moq) / lot - 1e-9) * lot, lot), 0.0
     )
     target = reorder_point + order_quantity
+    smallest_order = np.where(mean_daily > 0, np.ceil(np.maximum(moq, lot) / lot - 1e-9) * lot, 0)
     bound_note = np.full((n_items, n), "", dtype=object)
     for k, loc_type in enumerate(group.stage_types):
         low, high = config.cover_bounds_days.get(loc_type, (None, None))
@@ -389,8 +469,19 @@ def _targets_frame(
             target[:, k] = np.maximum(target[:, k], floor)
         if high is not None:
             cap = np.maximum(np.ceil(mean_daily[:, k] * high), reorder_point[:, k])
+            capped = target[:, k] > cap
             bound_note[:, k] = np.where(
-                target[:, k] > cap, f"capped at {high:g} days of cover", bound_note[:, k]
+                capped, f"capped at {high:g} days of cover", bound_note[:, k]
+            )
+            below_lot = capped & (cap - reorder_point[:, k] < smallest_order[:, k])
+            bound_note[:, k] = np.where(
+                below_lot,
+                [
+                    f"capped at {high:g} days of cover, leaving room for less than the "
+                    f"smallest order allowed ({q:g} units, lot/MOQ)"
+                    for q in smallest_order[:, k]
+                ],
+                bound_note[:, k],
             )
             target[:, k] = np.minimum(target[:, k], cap)
     ups, downs = net.suppliers(), net.customers()
@@ -401,6 +492,13 @@ def _targets_frame(
             reason, binding, buffer = _explain(
                 net, locs, i, k, S, SI, tau, max_service, is_customer, ups, downs
             )
+            if bound_note[i, k]:
+                reason += f" Target {bound_note[i, k]}."
+            if safety[i, k] > 0 and tau[i, k] == 0:
+                reason += (
+                    f" Holds {safety[i, k]:.0f} units for its own lead-time variability "
+                    f"(sd {group.lead_time_sd[k]:.1f} d)."
+                )
             rows.append(
                 (sku, locs[k], group.stage_types[k], reason, binding, buffer, bound_note[i, k])
             )

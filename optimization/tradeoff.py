@@ -1,9 +1,11 @@
 """Service versus inventory: total safety stock value at a range of cycle-service targets.
 
 With one cycle-service target for every customer-facing node, every stage's safety factor z is
-the same, so the GSM cost table scales by z and the optimal service times do not move: the
-safety stock of every node (GSM and single-echelon alike) scales by z(level) / z(planned level).
-The curve is exact under that assumption; for a mixed policy, re-plan at each level instead.
+the same. Each level is valued with the plan's own safety-stock model (``safety_stock_at_levels``:
+normal or count-shaped per node, lead-time variability included) at the plan's service times:
+for normal demand the cost table scales by z and those times stay optimal, so the curve is the
+re-planned optimum; for count-shaped nodes it is today's placement valued at that level. A
+mixed policy is refused: re-plan at each level instead.
 """
 
 from __future__ import annotations
@@ -13,16 +15,18 @@ from collections.abc import Sequence
 import pandas as pd
 
 from optimization.service import z_for_cycle_service
+from optimization.targets import PlanningInputs, safety_stock_at_levels
 
 DEFAULT_LEVELS = (0.90, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995)
 
 
 def service_tradeoff(
-    targets: pd.DataFrame, levels: Sequence[float] = DEFAULT_LEVELS
+    inputs: PlanningInputs, targets: pd.DataFrame, levels: Sequence[float] = DEFAULT_LEVELS
 ) -> pd.DataFrame:
     """Safety stock value (currency) of the GSM plan and of the single-echelon baseline per
     service level, with the marginal value of each step up. ``targets`` is the output of
-    ``plan_targets`` planned with one cycle-service level for all customer-facing nodes."""
+    ``plan_targets(inputs)`` planned with one cycle-service level for all customer-facing
+    nodes."""
     customer = targets[targets["is_customer_facing"]]
     planned = customer["service_level"].unique()
     if len(planned) != 1 or set(customer["service_type"]) != {"cycle"}:
@@ -30,21 +34,8 @@ def service_tradeoff(
             "service_tradeoff needs one cycle-service level for every customer-facing node; "
             f"got levels {sorted(planned)} and types {sorted(set(customer['service_type']))}"
         )
-    z_planned = float(z_for_cycle_service(planned[0]))
-    meio = float(targets["safety_stock_value"].sum())
-    baseline = float(targets["baseline_safety_stock_value"].sum())
-    rows = []
-    for level in levels:
-        scale = float(z_for_cycle_service(level)) / z_planned
-        rows.append(
-            {
-                "service_level": level,
-                "safety_factor_z": float(z_for_cycle_service(level)),
-                "meio_safety_stock_value": meio * scale,
-                "single_echelon_safety_stock_value": baseline * scale,
-            }
-        )
-    curve = pd.DataFrame(rows)
+    curve = safety_stock_at_levels(inputs, targets, levels)
+    curve.insert(1, "safety_factor_z", z_for_cycle_service(curve["service_level"].to_numpy()))
     curve["saving_vs_single_echelon"] = (
         1 - curve["meio_safety_stock_value"] / curve["single_echelon_safety_stock_value"]
     )

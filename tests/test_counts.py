@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import nbinom, poisson
 
-from forecasting.counts import count_quantiles
+from distributions.counts import count_quantiles
 from forecasting.engine import QCOLS, QUANTILES, ForecastConfig, backtest, choose_models, forecast
 
 PROBABILITIES = np.asarray(QUANTILES)

@@ -1,20 +1,24 @@
 """Guaranteed Service Model solvers: shared textbook instances, hand-checked networks, MIP = DP."""
 
+import itertools
 import json
 import math
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from optimization.cli import main as cli_main
 from optimization.gsm import (
     Network,
     _fold,
     _initial_bounds,
     _pair_model,
     single_echelon,
+    solve,
     solve_general,
     solve_mip,
     solve_tree,
@@ -248,3 +252,177 @@ def test_mip_branches_where_the_pair_relaxation_is_fractional():
         lp_bound = model.c[: model.n_pairs] @ x + folded.value[0]
         assert mip.cost[0] >= lp_bound - 1e-9
     assert fractional >= 3
+
+
+def brute_force_stochastic(net, h, z, sigma, mean, lead_time_sd, ms) -> float:
+    """Cheapest plan by enumerating every S, each stage costed from the formula itself:
+    h z sqrt(sigma^2 tau + mean^2 sd_L^2), the lead-time term at every tau (0 included)."""
+    best = math.inf
+    up = net.suppliers()
+    for S in itertools.product(*[range(int(m) + 1) for m in net.longest_lead_time()]):
+        S = np.array(S)
+        if (ms < S).any():
+            continue
+        SI = np.array([max(S[up[j]]) if up[j] else net.external_inbound[j] for j in range(net.n)])
+        tau = SI + net.processing_time - S
+        if (tau < 0).any():
+            continue
+        cost = float(np.sum(h * z * np.sqrt(sigma**2 * tau + (mean * lead_time_sd) ** 2)))
+        best = min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("shape", ["tree", "dag"])
+def test_stochastic_lead_times_solver_equals_enumeration(shape):
+    rng = np.random.default_rng(11 if shape == "tree" else 12)
+    checked = 0
+    while checked < 6:
+        n = 6
+        if shape == "tree":
+            net = random_tree(rng, n)
+        else:
+            arcs = {(int(rng.integers(0, k)), k) for k in range(1, n) for _ in range(2)}
+            net = random_network(rng, n, arcs)
+            if net.is_forest():
+                continue
+        if np.prod(net.longest_lead_time() + 1.0) > 60_000:
+            continue
+        checked += 1
+        h, sigma = rng.uniform(0.1, 3, net.n), rng.uniform(0.5, 5, net.n)
+        mean, sd_l = rng.uniform(1, 20, net.n), rng.uniform(0, 2, net.n) * (rng.random(net.n) < 0.6)
+        z = np.full(net.n, 1.65)
+        M = int(net.longest_lead_time().max())
+        cost = sqrt_cost_table(h[None], z[None], sigma[None], M, mean[None], sd_l[None])
+        ms = np.full((1, net.n), np.inf)
+        leaves = [j for j in range(net.n) if not net.customers()[j]]
+        ms[0, leaves] = rng.integers(0, 3, len(leaves))
+        solution = solve(net, cost, ms)
+        assert solution.status == "optimal"
+        expected = brute_force_stochastic(net, h, z, sigma, mean, sd_l, ms[0])
+        assert solution.cost[0] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_long_chain_with_one_extra_arc_is_solved_to_its_optimum_within_the_limit():
+    # The pair MIP's LP alone outlasts the limit here; the branch and bound proves the optimum
+    # quickly. solve() must return that optimum, never the all-zero baseline.
+    rng = np.random.default_rng(0)
+    n = 80
+    net = Network(
+        tuple(map(str, range(n))),
+        rng.integers(1, 3, n),
+        tuple(sorted([(k, k + 1) for k in range(n - 1)] + [(0, n - 1)])),
+        np.zeros(n, dtype=np.int64),
+    )
+    h = np.cumsum(rng.uniform(0.5, 2.0, n))
+    cost = sqrt_cost_table(h[None], np.full((1, n), 1.645), np.full((1, n), 10.0), 400)
+    ms = np.full((1, n), np.inf)
+    ms[0, -1] = 0
+    started = time.perf_counter()
+    solution = solve(net, cost, ms, time_limit=2.0)
+    assert time.perf_counter() - started < 10
+    proven = solve_general(net, cost, ms, time_limit=30)
+    assert proven.status == "optimal"
+    assert solution.status == "optimal" and solution.gap == 0
+    assert solution.cost[0] == pytest.approx(proven.cost[0], rel=1e-9)
+    assert solution.cost[0] < 0.5 * single_echelon(net, cost).cost[0]
+
+
+def test_a_timed_out_solve_reports_its_incumbent_gap_and_bound():
+    rng = np.random.default_rng(0)
+    n = 80
+    net = Network(
+        tuple(map(str, range(n))),
+        rng.integers(1, 3, n),
+        tuple(sorted([(k, k + 1) for k in range(n - 1)] + [(0, n - 1)])),
+        np.zeros(n, dtype=np.int64),
+    )
+    cost = sqrt_cost_table(
+        np.cumsum(rng.uniform(0.5, 2.0, n))[None], np.ones((1, n)), np.ones((1, n)), 400
+    )
+    ms = np.full((1, n), np.inf)
+    ms[0, -1] = 0
+    mip = solve_mip(net, cost, ms, time_limit=0.05)
+    assert mip.status == "time_limit"
+    assert mip.lower_bound[0] <= mip.cost[0]
+    # no bound yet (-inf) reads as a gap of 1: nothing proven
+    assert mip.gap == pytest.approx(min(1.0, (mip.cost[0] - mip.lower_bound[0]) / mip.cost[0]))
+    assert mip.cost[0] <= single_echelon(net, cost).cost[0]
+
+
+TWO_STAGES = {
+    "nodes": [
+        {
+            "_index": 1,
+            "_successor_indices": [2],
+            "local_holding_cost": 1.0,
+            "processing_time": 10,
+            "demand_bound_constant": 1.645,
+        },
+        {
+            "_index": 2,
+            "local_holding_cost": 1.0,
+            "processing_time": 2,
+            "demand_bound_constant": 1.645,
+            "demand": {"mean": 100.0, "standard_deviation": 20.0},
+        },
+    ]
+}
+
+
+def run_cli(tmp_path, capsys, data, text=None):
+    """meio-gsm solve in this process (an exception would fail the test: no traceback)."""
+    path = tmp_path / "instance.json"
+    path.write_text(text if text is not None else json.dumps(data))
+    returncode = cli_main(["solve", str(path)])
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([], returncode, out.out, out.err)
+
+
+def edited(stage: int, field: str, value, where=None):
+    data = json.loads(json.dumps(TWO_STAGES))
+    node = data["nodes"][stage - 1]
+    target = node[where] if where else node
+    if value is None:
+        target.pop(field)
+    else:
+        target[field] = value
+    return data
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (edited(1, "processing_time", 2.5), "stage 1: processing_time must be a whole number"),
+        (edited(1, "processing_time", -1), "stage 1: processing_time must be finite and >= 0"),
+        (edited(2, "local_holding_cost", -3.0), "stage 2: local_holding_cost must be"),
+        (edited(2, "local_holding_cost", "cheap"), "stage 2: local_holding_cost must be a number"),
+        (edited(2, "standard_deviation", -1.0, "demand"), "stage 2 demand: standard_deviation"),
+        (edited(1, "demand_bound_constant", None), "stage 1: demand_bound_constant is missing"),
+        (edited(2, "external_outbound_cst", -1), "stage 2: external_outbound_cst must be"),
+        (edited(1, "processing_time_sd", -0.5), "stage 1: processing_time_sd must be"),
+        (edited(2, "_index", 1), "stage 1: _index appears more than once"),
+        (edited(1, "_successor_indices", [99]), "stage 1: _successor_indices names unknown stage"),
+        (edited(1, "_predecessor_indices", [2]), "cycle"),
+        ({"nodes": []}, "the instance has no stages"),
+    ],
+)
+def test_cli_rejects_invalid_instances_naming_stage_and_field(tmp_path, capsys, data, expected):
+    out = run_cli(tmp_path, capsys, data)
+    assert out.returncode == 2, out.stdout
+    assert expected in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_rejects_nan_cost(tmp_path, capsys):
+    text = json.dumps(TWO_STAGES).replace(
+        '"local_holding_cost": 1.0', '"local_holding_cost": NaN', 1
+    )
+    out = run_cli(tmp_path, capsys, None, text)
+    assert out.returncode == 2 and "stage 1: local_holding_cost must be finite" in out.stderr
+
+
+def test_cli_buffers_processing_time_sd(tmp_path, capsys):
+    calm = json.loads(run_cli(tmp_path, capsys, TWO_STAGES).stdout)
+    shaky = json.loads(run_cli(tmp_path, capsys, edited(1, "processing_time_sd", 5.0)).stdout)
+    assert calm["status"] == shaky["status"] == "optimal"
+    assert sum(s["safety_stock"] for s in shaky["stages"]) >= 1.645 * 100 * 5
+    assert shaky["cost"] > calm["cost"] and shaky["optimal_cost"] == shaky["cost"]

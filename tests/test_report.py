@@ -26,7 +26,7 @@ def report(tmp_path_factory):
         dt.date(2026, 7, 1),
         targets,
         planning.item_network,
-        service_tradeoff(targets),
+        service_tradeoff(planning, targets),
         [("Forecast A at ST1", history, future)],
     )
     return write_report(content, tmp_path_factory.mktemp("serving"))

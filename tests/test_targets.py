@@ -1,6 +1,7 @@
 """Targets per node from the GSM on a small hand-built network."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -158,7 +159,7 @@ def test_tradeoff_curve_matches_replanning_at_another_level():
     from optimization.tradeoff import service_tradeoff
 
     planned, _ = plan_targets(inputs())
-    curve = service_tradeoff(planned, levels=(0.9, 0.95, 0.99)).set_index("service_level")
+    curve = service_tradeoff(inputs(), planned, levels=(0.9, 0.95, 0.99)).set_index("service_level")
     policy = pd.DataFrame([{"scope": "default", "service_type": "cycle", "service_level": 0.99}])
     replanned, _ = plan_targets(inputs(policy=policy))
     assert curve.loc[0.99, "meio_safety_stock_value"] == pytest.approx(
@@ -188,7 +189,7 @@ def test_tradeoff_refuses_a_mixed_policy():
     )
     targets, _ = plan_targets(inputs(policy=policy))
     with pytest.raises(ValueError, match="one cycle-service level"):
-        service_tradeoff(targets)
+        service_tradeoff(inputs(policy=policy), targets)
 
 
 def test_cover_bounds_per_location_type_cap_and_raise_targets():
@@ -205,16 +206,33 @@ def test_cover_bounds_per_location_type_cap_and_raise_targets():
     }
     assert (
         dc.target_stock_level == max(200, dc.reorder_point)
-        and dc.bound_applied == "capped at 10 days of cover"
+        and dc.bound_applied
+        == "capped at 10 days of cover, leaving room for less than the smallest order allowed "
+        "(1 units, lot/MOQ)"
     )
     assert free.set_index("location_id").loc["DC", "target_stock_level"] > 200
+    # a cap that leaves less room than the smallest order the lot and MOQ allow is flagged
+    moq_capped, _ = plan_targets(
+        inputs(lot=12, moq=100), PlanningConfig(cover_bounds_days={"DC": (None, 22)})
+    )
+    dc = moq_capped.set_index("location_id").loc["DC"]
+    assert dc.target_stock_level == max(440, dc.reorder_point)
+    assert dc.target_stock_level - dc.reorder_point < 108
+    assert "smallest order allowed (108 units" in dc.bound_applied
+    assert dc.bound_applied in dc.reason
+
+
+def test_an_item_without_demand_gets_no_order_or_target():
+    targets, _ = plan_targets(inputs(moq=50, lot=12, mu=0.0, sigma=0.0))
+    assert (targets.order_quantity == 0).all() and (targets.target_stock_level == 0).all()
+    assert (targets.safety_stock == 0).all()
 
 
 def test_empty_tradeoff_has_the_curve_columns():
     from optimization.tradeoff import empty_tradeoff, service_tradeoff
 
     planned, _ = plan_targets(inputs())
-    assert list(empty_tradeoff().columns) == list(service_tradeoff(planned).columns)
+    assert list(empty_tradeoff().columns) == list(service_tradeoff(inputs(), planned).columns)
     assert empty_tradeoff().empty
 
 
@@ -251,4 +269,89 @@ def test_a_store_fed_by_two_locations_is_solved_by_the_mip():
     assert (
         summary.meio_holding_cost_per_day.iloc[0]
         <= summary.single_echelon_holding_cost_per_day.iloc[0]
+    )
+
+
+def chain_inputs(lead_time_sd: float, mean: float, sd: float, counts: bool = False, days=30):
+    """SUP -(10 d, sd lead_time_sd)-> PLANT -(2 d)-> STORE with iid daily demand."""
+    types = {"SUP": "SUPPLIER", "PLANT": "PLANT", "STORE": "STORE"}
+    lanes = [("SUP", "PLANT", 10.0, lead_time_sd), ("PLANT", "STORE", 2.0, 0.0)]
+    network = pd.DataFrame(
+        [("A", s, types[s], d, types[d], 0.0) for s, d, _, _ in lanes],
+        columns=[
+            "sku",
+            "source_location_id",
+            "source_location_type",
+            "destination_location_id",
+            "destination_location_type",
+            "transfer_cost",
+        ],
+    )
+    lead = pd.DataFrame(
+        [(s, d, t, v) for s, d, t, v in lanes],
+        columns=[
+            "source_location_id",
+            "destination_location_id",
+            "lead_time_mean_days",
+            "lead_time_stddev_days",
+        ],
+    )
+    ltd = pd.DataFrame(
+        [
+            (loc, "A", p, mean * p, sd * math.sqrt(p), counts)
+            for loc in ("PLANT", "STORE")
+            for p in range(1, days + 1)
+        ],
+        columns=["location_id", "sku", "periods", "mean", "sd", "count_valued"],
+    )
+    items = pd.DataFrame({"sku": ["A"], "unit_cost": [10.0], "lot_size": [1], "moq": [0]})
+    customers = pd.DataFrame({"location_id": ["STORE"], "sku": ["A"], "item_class": ["smooth"]})
+    return PlanningInputs(network, lead, items, ltd, customers)
+
+
+def test_upstream_lead_time_variability_is_buffered_at_or_below_the_plant():
+    # demand over a 10 +- 5 day supply has sd >= 100 x 5 = 500 units: at least
+    # 1.645 x 500 = 822 units of safety stock at or below the plant, in both policies
+    targets, _ = plan_targets(chain_inputs(lead_time_sd=5.0, mean=100.0, sd=20.0))
+    assert targets.safety_stock.sum() >= 822
+    assert targets.baseline_safety_stock.sum() >= 822
+    plant = targets.set_index("location_id").loc["PLANT"]
+    assert plant.safety_stock >= norm.ppf(0.95) * 100 * 5 - 1e-9
+    calm, _ = plan_targets(chain_inputs(lead_time_sd=0.0, mean=100.0, sd=20.0))
+    assert calm.safety_stock.sum() < 300
+
+
+def test_whole_unit_demand_gets_count_quantiles_not_normal_ones():
+    # iid Poisson(3) a day at the store, 2 d lead time from a plant that holds stock (tau > 0)
+    from scipy.stats import poisson
+
+    targets, _ = plan_targets(
+        chain_inputs(0.0, mean=3.0, sd=math.sqrt(3.0), counts=True),
+        PlanningConfig(holding_rate_per_year=0.25),
+    )
+    store = targets.set_index("location_id").loc["STORE"]
+    tau = store.net_replenishment_time_days
+    assert tau >= 2
+    assert store.reorder_point == poisson(3.0 * tau).ppf(0.95)
+    # an sd below the Poisson's is floored at it
+    low, _ = plan_targets(chain_inputs(0.0, mean=3.0, sd=0.5, counts=True))
+    low_store = low.set_index("location_id").loc["STORE"]
+    assert low_store.reorder_point == poisson(3.0 * low_store.net_replenishment_time_days).ppf(0.95)
+
+
+def test_tradeoff_values_count_shaped_nodes_with_their_own_distribution():
+    from optimization.tradeoff import service_tradeoff
+
+    planning = chain_inputs(1.0, mean=3.0, sd=2.0, counts=True)
+    planned, _ = plan_targets(planning)
+    curve = service_tradeoff(planning, planned, levels=(0.9, 0.95, 0.99)).set_index("service_level")
+    assert curve.loc[0.95, "meio_safety_stock_value"] == pytest.approx(
+        planned.safety_stock_value.sum()
+    )
+    policy = pd.DataFrame([{"scope": "default", "service_type": "cycle", "service_level": 0.99}])
+    replanned, _ = plan_targets(replace(planning, service_policy=policy))
+    # valued at today's placement: never below the re-planned optimum
+    assert curve.loc[0.99, "meio_safety_stock_value"] >= replanned.safety_stock_value.sum() - 1e-9
+    assert curve.loc[0.99, "single_echelon_safety_stock_value"] == pytest.approx(
+        replanned.baseline_safety_stock_value.sum()
     )

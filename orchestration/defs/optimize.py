@@ -20,7 +20,7 @@ def read_planning_inputs(con: duckdb.DuckDBPyConnection) -> PlanningInputs:
         lane_lead_times=read_table(con, "marts", "fct_lane_lead_times"),
         items=read_table(con, "marts", "dim_items"),
         lead_time_demand=con.execute(
-            "SELECT location_id, sku, periods, mean, sd FROM forecast.lead_time_demand"
+            "SELECT location_id, sku, periods, mean, sd, count_valued FROM forecast.lead_time_demand"
         ).df(),
         service_policy=read_table(con, "policy", "service_policy"),
         customer_nodes=con.execute(
@@ -147,8 +147,9 @@ def service_tradeoff_curve(
 ) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
+        inputs = read_planning_inputs(con)
     try:
-        curve = service_tradeoff(targets)
+        curve = service_tradeoff(inputs, targets)
     except ValueError as reason:  # a mixed policy: the curve needs re-planning per level
         context.log.warning(f"no service trade-off curve: {reason}")
         curve = empty_tradeoff()

@@ -96,3 +96,15 @@ def _exact(m: float, v: float, probabilities: np.ndarray, row) -> bool:
             k += 1
         row[j] = k
     return True
+
+
+def count_quantile_at(mean: np.ndarray, sd: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """One quantile per row, at that row's ``probability`` (whole units): ``count_quantiles``
+    once per distinct probability (service targets take few distinct values)."""
+    mean, sd = np.asarray(mean, dtype=float), np.asarray(sd, dtype=float)
+    probability = np.broadcast_to(np.asarray(probability, dtype=float), mean.shape)
+    out = np.zeros(mean.shape)
+    for p in np.unique(probability):
+        rows = probability == p
+        out[rows] = count_quantiles(mean[rows], sd[rows], np.array([p]))[:, 0]
+    return out

@@ -1,0 +1,1 @@
+"""Demand distributions shared by forecasting and optimization (pure numpy/numba)."""
