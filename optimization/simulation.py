@@ -5,9 +5,14 @@ and orders up to its base-stock level from its parent (or from an outside suppli
 delivers). A parent ships as soon as it holds stock, rationing a shortage across its children in
 proportion to what each is owed, so upstream shortages delay downstream replenishment. Shipments
 take a random lead time (normal with the lane's measured mean and sd, rounded, at least one day;
-orders may cross). Customer demand at customer-facing nodes is Gaussian with AR(1) persistence
-(see :func:`fit_persistence`); negative draws are returns. Unmet customer demand is backordered
-(or lost, ``lost_sales=True``).
+orders may cross). Customer demand at customer-facing nodes comes, by default, from each node's
+own daily history (``demand="empirical"``): a moving-block bootstrap, the same calendar blocks
+(``block_days`` long, starting on the same weekday) for every node, so weekly patterns, bursts
+and the co-movement of stores and items are kept and nothing is assumed about the shape of
+demand. ``demand="gaussian"`` draws from the forecast's own model instead (Gaussian with AR(1)
+persistence, see :func:`fit_persistence`; negative draws are returns): a check of the model
+against itself, not of the plan against the world. Unmet customer demand is backordered (or
+lost, ``lost_sales=True``).
 
 Measured per customer-facing node: fill rate (share of demand served from stock on its day),
 cycle service level (share of days, i.e. review periods, that end with no customer backorder:
@@ -39,6 +44,17 @@ class SimulationConfig:
     workers: int = 2  # batches simulated at once, in threads (the kernel releases the GIL)
     lost_sales: bool = False
     seed: int = 0
+    demand: str = "empirical"  # or "gaussian" (the forecast's model: checks it against itself)
+    block_days: int = 28  # bootstrap block length, whole weeks
+    history_days: int = 364  # days of history the bootstrap draws from (the latest)
+
+    def __post_init__(self) -> None:
+        if self.demand not in ("empirical", "gaussian"):
+            raise ValueError(
+                f"SimulationConfig.demand must be empirical|gaussian, got {self.demand!r}"
+            )
+        if self.block_days < 7 or self.block_days % 7:
+            raise ValueError("SimulationConfig.block_days must be a positive multiple of 7")
 
 
 @dataclass
@@ -94,9 +110,12 @@ def simulate(
     nodes: SimulationNodes,
     config: SimulationConfig = SimulationConfig(),
     actual_demand: np.ndarray | None = None,
+    demand_history: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Simulate the policy; one row per node with service and stock measures (see module doc).
 
+    ``demand_history`` (days x nodes, units per day, oldest first) is what the empirical mode
+    bootstraps from; required when ``config.demand == "empirical"``.
     ``actual_demand`` (config.days x nodes, units per day) replays history instead of sampling:
     the warm-up still draws from the demand model, the measured days use these values (only
     the lead times then differ between replications)."""
@@ -105,6 +124,15 @@ def simulate(
         raise ValueError(
             f"actual_demand has shape {actual_demand.shape}, expected ({config.days}, {n})"
         )
+    history = np.zeros((0, n), dtype=np.float32)
+    if config.demand == "empirical" and actual_demand is None:
+        if demand_history is None or demand_history.shape[1:] != (n,):
+            raise ValueError("the empirical demand mode needs demand_history (days x nodes)")
+        if len(demand_history) < config.block_days:
+            raise ValueError(
+                f"demand_history has {len(demand_history)} days, fewer than one block "
+                f"({config.block_days})"
+            )
     # one random stream per replication, batches summed in order: results do not depend on
     # how many workers ran them
     streams = np.random.SeedSequence(config.seed).spawn(config.replications)
@@ -127,10 +155,15 @@ def simulate(
     replay = np.zeros((0, n))
     if actual_demand is not None:
         replay = np.ascontiguousarray(np.where(nodes.is_customer, actual_demand, 0.0)[:, order])
+    elif config.demand == "empirical":
+        customer = nodes.is_customer[None, :]
+        history = np.ascontiguousarray(
+            np.where(customer, np.nan_to_num(demand_history), 0.0)[:, order], dtype=np.float32
+        )
     with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
         per_batch = list(
             pool.map(
-                lambda batch: _simulate_batch(sorted_nodes, blocks, config, batch, replay),
+                lambda batch: _simulate_batch(sorted_nodes, blocks, config, batch, replay, history),
                 batches,
             )
         )
@@ -162,9 +195,11 @@ def _simulate_batch(
     config: SimulationConfig,
     streams: list[np.random.SeedSequence],
     actual_demand: np.ndarray,
+    history: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Replications with these random streams (one each), one after another; returns the
-    mean and the sum of squared deviations over them of each measure (MEASURES x nodes)."""
+    mean and the sum of squared deviations over them of each measure (MEASURES x nodes).
+    ``history`` (days x nodes, or no rows): the empirical mode's bootstrap source."""
     n = len(nodes.parent)
     customer = nodes.is_customer
     mu = np.where(customer, nodes.demand_mean, 0.0)
@@ -177,6 +212,11 @@ def _simulate_batch(
     for rep, stream in enumerate(streams):
         rng = np.random.default_rng(stream)
         totals = np.zeros((5, n))
+        rows = (
+            bootstrap_rows(rng, len(history), total_days, config.block_days)
+            if len(history)
+            else np.zeros(0, dtype=np.int64)
+        )
         for low, high, components in blocks:
             width = high - low
             _simulate_block(
@@ -199,6 +239,8 @@ def _simulate_batch(
                 rng.standard_normal((total_days, width), dtype=np.float32),
                 rng.random((total_days, width), dtype=np.float32),
                 actual_demand,
+                history,
+                rows,
                 totals,
             )
         demand, served, no_backorder_days, on_hand, backorders = totals
@@ -207,6 +249,18 @@ def _simulate_batch(
         per_rep[rep, 1:] = np.stack([no_backorder_days, on_hand, backorders]) / config.days
     mean = per_rep.mean(axis=0)
     return mean, ((per_rep - mean) ** 2).sum(axis=0)
+
+
+def bootstrap_rows(
+    rng: np.random.Generator, history_days: int, days: int, block_days: int
+) -> np.ndarray:
+    """Row of the history each simulated day takes: blocks of ``block_days`` consecutive days
+    drawn with replacement, every block starting on the weekday of the latest full block's
+    start (so day d of the simulation keeps one weekday throughout)."""
+    latest = history_days - block_days
+    starts = latest - 7 * rng.integers(0, latest // 7 + 1, -(-days // block_days))
+    day = np.arange(days)
+    return (starts[day // block_days] + day % block_days).astype(np.int64)
 
 
 def _lead_time_cdf(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -245,6 +299,8 @@ def _simulate_block(
     demand_shocks: np.ndarray,
     lead_draws: np.ndarray,
     actual_demand: np.ndarray,
+    history: np.ndarray,
+    history_rows: np.ndarray,
     totals: np.ndarray,
 ) -> None:
     """One replication of the networks (connected components) ``components[c]`` ..
@@ -252,7 +308,8 @@ def _simulate_block(
     contiguous, children before parents. Draws are days x (nodes from ``low``): standard
     normal demand shocks and uniform lead-time draws. Adds to ``totals`` rows (measured days
     only): demand, served, days without customer backlog, on hand, customer backlog.
-    ``actual_demand`` (measured days x nodes, or no rows) replaces sampled demand."""
+    ``actual_demand`` (measured days x nodes, or no rows) replaces sampled demand on measured
+    days; else ``history`` (days x nodes, or no rows) at ``history_rows[day]`` does on all."""
     horizon = lead_cdf.shape[1]
     days = demand_shocks.shape[0]
     widest = np.max(components[1:] - components[:-1])
@@ -272,6 +329,7 @@ def _simulate_block(
             slot = day % horizon
             measured = day >= warmup_days
             replay = measured and actual_demand.shape[0] > 0
+            bootstrap = history.shape[0] > 0
             for j in range(first, last):
                 i = j - first
                 arrived = arrivals[slot, i]
@@ -279,7 +337,12 @@ def _simulate_block(
                 on_hand = stock[0, i] + arrived
                 stock[4, i] -= arrived
                 stock[5, i] = phi[j] * stock[5, i] + sd_shock[j] * demand_shocks[day, j - low]
-                demand = actual_demand[day - warmup_days, j] if replay else mu[j] + stock[5, i]
+                if replay:
+                    demand = actual_demand[day - warmup_days, j]
+                elif bootstrap:
+                    demand = history[history_rows[day], j]
+                else:
+                    demand = mu[j] + stock[5, i]
                 on_hand += max(-demand, 0.0)  # a return
                 demand = max(demand, 0.0)
                 backlog = stock[1, i]
@@ -462,19 +525,50 @@ def _demand_spread(
     return lookup(np.ones(len(keys), dtype=int)), lookup(periods), periods
 
 
+def history_matrix(targets: pd.DataFrame, daily_demand: pd.DataFrame, days: int) -> np.ndarray:
+    """(days x targets rows) daily customer demand of the last ``days`` days (oldest first,
+    ending on the latest demand date; 0 where a node had none): the empirical mode's source.
+    daily_demand: location_id, sku, demand_date, demand_qty."""
+    dates = pd.to_datetime(daily_demand["demand_date"])
+    last = dates.max()
+    back = (last - dates).dt.days.to_numpy()
+    keep = back < days
+    keys = pd.MultiIndex.from_frame(targets[["sku", "location_id"]])
+    column = keys.get_indexer(
+        pd.MultiIndex.from_arrays(
+            [daily_demand["sku"].to_numpy()[keep], daily_demand["location_id"].to_numpy()[keep]]
+        )
+    )
+    matrix = np.zeros((days, len(targets)), dtype=np.float32)
+    found = column >= 0
+    np.add.at(
+        matrix,
+        (days - 1 - back[keep][found], column[found]),
+        daily_demand["demand_qty"].to_numpy(float)[keep][found],
+    )
+    return matrix
+
+
 def simulate_plan(
     targets: pd.DataFrame,
     item_network: pd.DataFrame,
     lane_lead_times: pd.DataFrame,
     lead_time_demand: pd.DataFrame,
     config: SimulationConfig = SimulationConfig(),
+    daily_demand: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Simulate the GSM plan and the single-echelon baseline on the same demand draws.
-    One row per policy x node x item."""
+    One row per policy x node x item. ``daily_demand`` (location_id, sku, demand_date,
+    demand_qty) feeds the empirical mode (required there)."""
     frames = []
+    history = None
+    if config.demand == "empirical":
+        if daily_demand is None:
+            raise ValueError("the empirical demand mode needs the daily customer demand")
+        history = history_matrix(targets, daily_demand, config.history_days)
     for policy in POLICIES:
         nodes = plan_nodes(targets, item_network, lane_lead_times, lead_time_demand, policy)
-        result = simulate(nodes, config).drop(columns="node")
+        result = simulate(nodes, config, demand_history=history).drop(columns="node")
         tau_column, safety_column = POLICIES[policy]
         frames.append(
             pd.concat(
@@ -487,6 +581,7 @@ def simulate_plan(
                             "is_customer_facing",
                             "service_type",
                             "service_level",
+                            "demand_class",
                             "unit_value",
                         ]
                     ].reset_index(drop=True),
@@ -495,6 +590,7 @@ def simulate_plan(
                 axis=1,
             ).assign(
                 policy=policy,
+                demand_model=config.demand,
                 base_stock=nodes.order_up_to,
                 safety_stock=targets[safety_column].to_numpy(float),
             )
@@ -506,9 +602,14 @@ def simulate_plan(
 
 def calibration_table(results: pd.DataFrame) -> pd.DataFrame:
     """Achieved vs target service per policy and target level, over customer-facing nodes
-    (node averages; the interval is the 95% range of the mean over nodes and replications)."""
+    (node averages; the interval is the 95% range of the mean over nodes and replications):
+    one row per demand class and one with demand_class 'all'; ``demand_model`` says which
+    demand produced it (empirical: the nodes' own history; gaussian: the forecast's model)."""
     customers = results[results["is_customer_facing"]]
-    grouped = customers.groupby(["policy", "service_type", "service_level"])
+    customers = pd.concat([customers, customers.assign(demand_class="all")], ignore_index=True)
+    grouped = customers.groupby(
+        ["demand_model", "policy", "service_type", "service_level", "demand_class"]
+    )
     table = grouped.agg(
         nodes=("sku", "size"),
         achieved_cycle_service=("cycle_service_level", "mean"),

@@ -334,7 +334,11 @@ def plan_targets(
             )
         )
     targets = pd.concat(frames, ignore_index=True).merge(
-        policy[["sku", "location_id", "service_rule"]], on=["sku", "location_id"], how="left"
+        policy[["sku", "location_id", "service_rule", "item_class"]].rename(
+            columns={"item_class": "demand_class"}
+        ),
+        on=["sku", "location_id"],
+        how="left",
     )
     summary = pd.concat(summaries, ignore_index=True)
     totals = (

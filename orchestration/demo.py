@@ -78,13 +78,16 @@ def summary(warehouse: Path, serving: Path) -> str:
                 f"(saving {1 - meio / base:.1%} at the same service targets)"
             )
         if ("simulation", "service_calibration") in rows:
-            for policy, target, achieved, fill in con.execute(
-                "SELECT policy, service_level, achieved_cycle_service, achieved_fill_rate "
-                "FROM simulation.service_calibration ORDER BY policy, service_level"
+            for model, policy, demand_class, target, achieved, ci, fill in con.execute(
+                "SELECT demand_model, policy, demand_class, service_level, achieved_cycle_service, "
+                "achieved_cycle_service_ci95, achieved_fill_rate "
+                "FROM simulation.service_calibration "
+                "ORDER BY policy, demand_class <> 'all', demand_class, service_level"
             ).fetchall():
                 lines.append(
-                    f"  simulated {policy}: target {target:.1%} cycle service, achieved "
-                    f"{achieved:.2%} (fill rate {fill:.2%})"
+                    f"  simulated {policy:<15} {demand_class:<12} ({model} demand): target "
+                    f"{target:.1%} cycle service, achieved {achieved:.2%} +- {ci:.2%} "
+                    f"(fill rate {fill:.2%})"
                 )
         if ("scenario", "scenario_summary") in rows:
             for name, value, delta in con.execute(

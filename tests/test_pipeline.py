@@ -69,7 +69,7 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         con.close()
     report = SERVING.parent / "planner_report.html"
     assert report.exists() and "Service versus inventory" in report.read_text()
-    assert "simulated meio cycle service (target 95.0%)" in report.read_text()
+    assert "simulated meio cycle service, all (empirical demand, target 95.0%)" in report.read_text()
     served = duckdb.connect(str(SERVING), read_only=True)
     try:
         assert served.execute("SELECT run_date FROM publication").fetchone()[0] == built[-1]
@@ -214,14 +214,20 @@ def test_simulation_reports_service_for_both_policies(built):
     try:
         rows = con.execute(
             "SELECT policy, service_level, nodes, achieved_cycle_service, achieved_fill_rate "
-            "FROM simulation.service_calibration ORDER BY policy"
+            "FROM simulation.service_calibration WHERE demand_class = 'all' ORDER BY policy"
+        ).fetchall()
+        models = con.execute(
+            "SELECT DISTINCT demand_model FROM simulation.service_calibration"
         ).fetchall()
     finally:
         con.close()
+    assert models == [("empirical",)]
     assert [r[0] for r in rows] == ["meio", "single_echelon"]
     for _, target, nodes, achieved, fill in rows:
         assert target == 0.95 and nodes > 0
-        assert 0.85 < achieved <= 1 and 0.85 < fill <= 1
+        # on the nodes' own demand history: the promise held within 2 points (measured 95.3%);
+        # fill rates are lower where demand is lumpy (cycle service is the target)
+        assert abs(achieved - target) <= 0.02 and 0.75 < fill <= 1
 
 
 def test_historical_backtest_replays_a_past_plan_against_what_happened(built):

@@ -35,7 +35,9 @@ def test_single_stage_reaches_its_analytical_fill_rate_and_cycle_service():
     mean, sd, lead, z = 100.0, 20.0, 4, 1.2816  # 90% cycle service
     base_stock = mean * lead + z * sd * np.sqrt(lead)
     nodes = _nodes([-1], [base_stock], [lead], [True], [mean], [sd])
-    result = simulate(nodes, SimulationConfig(days=2000, replications=40, seed=3)).iloc[0]
+    result = simulate(
+        nodes, SimulationConfig(days=2000, replications=40, seed=3, demand="gaussian")
+    ).iloc[0]
     expected_fill = normal_fill_rate(mean, sd, lead, base_stock)
     assert expected_fill == pytest.approx(0.9813, abs=1e-3)
     assert result["fill_rate"] == pytest.approx(expected_fill, abs=0.002)
@@ -49,7 +51,7 @@ def test_serial_two_stage_matches_the_hand_computed_case():
     ships each order one day late; the store (2 d from the warehouse) then waits 3 d and its
     base stock 25 covers 2.5 d: every day ends 5 short and half the day's demand waits."""
     short = _nodes([-1, 0], [20, 25], [3, 2], [False, True], [0, 10], [0, 0])
-    result = simulate(short, SimulationConfig(days=100, replications=2, seed=1))
+    result = simulate(short, SimulationConfig(days=100, replications=2, seed=1, demand="gaussian"))
     store = result.iloc[1]
     assert store["fill_rate"] == pytest.approx(0.5)
     assert store["cycle_service_level"] == pytest.approx(0.0)
@@ -57,7 +59,9 @@ def test_serial_two_stage_matches_the_hand_computed_case():
     assert result.iloc[0]["average_on_hand"] == pytest.approx(0.0)
 
     covered = _nodes([-1, 0], [30, 25], [3, 2], [False, True], [0, 10], [0, 0])
-    result = simulate(covered, SimulationConfig(days=100, replications=2, seed=1))
+    result = simulate(
+        covered, SimulationConfig(days=100, replications=2, seed=1, demand="gaussian")
+    )
     store = result.iloc[1]
     assert store["fill_rate"] == pytest.approx(1.0)
     assert store["cycle_service_level"] == pytest.approx(1.0)
@@ -87,13 +91,15 @@ def test_persistence_fit_reproduces_the_spread_over_the_lead_time():
 
 def test_lost_sales_keep_no_backorders_and_shortage_upstream_lowers_service():
     nodes = _nodes([-1, 0, 0], [50, 40, 40], [5, 2, 2], [False, True, True], [0, 10, 10], [0, 3, 3])
-    backorders = simulate(nodes, SimulationConfig(days=300, replications=20))
-    lost = simulate(nodes, SimulationConfig(days=300, replications=20, lost_sales=True))
+    backorders = simulate(nodes, SimulationConfig(days=300, replications=20, demand="gaussian"))
+    lost = simulate(
+        nodes, SimulationConfig(days=300, replications=20, lost_sales=True, demand="gaussian")
+    )
     assert (lost.loc[1:, "average_backorders"] == 0).all()
     generous = _nodes(
         [-1, 0, 0], [150, 40, 40], [5, 2, 2], [False, True, True], [0, 10, 10], [0, 3, 3]
     )
-    better = simulate(generous, SimulationConfig(days=300, replications=20))
+    better = simulate(generous, SimulationConfig(days=300, replications=20, demand="gaussian"))
     assert (better.loc[1:, "fill_rate"] > backorders.loc[1:, "fill_rate"] + 0.05).all()
 
 
@@ -117,17 +123,21 @@ def test_replay_uses_the_actual_demand_after_the_warm_up():
     nodes = _nodes([-1], [25.0], [2], [True], [10.0], [0.0])
     actual = np.full((30, 1), 10.0)
     actual[10:12] = 40.0  # a two-day surge the base stock of 25 cannot cover
-    result = simulate(nodes, SimulationConfig(days=30, replications=2), actual_demand=actual).iloc[
-        0
-    ]
+    result = simulate(
+        nodes, SimulationConfig(days=30, replications=2, demand="gaussian"), actual_demand=actual
+    ).iloc[0]
     assert result["cycle_service_level"] < 1.0
     assert result["fill_rate"] < 1.0
     calm = simulate(
-        nodes, SimulationConfig(days=30, replications=2), actual_demand=np.full((30, 1), 10.0)
+        nodes,
+        SimulationConfig(days=30, replications=2, demand="gaussian"),
+        actual_demand=np.full((30, 1), 10.0),
     )
     assert calm.iloc[0]["fill_rate"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="actual_demand has shape"):
-        simulate(nodes, SimulationConfig(days=30), actual_demand=np.zeros((29, 1)))
+        simulate(
+            nodes, SimulationConfig(days=30, demand="gaussian"), actual_demand=np.zeros((29, 1))
+        )
 
 
 def test_history_inventory_is_rebuilt_backwards_from_the_snapshot():
@@ -175,8 +185,8 @@ def test_results_do_not_depend_on_how_many_threads_ran_the_batches():
         [-1, 0, 0], [300, 120, 90], [5, 2, 3], [False, True, True], [0, 20, 15], [0, 6, 5]
     )
     config = dict(days=200, replications=60, batch_replications=25, seed=7)
-    one = simulate(nodes, SimulationConfig(workers=1, **config))
-    two = simulate(nodes, SimulationConfig(workers=2, **config))
+    one = simulate(nodes, SimulationConfig(workers=1, demand="gaussian", **config))
+    two = simulate(nodes, SimulationConfig(workers=2, demand="gaussian", **config))
     assert one.equals(two)
     assert (one["replications"] == 60).all()
 
@@ -196,4 +206,45 @@ def test_lead_times_follow_each_lanes_rounded_normal_distribution():
 def test_a_parent_cycle_is_refused_before_simulating():
     nodes = _nodes([1, 0], [10, 10], [1, 1], [True, True], [1, 1], [0, 0])
     with pytest.raises(ValueError, match="cycle"):
-        simulate(nodes, SimulationConfig(days=5, replications=1))
+        simulate(nodes, SimulationConfig(days=5, replications=1, demand="gaussian"))
+
+
+def test_empirical_mode_reproduces_the_poisson_cycle_service_of_a_single_stage():
+    # iid Poisson(3) a day, 4-day lead time, base stock 15: P(Poisson(12) <= 15) = 0.8444
+    from scipy.stats import poisson
+
+    rng = np.random.default_rng(0)
+    history = rng.poisson(3.0, size=(7 * 700, 1)).astype(float)
+    nodes = _nodes([-1], [15.0], [4], [True], [3.0], [np.sqrt(3.0)])
+    result = simulate(
+        nodes, SimulationConfig(days=1000, replications=30, seed=2), demand_history=history
+    ).iloc[0]
+    assert result["cycle_service_level"] == pytest.approx(poisson(12.0).cdf(15), abs=0.01)
+
+
+def test_a_plan_on_the_wrong_distribution_fails_the_empirical_check_not_the_gaussian_one():
+    # Lumpy demand (a 10% chance a day of 1 + Poisson(20) units), planned as if normal with the
+    # right mean and sd: the model's own (Gaussian) world says 95%, real draws say otherwise.
+    rng = np.random.default_rng(1)
+    days = 7 * 1000
+    history = (rng.random(days) < 0.1) * (1 + rng.poisson(20.0, days))
+    mean, sd, lead = history.mean(), history.std(), 3
+    base_stock = mean * lead + norm.ppf(0.95) * sd * np.sqrt(lead)
+    nodes = _nodes([-1], [base_stock], [lead], [True], [mean], [sd])
+    config = dict(days=1000, replications=30, seed=4)
+    gaussian = simulate(nodes, SimulationConfig(demand="gaussian", **config)).iloc[0]
+    empirical = simulate(
+        nodes, SimulationConfig(**config), demand_history=history[:, None].astype(float)
+    ).iloc[0]
+    # the Gaussian world passes the plan (its negative draws come back as returns: above 95%)
+    assert gaussian["cycle_service_level"] >= 0.95
+    assert empirical["cycle_service_level"] < 0.93
+
+
+def test_bootstrap_blocks_keep_the_weekday_and_stay_inside_the_history():
+    from optimization.simulation import bootstrap_rows
+
+    rows = bootstrap_rows(np.random.default_rng(0), history_days=364, days=421, block_days=28)
+    assert rows.min() >= 0 and rows.max() < 364
+    assert len(np.unique(rows % 7 - np.arange(421) % 7)) == 1  # one weekday offset throughout
+    assert len(np.unique(rows[::28])) > 5  # blocks drawn, not one replay

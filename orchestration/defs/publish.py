@@ -150,7 +150,8 @@ def planner_report(
         fans.append((f"Forecast {node.sku} at {node.location_id} (weekly)", history, future))
     run_date = run_date_of(context)
     figures = {
-        f"simulated {row.policy} cycle service (target {row.service_level:.1%})": (
+        f"simulated {row.policy} cycle service, {row.demand_class} "
+        f"({row.demand_model} demand, target {row.service_level:.1%})": (
             f"{row.achieved_cycle_service:.2%} ± {row.achieved_cycle_service_ci95:.2%}, "
             f"fill rate {row.achieved_fill_rate:.2%}"
         )
