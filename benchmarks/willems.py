@@ -2,7 +2,8 @@
 
 Prints per chain: stages, arcs, solver method, cost, solve time, status and gap; writes a
 JSON beside it.
-Times are rounded up to whole periods (chains with fractional times are flagged).
+Times are rounded to the nearest whole period (gsm.whole_periods; chains with fractional times are
+flagged); stochastic times enter at their mean.
 Usage: python benchmarks/willems.py [--time-limit SECONDS] [--chains 01 02 ...]
 """
 
@@ -43,7 +44,9 @@ def main() -> None:
         cost = float(solution.cost[0])
         notes = []
         if facts["fractional_times"]:
-            notes.append(f"{facts['fractional_times']} fractional times rounded up")
+            notes.append(
+                f"{facts['fractional_times']} fractional times rounded to the nearest period"
+            )
         if facts["stochastic_times"]:
             notes.append(f"{facts['stochastic_times']} stochastic times at their mean")
         row = {

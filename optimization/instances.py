@@ -35,21 +35,28 @@ class Instance:
         return self.z * np.sqrt(self.sigma**2 * tau + (mean * sd_l) ** 2)
 
 
-def _pooled(n: int, customers: list[list[int]], per_customer: dict[int, float]) -> np.ndarray:
-    """Per stage, the sum of ``per_customer`` (a variance or a mean) over the customer-facing
-    stages reachable downstream, each counted once: sigma_j = sqrt of the pooled variances."""
-    sigma = np.zeros(n)
-    for j in range(n):
-        seen, stack, variance = {j}, [j], 0.0
-        while stack:
-            k = stack.pop()
-            variance += per_customer.get(k, 0.0)
-            for m in customers[k]:
-                if m not in seen:
-                    seen.add(m)
-                    stack.append(m)
-        sigma[j] = variance
-    return sigma
+def bill_of_material_demand(
+    network: Network, demand: dict[int, tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd of demand per period at every stage, ``demand`` = {customer-facing stage:
+    (mean, sd)}, independent across customer-facing stages. One convention for value and
+    demand, the bill-of-material one of the Willems roll-up (``../shared/README.md``: a stage's
+    holding cost sums its suppliers'): each arc carries one unit per unit downstream, so a
+    stage reaches customer c through m_jc paths and sees m_jc units of c's demand:
+    mean_j = sum_c m_jc mean_c, sigma_j = sqrt(sum_c m_jc^2 sd_c^2). On a tree (every
+    textbook instance) m_jc is 0 or 1 and sigma_j is the pooled sqrt(sum of variances)."""
+    customers = sorted(demand)
+    column = {c: i for i, c in enumerate(customers)}
+    paths = np.zeros((network.n, len(customers)))
+    down = network.customers()
+    for j in reversed(network.topological_order()):
+        if j in column:
+            paths[j, column[j]] += 1.0
+        for k in down[j]:
+            paths[j] += paths[k]
+    mean = np.array([demand[c][0] for c in customers], dtype=float)
+    sd = np.array([demand[c][1] for c in customers], dtype=float)
+    return paths @ mean, np.sqrt(paths**2 @ sd**2)
 
 
 def _instance(name, ids, T, arcs, ext_in, h, z, demand, max_s, lead_time_sd=None) -> Instance:
@@ -59,8 +66,7 @@ def _instance(name, ids, T, arcs, ext_in, h, z, demand, max_s, lead_time_sd=None
         tuple(ids), np.asarray(T, dtype=np.int64), tuple(arcs), np.asarray(ext_in, dtype=np.int64)
     )
     network.topological_order()  # a cycle is an error here, not in a solver
-    sigma = _pooled(n, network.customers(), {k: sd**2 for k, (_, sd) in demand.items()}) ** 0.5
-    mean = _pooled(n, network.customers(), {k: m for k, (m, _) in demand.items()})
+    mean, sigma = bill_of_material_demand(network, demand)
     M = int(network.longest_lead_time().max())
     h, z = np.asarray(h, float), np.asarray(z, float)
     sd_l = np.zeros(n) if lead_time_sd is None else np.asarray(lead_time_sd, float)
@@ -151,7 +157,8 @@ def read_json_instance(path: Path) -> Instance:
 
 
 def read_willems_chain(stages_csv: Path, arcs_csv: Path) -> tuple[Instance, dict]:
-    """A Willems (2008) chain. Holding cost = stage cost rolled up from all suppliers; times are
+    """A Willems (2008) chain. Holding cost = stage cost rolled up from all suppliers, demand
+    rolled down the same way (``bill_of_material_demand``); times are
     rounded to the nearest whole period (``whole_periods``); z = Phi^-1(service level) at demand stages, and internal stages
     use the highest z of the demand stages they serve. Returns the instance and facts about it."""
     with open(stages_csv, newline="") as handle:
@@ -182,7 +189,7 @@ def read_willems_chain(stages_csv: Path, arcs_csv: Path) -> tuple[Instance, dict
     z = np.zeros(n)
     for j in reversed(network.topological_order()):
         z[j] = max([z_dem.get(j, 0.0)] + [z[m] for m in customers[j]])
-    sigma = _pooled(n, customers, {k: sd**2 for k, sd in demand_sd.items()}) ** 0.5
+    _, sigma = bill_of_material_demand(network, {k: (0.0, sd) for k, sd in demand_sd.items()})
     M = int(network.longest_lead_time().max())
     cost = sqrt_cost_table(h[None], z[None], sigma[None], M)
     facts = {

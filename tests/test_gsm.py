@@ -426,3 +426,18 @@ def test_cli_buffers_processing_time_sd(tmp_path, capsys):
     assert calm["status"] == shaky["status"] == "optimal"
     assert sum(s["safety_stock"] for s in shaky["stages"]) >= 1.645 * 100 * 5
     assert shaky["cost"] > calm["cost"] and shaky["optimal_cost"] == shaky["cost"]
+
+
+def test_demand_rolls_down_a_bill_of_material_like_value_rolls_up():
+    from optimization.instances import bill_of_material_demand
+
+    # A feeds B and C, both go into D (one unit each): D's demand needs two units of A
+    net = Network(
+        tuple("ABCD"), np.ones(4, dtype=np.int64), ((0, 1), (0, 2), (1, 3), (2, 3)), np.zeros(4)
+    )
+    mean, sigma = bill_of_material_demand(net, {3: (10.0, 2.0)})
+    assert mean.tolist() == [20.0, 10.0, 10.0, 10.0]
+    assert sigma.tolist() == [4.0, 2.0, 2.0, 2.0]
+    # two independent customers of one supplier pool: sqrt(3^2 + 4^2)
+    star = Network(tuple("SXY"), np.ones(3, dtype=np.int64), ((0, 1), (0, 2)), np.zeros(3))
+    assert bill_of_material_demand(star, {1: (1.0, 3.0), 2: (2.0, 4.0)})[1][0] == 5.0

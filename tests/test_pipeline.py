@@ -69,7 +69,9 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         con.close()
     report = SERVING.parent / "planner_report.html"
     assert report.exists() and "Service versus inventory" in report.read_text()
-    assert "simulated meio cycle service, all (empirical demand, target 95.0%)" in report.read_text()
+    assert (
+        "simulated meio cycle service, all (empirical demand, target 95.0%)" in report.read_text()
+    )
     served = duckdb.connect(str(SERVING), read_only=True)
     try:
         assert served.execute("SELECT run_date FROM publication").fetchone()[0] == built[-1]
