@@ -61,3 +61,31 @@ def actual_inventory(
             "actual_in_stock_day_share": (level > 0).mean(axis=0),
         }
     )
+
+
+def stratified_items(classes: pd.DataFrame, max_items: int, seed: int = 0) -> list[str]:
+    """Items to re-plan: all when there are at most ``max_items``; else a random sample
+    stratified by each item's most common demand class (classes: sku, demand_class, one row
+    per node class), every class keeping at least min(its items, 10) and the rest of the
+    limit shared in proportion to the items left in each class. Sorted."""
+    dominant = (
+        classes.groupby(["sku", "demand_class"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["sku", "n", "demand_class"], ascending=[True, False, True])
+        .drop_duplicates("sku")
+    )
+    if len(dominant) <= max_items:
+        return sorted(dominant["sku"])
+    rng = np.random.default_rng(seed)
+    share = dominant["demand_class"].value_counts()
+    minimum = np.minimum(share, 10)
+    left = share - minimum
+    extra = np.floor(left / max(left.sum(), 1) * max(max_items - minimum.sum(), 0))
+    quota = minimum + extra
+    picked = []
+    for demand_class, n in quota.astype(int).items():
+        pool = np.sort(dominant.loc[dominant["demand_class"] == demand_class, "sku"].to_numpy())
+        picked += list(rng.choice(pool, size=min(n, len(pool)), replace=False))
+    return sorted(picked)

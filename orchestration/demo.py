@@ -89,6 +89,18 @@ def summary(warehouse: Path, serving: Path) -> str:
                     f"{target:.1%} cycle service, achieved {achieved:.2%} +- {ci:.2%} "
                     f"(fill rate {fill:.2%})"
                 )
+        if ("simulation", "holdout_calibration") in rows:
+            for plan_date, days, demand_class, target, achieved, ci, fill in con.execute(
+                "SELECT plan_date, days, demand_class, service_level, achieved_cycle_service, "
+                "achieved_cycle_service_ci95, achieved_fill_rate "
+                "FROM simulation.holdout_calibration "
+                "ORDER BY demand_class <> 'all', demand_class, service_level"
+            ).fetchall():
+                lines.append(
+                    f"  held-out replay {demand_class:<12} (plan of {plan_date}, {days} days of "
+                    f"unseen demand): target {target:.1%}, achieved {achieved:.2%} +- {ci:.2%} "
+                    f"(fill rate {fill:.2%})"
+                )
         if ("scenario", "scenario_summary") in rows:
             for name, value, delta in con.execute(
                 "SELECT scenario, meio_safety_stock_value, delta_meio_safety_stock_value "

@@ -259,3 +259,23 @@ def test_historical_backtest_replays_a_past_plan_against_what_happened(built):
         con.close()
     assert rows > 0 and plan_date == built[-1] - dt.timedelta(days=28)
     assert 0 < service <= 1 and held >= 0
+
+
+def test_every_refresh_replays_a_held_out_plan_against_unseen_demand(built):
+    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    try:
+        pooled = con.execute(
+            "SELECT plan_date, days, items, nodes, achieved_cycle_service "
+            "FROM simulation.holdout_calibration WHERE demand_class = 'all'"
+        ).fetchall()
+        last = con.execute(
+            "SELECT max(demand_date) FROM marts.fct_customer_demand_daily"
+        ).fetchone()[0]
+        replayed = con.execute("SELECT count(*) FROM simulation.holdout_replay").fetchone()[0]
+    finally:
+        con.close()
+    assert len(pooled) == 1
+    plan_date, days, items, nodes, achieved = pooled[0]
+    assert days == 56 and plan_date == last - dt.timedelta(days=56)
+    assert items == CONFIG.items and nodes > 0 and replayed >= nodes
+    assert 0.5 < achieved <= 1

@@ -248,3 +248,24 @@ def test_bootstrap_blocks_keep_the_weekday_and_stay_inside_the_history():
     assert rows.min() >= 0 and rows.max() < 364
     assert len(np.unique(rows % 7 - np.arange(421) % 7)) == 1  # one weekday offset throughout
     assert len(np.unique(rows[::28])) > 5  # blocks drawn, not one replay
+
+
+def test_stratified_items_keep_every_class_and_the_limit():
+    import pandas as pd
+
+    from optimization.backtest import stratified_items
+
+    classes = pd.DataFrame(
+        {
+            "sku": [f"S{i:03d}" for i in range(300)] + ["S000"],
+            "demand_class": ["smooth"] * 270 + ["lumpy"] * 25 + ["erratic"] * 5 + ["lumpy"],
+        }
+    )
+    assert len(stratified_items(classes, 400)) == 300
+    picked = stratified_items(classes, 60, seed=1)
+    assert len(picked) <= 60 and picked == sorted(picked)
+    dominant = dict(zip(classes["sku"][:300], classes["demand_class"][:300], strict=True))
+    counts = pd.Series([dominant[s] for s in picked]).value_counts()
+    # minimums 10 / 10 / 5, the other 35 shared by what is left: smooth 259, lumpy 16 items
+    assert counts["erratic"] == 5 and counts["lumpy"] == 12 and counts["smooth"] == 42
+    assert stratified_items(classes, 60, seed=1) == picked  # reproducible
