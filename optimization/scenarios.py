@@ -213,6 +213,22 @@ def scaled_history(
     return daily_demand.assign(demand_qty=daily_demand["demand_qty"].to_numpy(float) * factor)
 
 
+def shifted_observations(
+    observations: pd.DataFrame, base_lanes: pd.DataFrame, changed_lanes: pd.DataFrame
+) -> pd.DataFrame:
+    """Observed lead times as a scenario sees them: a lane whose mean the scenario moved has
+    its observations shifted by that many whole days (its shape kept); a lane the scenario
+    created has none (the simulation then draws it from its normal mean and sd)."""
+    keys = ["source_location_id", "destination_location_id"]
+    moved = changed_lanes[keys + ["lead_time_mean_days"]].merge(
+        base_lanes[keys + ["lead_time_mean_days"]], on=keys, suffixes=("", "_base")
+    )
+    shift = np.round(moved["lead_time_mean_days"] - moved["lead_time_mean_days_base"])
+    out = observations.merge(moved[keys].assign(shift=shift.to_numpy()), on=keys)
+    out["lead_time_days"] = (out["lead_time_days"] + out.pop("shift")).clip(lower=0).astype(int)
+    return out
+
+
 def scenario_summary(
     base_targets: pd.DataFrame,
     base_simulation: pd.DataFrame | None,

@@ -4,9 +4,9 @@ Units: one period = one day; quantities in units. Every node (location x item) r
 and orders up to its base-stock level from its parent (or from an outside supplier that always
 delivers). A parent ships as soon as it holds stock, rationing a shortage across its children in
 proportion to what each is owed, so upstream shortages delay downstream replenishment. Shipments
-take a random lead time (normal with the lane's measured mean and sd, rounded, at least one day;
-orders may cross). Customer demand at customer-facing nodes comes, by default, from each node's
-own daily history (``demand="empirical"``): a moving-block bootstrap, the same calendar blocks
+take a random lead time: the lane's observed lead times where given (empirical), else normal
+with the lane's measured mean and sd, rounded; at least one day; orders may cross. Customer
+demand at customer-facing nodes comes, by default, from each node's own daily history (``demand="empirical"``): a moving-block bootstrap, the same calendar blocks
 (``block_days`` long, starting on the same weekday) for every node, so weekly patterns, bursts
 and the co-movement of stores and items are kept and nothing is assumed about the shape of
 demand. ``demand="gaussian"`` draws from the forecast's own model instead (Gaussian with AR(1)
@@ -73,11 +73,14 @@ class SimulationNodes:
     demand_mean: np.ndarray
     demand_sd: np.ndarray
     demand_persistence: np.ndarray  # AR(1) coefficient phi in [0, 1)
+    # (nodes, days) count of observed lead times of each node's inbound lane by whole days
+    # (column d: d days); a row without observations, or None: normal(mean, sd) rounded
+    lead_time_histogram: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.parent)
         for name, value in vars(self).items():
-            if len(value) != n:
+            if value is not None and len(value) != n:
                 raise ValueError(f"SimulationNodes.{name} has {len(value)} entries, expected {n}")
         if (self.parent >= n).any() or (self.parent == np.arange(n)).any():
             raise ValueError("SimulationNodes.parent must index another node or be -1")
@@ -147,7 +150,7 @@ def simulate(
         **{
             name: np.ascontiguousarray(value[order], dtype=float)
             for name, value in vars(nodes).items()
-            if name not in ("parent", "is_customer")
+            if name not in ("parent", "is_customer") and value is not None
         },
         is_customer=nodes.is_customer[order],
         parent=np.where(nodes.parent[order] >= 0, position[nodes.parent[order]], -1),
@@ -206,7 +209,9 @@ def _simulate_batch(
     phi = np.where(customer, nodes.demand_persistence, 0.0)
     sd_state = np.where(customer, nodes.demand_sd, 0.0)
     sd_shock = sd_state * np.sqrt(1 - phi**2)
-    lead_cdf, lane_shortest, lane_of = _lead_time_cdf(nodes.lead_time_mean, nodes.lead_time_sd)
+    lead_cdf, lane_shortest, lane_of = _lead_time_cdf(
+        nodes.lead_time_mean, nodes.lead_time_sd, nodes.lead_time_histogram
+    )
     total_days = config.warmup_days + config.days
     per_rep = np.empty((len(streams), len(MEASURES), n))
     for rep, stream in enumerate(streams):
@@ -263,19 +268,38 @@ def bootstrap_rows(
     return (starts[day // block_days] + day % block_days).astype(np.int64)
 
 
-def _lead_time_cdf(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distribution of a shipment's lead time, normal(mean, sd) rounded to whole days and
-    kept within 1 .. mean + 4 sd: P(lead <= k) for k = 0 .. horizon - 1 per distinct lane
-    (rows), each lane's shortest possible lead time, and each node's row."""
-    lanes, lane_of = np.unique(np.stack([mean, sd], axis=1), axis=0, return_inverse=True)
-    horizon = max(int(np.ceil((mean + 4 * sd).max(initial=1))), 1) + 1
+def _lead_time_cdf(
+    mean: np.ndarray, sd: np.ndarray, histogram: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distribution of a shipment's lead time per node: the lane's observed lead times where
+    ``histogram`` has any (empirical, a same-day receipt counted as one day), else normal(mean,
+    sd) rounded to whole days and kept within 1 .. mean + 4 sd. Returns P(lead <= k) for
+    k = 0 .. horizon - 1 per distinct distribution (rows), each row's shortest possible lead
+    time, and each node's row."""
+    n = len(mean)
+    observed = (
+        np.zeros(n, dtype=bool) if histogram is None else np.asarray(histogram).sum(axis=1) > 0
+    )
+    longest = int(np.ceil((mean + 4 * sd).max(initial=1)))
+    if observed.any():
+        longest = max(longest, histogram.shape[1] - 1)
+    horizon = max(longest, 1) + 1
     edges = np.arange(horizon) + 0.5  # lead <= k  <=>  mean + sd z < k + 0.5
-    lane_mean, lane_sd = lanes[:, :1], lanes[:, 1:]
     with np.errstate(divide="ignore", invalid="ignore"):
-        cdf = np.where(lane_sd > 0, norm.cdf((edges - lane_mean) / lane_sd), edges > lane_mean)
+        cdf = np.where(
+            sd[:, None] > 0, norm.cdf((edges - mean[:, None]) / sd[:, None]), edges > mean[:, None]
+        )
+    if observed.any():
+        counts = np.zeros((n, horizon))
+        counts[:, : histogram.shape[1]] = histogram
+        counts[:, 1] += counts[:, 0]  # at least one day
+        counts[:, 0] = 0.0
+        empirical = np.cumsum(counts, axis=1) / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        cdf = np.where(observed[:, None], empirical, cdf)
     cdf[:, 0] = 0.0  # at least one day
     cdf[:, -1] = 1.0
-    return cdf, np.argmax(cdf > 0, axis=1), lane_of.reshape(-1).astype(np.int64)
+    rows, lane_of = np.unique(np.round(cdf, 12), axis=0, return_inverse=True)
+    return rows, np.argmax(rows > 0, axis=1), lane_of.reshape(-1).astype(np.int64)
 
 
 @njit(nogil=True, cache=True)
@@ -460,11 +484,14 @@ def plan_nodes(
     lane_lead_times: pd.DataFrame,
     lead_time_demand: pd.DataFrame,
     policy: str = "meio",
+    lead_time_observations: pd.DataFrame | None = None,
 ) -> SimulationNodes:
     """Nodes of a published plan (one per ``targets`` row, in order) under a base-stock policy:
     base stock = mean daily demand x net replenishment time + safety stock, the level the GSM
     sizes (``meio``) or each node's own full lead time (``single_echelon``). A node with several
-    inbound lanes orders on the slowest (the GSM's lead time is that lane's)."""
+    inbound lanes orders on the slowest (the GSM's lead time is that lane's).
+    ``lead_time_observations`` (source_location_id, destination_location_id, lead_time_days,
+    observations): shipments then take the lane's observed lead times (else normal)."""
     tau_column, safety_column = POLICIES[policy]
     keys = targets[["sku", "location_id"]].reset_index(drop=True)
     row_of = {k: i for i, k in enumerate(zip(keys["sku"], keys["location_id"], strict=True))}
@@ -507,7 +534,29 @@ def plan_nodes(
         demand_mean=np.where(customer, mean, 0.0),
         demand_sd=np.where(customer, sd_one, 0.0),
         demand_persistence=np.where(customer, fit_persistence(sd_one, sd_many, periods), 0.0),
+        lead_time_histogram=None
+        if lead_time_observations is None
+        else _lane_histograms(
+            inbound["source_location_id"].to_numpy(),
+            keys["location_id"].to_numpy(),
+            lead_time_observations,
+        ),
     )
+
+
+def _lane_histograms(
+    source: np.ndarray, destination: np.ndarray, observations: pd.DataFrame
+) -> np.ndarray:
+    """(nodes, days) observed lead-time counts of each node's lane (source -> destination)."""
+    days = observations["lead_time_days"].to_numpy(int).clip(0)
+    lanes = pd.MultiIndex.from_frame(
+        observations[["source_location_id", "destination_location_id"]]
+    )
+    lane_code, distinct = pd.factorize(lanes)
+    table = np.zeros((len(distinct), int(days.max(initial=0)) + 1))
+    np.add.at(table, (lane_code, days), observations["observations"].to_numpy(float))
+    row = pd.Index(distinct).get_indexer(pd.MultiIndex.from_arrays([source, destination]))
+    return np.where(row[:, None] >= 0, table[np.maximum(row, 0)], 0.0)
 
 
 def _demand_spread(
@@ -556,10 +605,12 @@ def simulate_plan(
     lead_time_demand: pd.DataFrame,
     config: SimulationConfig = SimulationConfig(),
     daily_demand: pd.DataFrame | None = None,
+    lead_time_observations: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Simulate the GSM plan and the single-echelon baseline on the same demand draws.
     One row per policy x node x item. ``daily_demand`` (location_id, sku, demand_date,
-    demand_qty) feeds the empirical mode (required there)."""
+    demand_qty) feeds the empirical mode (required there); ``lead_time_observations`` (see
+    ``plan_nodes``) make shipments take the lanes' observed lead times."""
     frames = []
     history = None
     if config.demand == "empirical":
@@ -567,7 +618,14 @@ def simulate_plan(
             raise ValueError("the empirical demand mode needs the daily customer demand")
         history = history_matrix(targets, daily_demand, config.history_days)
     for policy in POLICIES:
-        nodes = plan_nodes(targets, item_network, lane_lead_times, lead_time_demand, policy)
+        nodes = plan_nodes(
+            targets,
+            item_network,
+            lane_lead_times,
+            lead_time_demand,
+            policy,
+            lead_time_observations,
+        )
         result = simulate(nodes, config, demand_history=history).drop(columns="node")
         tau_column, safety_column = POLICIES[policy]
         frames.append(
@@ -591,6 +649,7 @@ def simulate_plan(
             ).assign(
                 policy=policy,
                 demand_model=config.demand,
+                lead_time_model="normal" if lead_time_observations is None else "empirical",
                 base_stock=nodes.order_up_to,
                 safety_stock=targets[safety_column].to_numpy(float),
             )

@@ -107,3 +107,38 @@ def test_summary_puts_base_first_with_deltas():
     assert table.delta_meio_safety_stock_value.iloc[1] == pytest.approx(
         late.safety_stock_value.sum() - base.safety_stock_value.sum()
     )
+
+
+def test_a_scenario_shifts_the_observed_lead_times_of_the_lanes_it_moves():
+    from optimization.scenarios import shifted_observations
+
+    base = pd.DataFrame(
+        {
+            "source_location_id": ["SUP", "PLT"],
+            "destination_location_id": ["PLT", "DC"],
+            "lead_time_mean_days": [14.0, 3.0],
+        }
+    )
+    changed = pd.concat(
+        [
+            base.assign(lead_time_mean_days=[21.0, 3.0]),
+            pd.DataFrame(
+                {
+                    "source_location_id": ["DC"],
+                    "destination_location_id": ["ST"],
+                    "lead_time_mean_days": [1.0],
+                }
+            ),
+        ]
+    )
+    observed = pd.DataFrame(
+        {
+            "source_location_id": ["SUP", "SUP", "PLT"],
+            "destination_location_id": ["PLT", "PLT", "DC"],
+            "lead_time_days": [12, 16, 3],
+            "observations": [5, 5, 9],
+        }
+    )
+    out = shifted_observations(observed, base, changed).sort_values("lead_time_days")
+    assert out["lead_time_days"].tolist() == [3, 19, 23]  # the supplier lane 7 days later
+    assert ("DC", "ST") not in set(zip(out.source_location_id, out.destination_location_id))

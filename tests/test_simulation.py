@@ -269,3 +269,19 @@ def test_stratified_items_keep_every_class_and_the_limit():
     # minimums 10 / 10 / 5, the other 35 shared by what is left: smooth 259, lumpy 16 items
     assert counts["erratic"] == 5 and counts["lumpy"] == 12 and counts["smooth"] == 42
     assert stratified_items(classes, 60, seed=1) == picked  # reproducible
+
+
+def test_observed_lead_times_replace_the_normal_draw():
+    # a lane measured at 2 +- 0 days but observed at 4 days every time: the simulation follows
+    # the observations, exactly as a deterministic 4-day lane
+    histogram = np.zeros((1, 6))
+    histogram[0, 4] = 50
+    cdf, shortest, lane_of = _lead_time_cdf(np.array([2.0]), np.array([0.0]), histogram)
+    assert shortest[lane_of[0]] == 4 and cdf[lane_of[0], 3] == 0 and cdf[lane_of[0], 4] == 1
+    config = SimulationConfig(days=300, replications=5, seed=3, demand="gaussian")
+    observed = _nodes([-1], [45.0], [2.0], [True], [10.0], [3.0])
+    observed = SimulationNodes(**{**vars(observed), "lead_time_histogram": histogram})
+    four_days = _nodes([-1], [45.0], [4.0], [True], [10.0], [3.0])
+    a, b = simulate(observed, config).iloc[0], simulate(four_days, config).iloc[0]
+    assert a["cycle_service_level"] == pytest.approx(b["cycle_service_level"])
+    assert a["cycle_service_level"] < 0.9  # 45 units cover 4 days of 10 +- 3 poorly

@@ -10,7 +10,13 @@ from dagster_duckdb import DuckDBResource
 from forecasting.engine import ForecastConfig
 from forecasting.nodes import forecast_nodes
 from optimization.backtest import actual_inventory, daily_matrix, stratified_items
-from optimization.scenarios import Scenario, apply_scenario, scaled_history, scenario_summary
+from optimization.scenarios import (
+    Scenario,
+    apply_scenario,
+    scaled_history,
+    scenario_summary,
+    shifted_observations,
+)
 from optimization.simulation import (
     SimulationConfig,
     calibration_table,
@@ -55,6 +61,12 @@ def _simulation_inputs(con, history_days: int) -> dict[str, pd.DataFrame]:
         "lane_lead_times": read_table(con, "marts", "fct_lane_lead_times"),
         "lead_time_demand": con.execute(
             "SELECT location_id, sku, periods, sd FROM forecast.lead_time_demand"
+        ).df(),
+        "lead_time_observations": con.execute(
+            "SELECT source_location_id, destination_location_id, lead_time_days, "
+            "count(*) AS observations FROM intermediate.int_lead_time_observations "
+            "WHERE received_on > (SELECT max(received_on) FROM intermediate.int_lead_time_observations) - 365 "
+            "GROUP BY ALL"
         ).df(),
         "daily_demand": con.execute(
             "SELECT location_id, sku, demand_date, demand_qty FROM marts.fct_customer_demand_daily "
@@ -182,7 +194,9 @@ def scenario_plans(
         simulation = SimulationConfig(
             days=config.days, replications=config.replications, seed=config.seed
         )
-        daily = _simulation_inputs(con, simulation.history_days)["daily_demand"]
+        observed = _simulation_inputs(con, simulation.history_days)
+        daily = observed["daily_demand"]
+        lead_times = observed["lead_time_observations"]
     plans, target_frames = {}, []
     for scenario in scenarios:
         changed = apply_scenario(inputs, scenario, locations)
@@ -194,6 +208,9 @@ def scenario_plans(
             changed.lead_time_demand,
             config=simulation,
             daily_demand=scaled_history(daily, inputs.lead_time_demand, changed.lead_time_demand),
+            lead_time_observations=shifted_observations(
+                lead_times, inputs.lane_lead_times, changed.lane_lead_times
+            ),
         )
         plans[scenario.name] = (targets, simulated)
         target_frames.append(targets.assign(scenario=scenario.name))
