@@ -101,11 +101,19 @@ def negative_binomial(imapa: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     return imapa.assign(sd=np.sqrt(imapa["mean"].to_numpy() * dispersion))
 
 
-def evaluate(df: pd.DataFrame, training: int, rng: np.random.Generator) -> tuple[list, dict]:
+def evaluate(
+    df: pd.DataFrame, training: int, rng: np.random.Generator, dispersion: int | None
+) -> tuple[list, dict]:
     months = np.sort(df["ds"].unique())
     train = df[df["ds"] <= months[training - 1]]
     actual = df[(df["ds"] > months[training - 1]) & (df["ds"] <= months[training + HORIZON - 1])]
-    config = ForecastConfig(horizon=HORIZON, season_length=12, n_windows=2, n_jobs=2)
+    config = ForecastConfig(
+        horizon=HORIZON,
+        season_length=12,
+        n_windows=2,
+        n_jobs=2,
+        count_dispersion_buckets=dispersion,
+    )
     timing = {}
     started = time.perf_counter()
     tested = backtest(train, config)
@@ -177,6 +185,12 @@ def show(methods: list, info: dict, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--window", choices=["validation", "test", "both"], default="both")
+    parser.add_argument(
+        "--dispersion-buckets",
+        type=int,
+        default=None,
+        help="ForecastConfig.count_dispersion_buckets (default: the pipeline's; 0: model widths)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/carparts.json"))
     args = parser.parse_args()
     if not DATA.exists():
@@ -185,7 +199,12 @@ def main() -> None:
     print(f"{df['unique_id'].nunique()} complete series, horizon {HORIZON} months")
     started = time.perf_counter()
     payload: dict = {
-        "command": f"python benchmarks/carparts.py --window {args.window}",
+        "command": f"python benchmarks/carparts.py --window {args.window}"
+        + (
+            f" --dispersion-buckets {args.dispersion_buckets}"
+            if args.dispersion_buckets is not None
+            else ""
+        ),
         "commit": subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
         ).stdout.strip(),
@@ -196,7 +215,9 @@ def main() -> None:
     }
     windows = ["validation", "test"] if args.window == "both" else [args.window]
     for window in windows:
-        methods, info = evaluate(df, WINDOWS[window], np.random.default_rng(0))
+        methods, info = evaluate(
+            df, WINDOWS[window], np.random.default_rng(0), args.dispersion_buckets
+        )
         show(methods, info, f"{window} window ({payload['split'][window]})")
         key = "methods" if window == "test" else "validation_methods"
         payload[key] = methods

@@ -14,50 +14,16 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
-from distributions.counts import count_quantiles
+from distributions.counts import count_cdf_at, count_crps
 
 DENSE_LEVELS = np.round(np.arange(1, 100) / 100, 2)  # 99 levels: the CRPS grid
 REFERENCE_LEVELS = np.array([0.025, 0.05, 0.1, 0.2, 0.8, 0.9, 0.95, 0.975])  # car-parts table
 
 
-def _count_distribution(mean: np.ndarray, sd: np.ndarray):
-    """A frozen scipy distribution per row: negative binomial of that mean and variance,
-    Poisson where the variance is at most the mean (mean 0: a point mass at 0)."""
-    mean = np.clip(np.nan_to_num(np.asarray(mean, dtype=float)), 0.0, None)
-    variance = np.maximum(np.nan_to_num(np.asarray(sd, dtype=float)) ** 2, mean)
-    over = variance > mean * (1 + 1e-9)
-    size = np.where(over, mean**2 / np.where(over, variance - mean, 1.0), 1.0)
-    p = np.where(over, size / (size + np.where(mean > 0, mean, 1.0)), 1.0)
-    return mean, over, stats.nbinom(size, p), stats.poisson(mean)
-
-
-def count_cdf(mean: np.ndarray, sd: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """P(X <= k) per row (k may be 2-D: rows x points)."""
-    mean, over, nbinom, poisson = _count_distribution(mean, sd)
-    k = np.asarray(k, dtype=float)
-    extra = (slice(None),) + (None,) * (k.ndim - 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cdf = np.where(
-            over[extra],
-            stats.nbinom.cdf(k, nbinom.args[0][extra], nbinom.args[1][extra]),
-            stats.poisson.cdf(k, mean[extra]),
-        )
-    return np.where(mean[extra] > 0, cdf, (k >= 0).astype(float))
-
-
 def crps_count(mean: np.ndarray, sd: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Exact CRPS per row (units) of the count forecast against outcome ``y`` (whole units)."""
-    y = np.asarray(y, dtype=float)
-    top = count_quantiles(mean, sd, np.array([1 - 1e-9]))[:, 0]
-    reach = int(max(np.max(top, initial=0), np.max(y, initial=0))) + 1
-    out = np.zeros(len(y))
-    for start in range(0, reach, 256):  # blocks of k keep memory at rows x 256
-        k = np.arange(start, min(start + 256, reach))[None, :]
-        cdf = count_cdf(mean, sd, np.broadcast_to(k, (len(y), k.shape[1])))
-        out += ((cdf - (y[:, None] <= k)) ** 2).sum(axis=1)
-    return out
+    return count_crps(mean, sd, y)
 
 
 def quantile_score(y: np.ndarray, quantiles: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -71,8 +37,8 @@ def randomized_pit(
 ) -> np.ndarray:
     """F(y - 1) + U (F(y) - F(y - 1)) per row, U uniform on (0, 1)."""
     y = np.asarray(y, dtype=float)
-    below = count_cdf(mean, sd, y - 1)
-    at = count_cdf(mean, sd, y)
+    below = count_cdf_at(mean, sd, y - 1)
+    at = count_cdf_at(mean, sd, y)
     return below + rng.random(len(y)) * (at - below)
 
 

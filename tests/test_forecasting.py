@@ -287,3 +287,21 @@ def test_only_trusted_models_roll_forward_between_origins(series):
     for key in [("fast", "AutoETS"), ("fast", "HistoricAverage"), ("slow", "TSB")]:
         assert rolled[key] == pytest.approx(refitted[key], rel=1e-6)
     assert np.isfinite(rolled).all()
+
+
+def test_recent_dispersion_is_the_variance_to_mean_ratio_of_the_last_buckets():
+    from forecasting.engine import recent_dispersion
+
+    df = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 5 + ["b"] * 3,
+            "ds": list(range(5)) + list(range(3)),
+            "y": [0.0, 4.0, 0.0, 8.0, 0.0, 1.0, 1.0, 1.0],
+        }
+    )
+    out = recent_dispersion(df, buckets=4)
+    last_four = np.array([4.0, 0.0, 8.0, 0.0])
+    assert out[4] == pytest.approx(last_four.var(ddof=1) / last_four.mean())
+    assert out[0] == 1.0  # one bucket: Poisson
+    assert out[1] == pytest.approx(np.var([0.0, 4.0], ddof=1) / 2.0)
+    assert (out[5:] == 1.0).all()  # under-dispersed: floored at a Poisson's

@@ -45,3 +45,26 @@ def test_randomized_pit_is_uniform_for_a_calibrated_count_forecast():
     # a forecast twice too wide covers too much
     wide = randomized_pit(mean, 2 * np.sqrt(mean) + 1, y, rng)
     assert central_coverage(wide, 0.8) > 0.85
+
+
+def test_count_crps_and_cdf_agree_with_scipy():
+    mean = np.array([0.0, 0.4, 3.0, 3.0, 12.0])
+    sd = np.array([0.0, 0.5, np.sqrt(3.0), 3.0, 10.0])
+    y = np.array([2.0, 0.0, 4.0, 0.0, 30.0])
+    from distributions.counts import count_cdf_at
+
+    size = 3.0**2 / (9.0 - 3.0)
+    expected = [
+        1.0,  # a point mass at 0: P(X <= 2)
+        stats.poisson(0.4).cdf(0),  # sd below the Poisson's: Poisson
+        stats.poisson(3.0).cdf(4),
+        stats.nbinom(size, size / (size + 3.0)).cdf(0),
+        stats.nbinom(144 / 88, (144 / 88) / (144 / 88 + 12)).cdf(30),
+    ]
+    np.testing.assert_allclose(count_cdf_at(mean, sd, y), expected, rtol=1e-9)
+    # CRPS of a point mass is |y|; of any distribution, sum of (F(k) - 1{y <= k})^2
+    k = np.arange(400)
+    cdf = stats.nbinom(144 / 88, (144 / 88) / (144 / 88 + 12)).cdf(k)
+    direct = ((cdf - (30 <= k)) ** 2).sum()
+    assert crps_count(mean, sd, y)[0] == 2.0
+    assert crps_count(mean, sd, y)[4] == pytest.approx(direct, rel=1e-9)

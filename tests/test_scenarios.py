@@ -141,4 +141,6 @@ def test_a_scenario_shifts_the_observed_lead_times_of_the_lanes_it_moves():
     )
     out = shifted_observations(observed, base, changed).sort_values("lead_time_days")
     assert out["lead_time_days"].tolist() == [3, 19, 23]  # the supplier lane 7 days later
-    assert ("DC", "ST") not in set(zip(out.source_location_id, out.destination_location_id))
+    assert ("DC", "ST") not in set(
+        zip(out.source_location_id, out.destination_location_id, strict=True)
+    )
