@@ -9,6 +9,7 @@ Usage: python benchmarks/willems.py [--time-limit SECONDS] [--chains 01 02 ...]
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -68,7 +69,20 @@ def main() -> None:
             flush=True,
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=2))
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    args.out.write_text(
+        json.dumps(
+            {
+                "commit": commit,
+                "command": "python benchmarks/willems.py --time-limit " + str(args.time_limit),
+                "total_seconds": round(sum(r["seconds"] for r in rows), 1),
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
     solved = sum(r["status"] == "optimal" for r in rows)
     print(
         f"{solved}/{len(rows)} chains solved to optimality; total {sum(r['seconds'] for r in rows):.1f} s"

@@ -72,18 +72,22 @@ def _quantiles(
 
 
 @njit(cache=True, nogil=True)
-def _exact(m: float, v: float, probabilities: np.ndarray, row) -> bool:
-    """Smallest k with P(X <= k) >= p for each p, summing the probabilities from k = 0;
-    False (row unfinished) past MAX_EXACT_STEPS."""
+def _first_term(m: float, v: float) -> tuple[float, float, float]:
+    """(size, P(X = 0), 1 - p) of the negative binomial of mean m and variance v; size 0 and
+    q 0 for the Poisson where v <= m. The next term: pmf x (k + size) / (k + 1) x q, or
+    pmf x m / (k + 1) for the Poisson."""
     if v > m * (1.0 + 1e-9):
         size = m * m / (v - m)
         p = size / (size + m)
-        pmf = math.exp(size * math.log(p))
-        q = 1.0 - p
-    else:
-        size = 0.0
-        pmf = math.exp(-m)
-        q = 0.0
+        return size, math.exp(size * math.log(p)), 1.0 - p
+    return 0.0, math.exp(-m), 0.0
+
+
+@njit(cache=True, nogil=True)
+def _exact(m: float, v: float, probabilities: np.ndarray, row) -> bool:
+    """Smallest k with P(X <= k) >= p for each p, summing the probabilities from k = 0;
+    False (row unfinished) past MAX_EXACT_STEPS."""
+    size, pmf, q = _first_term(m, v)
     cdf = pmf
     k = 0
     for j in range(len(probabilities)):
@@ -140,16 +144,7 @@ def _crps_and_cdf(mean, variance, y, crps, cdf_at_y, want_crps: bool) -> None:
             crps[i] = abs(target)
             cdf_at_y[i] = 1.0 if target >= 0 else 0.0
             continue
-        v = max(variance[i], m)
-        if v > m * (1.0 + 1e-9):
-            size = m * m / (v - m)
-            p = size / (size + m)
-            pmf = math.exp(size * math.log(p))
-            q = 1.0 - p
-        else:
-            size = 0.0
-            pmf = math.exp(-m)
-            q = 0.0
+        size, pmf, q = _first_term(m, max(variance[i], m))
         cdf = pmf
         total = 0.0
         cdf_at_y[i] = 0.0

@@ -471,6 +471,17 @@ def normal_fill_rate(mean: float, sd: float, lead_time: int, base_stock: float) 
     return 1 - (loss(lead_time) - loss(lead_time - 1)) / mean
 
 
+PLAN_COLUMNS = [  # what a simulated or replayed node carries over from the plan
+    "sku",
+    "location_id",
+    "location_type",
+    "is_customer_facing",
+    "service_type",
+    "service_level",
+    "demand_class",
+    "unit_value",
+]
+
 POLICIES = {
     # policy: (net replenishment time column, safety stock column)
     "meio": ("net_replenishment_time_days", "safety_stock"),
@@ -631,18 +642,7 @@ def simulate_plan(
         frames.append(
             pd.concat(
                 [
-                    targets[
-                        [
-                            "sku",
-                            "location_id",
-                            "location_type",
-                            "is_customer_facing",
-                            "service_type",
-                            "service_level",
-                            "demand_class",
-                            "unit_value",
-                        ]
-                    ].reset_index(drop=True),
+                    targets[PLAN_COLUMNS].reset_index(drop=True),
                     result,
                 ],
                 axis=1,

@@ -302,11 +302,9 @@ def test_stochastic_lead_times_solver_equals_enumeration(shape):
         assert solution.cost[0] == pytest.approx(expected, rel=1e-9)
 
 
-def test_a_long_chain_with_one_extra_arc_is_solved_to_its_optimum_within_the_limit():
-    # The pair MIP's LP alone outlasts the limit here; the branch and bound proves the optimum
-    # quickly. solve() must return that optimum, never the all-zero baseline.
+def chain_plus_arc(n: int = 80, z: float = 1.645, sigma: float = 10.0):
+    """A serial chain of n stages (T 1-2) plus one arc from the first to the last stage."""
     rng = np.random.default_rng(0)
-    n = 80
     net = Network(
         tuple(map(str, range(n))),
         rng.integers(1, 3, n),
@@ -314,9 +312,16 @@ def test_a_long_chain_with_one_extra_arc_is_solved_to_its_optimum_within_the_lim
         np.zeros(n, dtype=np.int64),
     )
     h = np.cumsum(rng.uniform(0.5, 2.0, n))
-    cost = sqrt_cost_table(h[None], np.full((1, n), 1.645), np.full((1, n), 10.0), 400)
+    cost = sqrt_cost_table(h[None], np.full((1, n), z), np.full((1, n), sigma), 400)
     ms = np.full((1, n), np.inf)
     ms[0, -1] = 0
+    return net, cost, ms
+
+
+def test_a_long_chain_with_one_extra_arc_is_solved_to_its_optimum_within_the_limit():
+    # The pair MIP's LP alone outlasts the limit here; the branch and bound proves the optimum
+    # quickly. solve() must return that optimum, never the all-zero baseline.
+    net, cost, ms = chain_plus_arc()
     started = time.perf_counter()
     solution = solve(net, cost, ms, time_limit=2.0)
     assert time.perf_counter() - started < 10
@@ -328,19 +333,7 @@ def test_a_long_chain_with_one_extra_arc_is_solved_to_its_optimum_within_the_lim
 
 
 def test_a_timed_out_solve_reports_its_incumbent_gap_and_bound():
-    rng = np.random.default_rng(0)
-    n = 80
-    net = Network(
-        tuple(map(str, range(n))),
-        rng.integers(1, 3, n),
-        tuple(sorted([(k, k + 1) for k in range(n - 1)] + [(0, n - 1)])),
-        np.zeros(n, dtype=np.int64),
-    )
-    cost = sqrt_cost_table(
-        np.cumsum(rng.uniform(0.5, 2.0, n))[None], np.ones((1, n)), np.ones((1, n)), 400
-    )
-    ms = np.full((1, n), np.inf)
-    ms[0, -1] = 0
+    net, cost, ms = chain_plus_arc(z=1.0, sigma=1.0)
     mip = solve_mip(net, cost, ms, time_limit=0.05)
     assert mip.status == "time_limit"
     assert mip.lower_bound[0] <= mip.cost[0]

@@ -65,6 +65,6 @@ def test_count_crps_and_cdf_agree_with_scipy():
     # CRPS of a point mass is |y|; of any distribution, sum of (F(k) - 1{y <= k})^2
     k = np.arange(400)
     cdf = stats.nbinom(144 / 88, (144 / 88) / (144 / 88 + 12)).cdf(k)
-    direct = ((cdf - (30 <= k)) ** 2).sum()
+    direct = ((cdf - (k >= 30)) ** 2).sum()
     assert crps_count(mean, sd, y)[0] == 2.0
     assert crps_count(mean, sd, y)[4] == pytest.approx(direct, rel=1e-9)

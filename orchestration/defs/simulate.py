@@ -18,6 +18,7 @@ from optimization.scenarios import (
     shifted_observations,
 )
 from optimization.simulation import (
+    PLAN_COLUMNS,
     SimulationConfig,
     calibration_table,
     echelon_totals,
@@ -292,19 +293,8 @@ def _replay(inputs, targets, daily: pd.DataFrame, days: pd.DatetimeIndex, replic
         SimulationConfig(days=len(days), replications=replications, seed=0, demand="gaussian"),
         actual_demand=actual,
     )
-    keys = targets[
-        [
-            "sku",
-            "location_id",
-            "location_type",
-            "is_customer_facing",
-            "service_type",
-            "service_level",
-            "demand_class",
-            "unit_value",
-        ]
-    ]
-    return pd.concat([keys.reset_index(drop=True), replay.drop(columns="node")], axis=1)
+    keys = targets[PLAN_COLUMNS].reset_index(drop=True)
+    return pd.concat([keys, replay.drop(columns="node")], axis=1)
 
 
 class HoldoutReplayConfig(dg.Config):
