@@ -2,11 +2,14 @@
 
 Input: a long frame ``unique_id, ds, y`` of demand per planning bucket (units per bucket).
 Models are chosen per series by rolling-origin cross-validation on the scaled pinball loss
-averaged over QUANTILES (a discrete CRPS). Quantiles come from the model's intervals (native or
-conformal), calibrated on the back-test: for series counted in whole units, from a negative
-binomial with the model's mean and standard deviation (``_sd``: its 80% interval's, times a
-multiplier fitted on the back-test by the pinball loss; ``distributions.counts``); otherwise the
-interval bounds themselves, widened per level to cover it, clipped at 0 and monotone.
+averaged over the 13 QUANTILES (a tail-weighted quantile score, not a CRPS: 12 of its levels
+are at or below 0.2 or at or above 0.8; forecasting.metrics has the CRPS). Quantiles come from
+the model's intervals (native or conformal), calibrated on the back-test: for series counted in
+whole units, from a negative binomial with the model's mean and a standard deviation from the
+series' recent dispersion (``recent_dispersion``; the model's 80% interval where that is off),
+times a multiplier fitted on the back-test by the pinball loss (``distributions.counts``);
+otherwise the interval bounds themselves, widened per level to cover it, clipped at 0 and
+monotone.
 """
 
 from __future__ import annotations
@@ -564,7 +567,7 @@ def choose_models(df: pd.DataFrame, scores: pd.DataFrame, margin: float = 0.5) -
     A few back-test points per series make the per-series winner noisy, so each series takes
     its class's best model (lowest pooled scaled pinball over the class) unless its own best
     beats that by more than ``margin`` (50%). On car parts, with the Ensemble among the
-    candidates: margin 0.3 -> 0.5568 scaled CRPS, 0.5 -> 0.5490, 1.0 (class only) -> 0.5476.
+    candidates: margin 0.3 -> 0.5568 scaled 13-level pinball, 0.5 -> 0.5490, 1.0 (class only) -> 0.5476.
     Series too short to back-test get the default model.
     """
     classes = classify(df)
