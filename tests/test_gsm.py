@@ -14,9 +14,6 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from optimization.cli import main as cli_main
 from optimization.gsm import (
     Network,
-    _fold,
-    _initial_bounds,
-    _pair_model,
     single_echelon,
     solve,
     solve_general,
@@ -24,6 +21,8 @@ from optimization.gsm import (
     solve_tree,
     sqrt_cost_table,
 )
+from optimization.gsm.pair_mip import _pair_model
+from optimization.gsm.tree_dp import _fold, _initial_bounds
 from optimization.instances import read_json_instance
 
 EXPECTED = {
