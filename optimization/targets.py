@@ -302,24 +302,19 @@ def plan_targets(
                 break
             tau_guess = solution.net_replenishment_time
         baseline = single_echelon(net, cost)
-        frames.append(
-            _targets_frame(
-                group,
-                solution,
-                baseline,
-                z_full,
-                is_customer,
-                level,
-                service_type,
-                mean_daily,
-                safety_table,
-                unit_cost,
-                h,
-                max_service,
-                config,
-                items,
-            )
+        plan = _GroupPlan(
+            group,
+            z_full,
+            is_customer,
+            level,
+            service_type,
+            mean_daily,
+            safety_table,
+            unit_cost,
+            h,
+            max_service,
         )
+        frames.append(_targets_frame(plan, solution, baseline, config, items))
         summaries.append(
             pd.DataFrame(
                 {
@@ -427,22 +422,35 @@ def _propagate_z(net: Network, z: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass
+class _GroupPlan:
+    """One group of items sharing a network, as planned: arrays of (items, stages), the safety
+    stock table (items, stages, tau days)."""
+
+    group: ItemNetwork
+    z: np.ndarray  # safety factor
+    is_customer: np.ndarray
+    level: np.ndarray  # service target (customer-facing stages)
+    service_type: np.ndarray
+    mean_daily: np.ndarray  # units per day
+    safety_table: np.ndarray  # units by tau (``safety_stock_table``)
+    unit_cost: np.ndarray  # currency per unit
+    h: np.ndarray  # holding cost, currency per unit per day
+    max_service: np.ndarray  # days (inf: none)
+
+
 def _targets_frame(
-    group,
+    plan: _GroupPlan,
     solution: Solution,
     baseline: Solution,
-    z,
-    is_customer,
-    level,
-    service_type,
-    mean_daily,
-    safety_table,
-    unit_cost,
-    h,
-    max_service,
     config: PlanningConfig,
     items: pd.DataFrame,
 ) -> pd.DataFrame:
+    """One row per item x stage of the group: times, safety stock, reorder point, order
+    quantity, target stock (with cover bounds), reason, and the baseline beside them."""
+    group, mean_daily, safety_table = plan.group, plan.mean_daily, plan.safety_table
+    z, is_customer, level, service_type = plan.z, plan.is_customer, plan.level, plan.service_type
+    unit_cost, h = plan.unit_cost, plan.h
     net = group.network
     n_items, n = len(group.skus), net.n
     S, SI, tau = (
@@ -488,21 +496,13 @@ def _targets_frame(
                 bound_note[:, k],
             )
             target[:, k] = np.minimum(target[:, k], cap)
-    ups, downs = net.suppliers(), net.customers()
     locs = group.stage_locations
     rows = []
     for i, sku in enumerate(group.skus):
         for k in range(n):
-            reason, binding, buffer = _explain(
-                net, locs, i, k, S, SI, tau, max_service, is_customer, ups, downs
-            )
+            reason, binding, buffer = _explain(plan, solution, safety, i, k)
             if bound_note[i, k]:
                 reason += f" Target {bound_note[i, k]}."
-            if safety[i, k] > 0 and tau[i, k] == 0:
-                reason += (
-                    f" Holds {safety[i, k]:.0f} units for its own lead-time variability "
-                    f"(sd {group.lead_time_sd[k]:.1f} d)."
-                )
             rows.append(
                 (sku, locs[k], group.stage_types[k], reason, binding, buffer, bound_note[i, k])
             )
@@ -547,9 +547,14 @@ def _targets_frame(
 
 
 def _explain(
-    net, locs, i, k, S, SI, tau, max_service, is_customer, ups, downs
+    plan: _GroupPlan, solution: Solution, safety: np.ndarray, i: int, k: int
 ) -> tuple[str, str, str | None]:
-    """A planner's reason for one node's target, the binding constraint, the upstream buffer."""
+    """A planner's reason for one node's target (item i, stage k), the binding constraint, the
+    upstream buffer."""
+    net, locs = plan.group.network, plan.group.stage_locations
+    ups, downs = net.suppliers(), net.customers()
+    S, SI = solution.outbound_service_time, solution.inbound_service_time
+    tau, is_customer = solution.net_replenishment_time, plan.is_customer
     buffer = None
     stack = list(ups[k])
     while stack:  # nearest upstream stage that holds safety stock
@@ -569,7 +574,7 @@ def _explain(
             f"(the latest of {', '.join(locs[u] for u in ups[k])})"
         )
     own = f"{net.processing_time[k]} d own lead time"
-    if is_customer[i, k] and S[i, k] >= max_service[i, k]:
+    if is_customer[i, k] and S[i, k] >= plan.max_service[i, k]:
         binding = "customer_service_time"
     elif S[i, k] == SI[i, k] + net.processing_time[k]:
         binding = "passes_full_lead_time"
@@ -581,9 +586,15 @@ def _explain(
         )
         reason = f"Buffer: covers {tau[i, k]} d of demand ({waits}, {own}, {promise})."
     else:
+        passes = (
+            f"passes its {S[i, k]} d replenishment time on to "
+            f"{', '.join(locs[d] for d in downs[k]) or 'customers'}, whose buffers cover it"
+        )
         reason = (
-            f"No safety stock: passes its {S[i, k]} d replenishment time on to "
-            f"{', '.join(locs[d] for d in downs[k]) or 'customers'}, whose buffers cover it."
+            f"No cycle buffer: {passes}; holds {safety[i, k]:.0f} units for its own lead-time "
+            f"variability (sd {plan.group.lead_time_sd[k]:.1f} d)."
+            if safety[i, k] > 0
+            else f"No safety stock: {passes}."
         )
     if buffer:
         reason += f" Upstream buffer: {buffer}."

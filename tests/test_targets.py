@@ -355,3 +355,18 @@ def test_tradeoff_values_count_shaped_nodes_with_their_own_distribution():
     assert curve.loc[0.99, "single_echelon_safety_stock_value"] == pytest.approx(
         replanned.baseline_safety_stock_value.sum()
     )
+
+
+def test_a_stage_without_cycle_stock_explains_the_lead_time_stock_it_holds():
+    targets, _ = plan_targets(inputs(lead_time_sd=1.5))
+    plant = targets.set_index("location_id").loc["PLT"]
+    # the plant passes its 14 d on to the DC and still buffers its own lane: z x 2 x 10 x 1.5
+    assert plant.net_replenishment_time_days == 0
+    assert plant.safety_stock == pytest.approx(norm.ppf(0.95) * 20 * 1.5)
+    for row in targets.itertuples():
+        if row.net_replenishment_time_days == 0 and row.safety_stock > 0:
+            assert row.reason.startswith("No cycle buffer:")
+            assert f"holds {row.safety_stock:.0f} units for its own lead-time" in row.reason
+        elif row.net_replenishment_time_days > 0:
+            assert row.reason.startswith("Buffer: covers")
+    assert targets.reason.str.contains("No safety stock").sum() == 0
