@@ -16,6 +16,7 @@ import pandas as pd
 
 from optimization.simulation import (
     POLICIES,
+    DemandHistory,
     SimulationConfig,
     calibration_table,
     echelon_totals,
@@ -71,7 +72,7 @@ def main() -> None:
             tables["fct_lane_lead_times"],
             tables["lead_time_demand"],
             replace(config, demand=demand),
-            daily_demand=daily,
+            demand_history=DemandHistory.from_rows(daily, config.history_days),
         )
         print(f"both policies, {demand} demand: {time.perf_counter() - started:.1f} s")
         with pd.option_context("display.width", 200, "display.max_columns", 20):

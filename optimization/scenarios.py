@@ -194,23 +194,17 @@ def _closed_location(inputs: PlanningInputs, scenario: Scenario) -> PlanningInpu
     return replace(inputs, item_network=item_network, lane_lead_times=lanes, lead_time_demand=ltd)
 
 
-def scaled_history(
-    daily_demand: pd.DataFrame, base_ltd: pd.DataFrame, changed_ltd: pd.DataFrame
-) -> pd.DataFrame:
-    """Daily customer demand as a scenario sees it: each node's history times the ratio of its
-    changed to its base forecast mean (over the longest lead time published), so the empirical
-    simulation of a demand what-if draws the changed volume with the history's own shape."""
+def demand_change(base_ltd: pd.DataFrame, changed_ltd: pd.DataFrame) -> pd.Series:
+    """Per (sku, location_id): the ratio of a scenario's changed to the base forecast mean (over
+    the longest lead time published), which scales each node's demand history so that the
+    empirical simulation of a demand what-if draws the changed volume with history's shape."""
 
     def reach(ltd: pd.DataFrame) -> pd.Series:
         return ltd[ltd["periods"] == ltd["periods"].max()].set_index(["sku", "location_id"])["mean"]
 
     base, changed = reach(base_ltd), reach(changed_ltd)
     ratio = (changed / base.reindex(changed.index)).replace([np.inf, -np.inf], np.nan)
-    keys = pd.MultiIndex.from_frame(daily_demand[["sku", "location_id"]])
-    factor = ratio.reindex(keys).fillna(1.0).to_numpy()
-    if np.allclose(factor, 1.0):
-        return daily_demand
-    return daily_demand.assign(demand_qty=daily_demand["demand_qty"].to_numpy(float) * factor)
+    return ratio.fillna(1.0)
 
 
 def shifted_observations(

@@ -13,12 +13,13 @@ from optimization.backtest import actual_inventory, daily_matrix, stratified_ite
 from optimization.scenarios import (
     Scenario,
     apply_scenario,
-    scaled_history,
+    demand_change,
     scenario_summary,
     shifted_observations,
 )
 from optimization.simulation import (
     PLAN_COLUMNS,
+    DemandHistory,
     SimulationConfig,
     calibration_table,
     echelon_totals,
@@ -69,12 +70,37 @@ def _simulation_inputs(con, history_days: int) -> dict[str, pd.DataFrame]:
             "WHERE received_on > (SELECT max(received_on) FROM intermediate.int_lead_time_observations) - 365 "
             "GROUP BY ALL"
         ).df(),
-        "daily_demand": con.execute(
-            "SELECT location_id, sku, demand_date, demand_qty FROM marts.fct_customer_demand_daily "
-            "WHERE demand_date > (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - ?",
-            [history_days],
-        ).df(),
+        "demand_history": _demand_history(con, history_days),
     }
+
+
+def _demand_history(con, days: int) -> DemandHistory:
+    """The customers' last ``days`` days of demand, coded in DuckDB (a column number per node,
+    days back from the latest): integers and floats reach Python, not 36 M rows of strings."""
+    coded = con.execute(
+        "WITH recent AS (SELECT sku, location_id, demand_date, demand_qty "
+        "  FROM marts.fct_customer_demand_daily WHERE demand_date > "
+        "  (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - $days), "
+        "keyed AS (SELECT sku, location_id, "
+        "  (row_number() OVER (ORDER BY sku, location_id) - 1)::INTEGER AS col "
+        "  FROM (SELECT DISTINCT sku, location_id FROM recent)) "
+        "SELECT k.col, ((SELECT max(demand_date) FROM recent) - r.demand_date)::INTEGER AS back, "
+        "  r.demand_qty::FLOAT AS qty FROM recent r JOIN keyed k USING (sku, location_id)",
+        {"days": days},
+    ).to_arrow_table()
+    keys = con.execute(
+        "SELECT DISTINCT sku, location_id FROM marts.fct_customer_demand_daily WHERE demand_date > "
+        "(SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - $days "
+        "ORDER BY sku, location_id",
+        {"days": days},
+    ).df()
+    return DemandHistory.from_codes(
+        pd.MultiIndex.from_frame(keys),
+        coded["col"].to_numpy(),
+        coded["back"].to_numpy(),
+        coded["qty"].to_numpy(),
+        days,
+    )
 
 
 @daily_asset(
@@ -196,7 +222,7 @@ def scenario_plans(
             days=config.days, replications=config.replications, seed=config.seed
         )
         observed = _simulation_inputs(con, simulation.history_days)
-        daily = observed["daily_demand"]
+        history = observed["demand_history"]
         lead_times = observed["lead_time_observations"]
     plans, target_frames = {}, []
     for scenario in scenarios:
@@ -208,7 +234,9 @@ def scenario_plans(
             changed.lane_lead_times,
             changed.lead_time_demand,
             config=simulation,
-            daily_demand=scaled_history(daily, inputs.lead_time_demand, changed.lead_time_demand),
+            demand_history=history.scaled(
+                demand_change(inputs.lead_time_demand, changed.lead_time_demand)
+            ),
             lead_time_observations=shifted_observations(
                 lead_times, inputs.lane_lead_times, changed.lane_lead_times
             ),
