@@ -12,11 +12,10 @@ from optimization.service import loss_function, z_for_fill_rate
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
 
 
-def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
-    types = {"SUP": "SUPPLIER", "PLT": "PLANT", "DC": "DC", "ST1": "STORE", "ST2": "STORE"}
-    lanes = [("SUP", "PLT", 14), ("PLT", "DC", 3), ("DC", "ST1", 1), ("DC", "ST2", 2)]
+def lane_frames(types: dict, lanes: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Item A's network and lane lead times from (source, destination, mean days, sd days)."""
     network = pd.DataFrame(
-        [("A", s, types[s], d, types[d], 0.0) for s, d, _ in lanes],
+        [("A", s, types[s], d, types[d], 0.0) for s, d, _, _ in lanes],
         columns=[
             "sku",
             "source_location_id",
@@ -27,7 +26,7 @@ def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
         ],
     )
     lead = pd.DataFrame(
-        [(s, d, float(t), lead_time_sd) for s, d, t in lanes],
+        [(s, d, float(t), float(v)) for s, d, t, v in lanes],
         columns=[
             "source_location_id",
             "destination_location_id",
@@ -35,6 +34,13 @@ def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
             "lead_time_stddev_days",
         ],
     )
+    return network, lead
+
+
+def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
+    types = {"SUP": "SUPPLIER", "PLT": "PLANT", "DC": "DC", "ST1": "STORE", "ST2": "STORE"}
+    lanes = [("SUP", "PLT", 14), ("PLT", "DC", 3), ("DC", "ST1", 1), ("DC", "ST2", 2)]
+    network, lead = lane_frames(types, [(s, d, t, lead_time_sd) for s, d, t in lanes])
     echelon = {
         "ST1": (mu, sigma),
         "ST2": (mu, sigma),
@@ -275,26 +281,8 @@ def test_a_store_fed_by_two_locations_is_solved_by_the_mip():
 def chain_inputs(lead_time_sd: float, mean: float, sd: float, counts: bool = False, days=30):
     """SUP -(10 d, sd lead_time_sd)-> PLANT -(2 d)-> STORE with iid daily demand."""
     types = {"SUP": "SUPPLIER", "PLANT": "PLANT", "STORE": "STORE"}
-    lanes = [("SUP", "PLANT", 10.0, lead_time_sd), ("PLANT", "STORE", 2.0, 0.0)]
-    network = pd.DataFrame(
-        [("A", s, types[s], d, types[d], 0.0) for s, d, _, _ in lanes],
-        columns=[
-            "sku",
-            "source_location_id",
-            "source_location_type",
-            "destination_location_id",
-            "destination_location_type",
-            "transfer_cost",
-        ],
-    )
-    lead = pd.DataFrame(
-        [(s, d, t, v) for s, d, t, v in lanes],
-        columns=[
-            "source_location_id",
-            "destination_location_id",
-            "lead_time_mean_days",
-            "lead_time_stddev_days",
-        ],
+    network, lead = lane_frames(
+        types, [("SUP", "PLANT", 10.0, lead_time_sd), ("PLANT", "STORE", 2.0, 0.0)]
     )
     ltd = pd.DataFrame(
         [
