@@ -108,7 +108,7 @@ def _changed_demand(
     if not np.any(hit):
         raise ValueError(f"scenario {scenario.name}: no customer node matches the demand change")
     ltd = inputs.lead_time_demand
-    reach = ltd[ltd["periods"] == ltd["periods"].max()].set_index(["sku", "location_id"])["mean"]
+    reach = _longest_mean(ltd)
     changed = customers.loc[hit, ["sku", "location_id"]]
     delta = (
         reach.reindex(pd.MultiIndex.from_frame(changed)).fillna(0.0) * scenario.demand_change
@@ -194,15 +194,16 @@ def _closed_location(inputs: PlanningInputs, scenario: Scenario) -> PlanningInpu
     return replace(inputs, item_network=item_network, lane_lead_times=lanes, lead_time_demand=ltd)
 
 
+def _longest_mean(ltd: pd.DataFrame) -> pd.Series:
+    """Mean demand over the longest lead time published, per (sku, location_id) (units)."""
+    return ltd[ltd["periods"] == ltd["periods"].max()].set_index(["sku", "location_id"])["mean"]
+
+
 def demand_change(base_ltd: pd.DataFrame, changed_ltd: pd.DataFrame) -> pd.Series:
     """Per (sku, location_id): the ratio of a scenario's changed to the base forecast mean (over
     the longest lead time published), which scales each node's demand history so that the
     empirical simulation of a demand what-if draws the changed volume with history's shape."""
-
-    def reach(ltd: pd.DataFrame) -> pd.Series:
-        return ltd[ltd["periods"] == ltd["periods"].max()].set_index(["sku", "location_id"])["mean"]
-
-    base, changed = reach(base_ltd), reach(changed_ltd)
+    base, changed = _longest_mean(base_ltd), _longest_mean(changed_ltd)
     ratio = (changed / base.reindex(changed.index)).replace([np.inf, -np.inf], np.nan)
     return ratio.fillna(1.0)
 

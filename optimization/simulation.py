@@ -30,6 +30,8 @@ import pandas as pd
 from numba import njit
 from scipy.stats import norm
 
+from optimization.backtest import daily_matrix
+
 Z_95 = 1.959963984540054
 MEASURES = ("fill_rate", "cycle_service_level", "average_on_hand", "average_backorders")
 BLOCK_NODES = 4_096  # nodes whose draws for all days are made at once (whole networks)
@@ -596,23 +598,14 @@ class DemandHistory:
 
     @classmethod
     def from_rows(cls, daily_demand: pd.DataFrame, days: int) -> DemandHistory:
-        """From rows location_id, sku, demand_date, demand_qty (strings may be categorical):
-        the last ``days`` days."""
+        """From rows location_id, sku, demand_date, demand_qty: the last ``days`` days
+        (``daily_matrix``; fine for a demo-sized frame, ``from_codes`` for a warehouse's)."""
         dates = pd.to_datetime(daily_demand["demand_date"])
-        back = (dates.max() - dates).dt.days.to_numpy() if len(dates) else np.zeros(0, int)
-        keep = back < days
-        pairs = pd.MultiIndex.from_arrays(
-            [daily_demand["sku"].to_numpy()[keep], daily_demand["location_id"].to_numpy()[keep]],
-            names=["sku", "location_id"],
-        )
-        column, keys = pd.factorize(pairs)
-        return cls.from_codes(
-            pd.MultiIndex.from_tuples(list(keys), names=["sku", "location_id"]),
-            column,
-            back[keep],
-            daily_demand["demand_qty"].to_numpy(float)[keep],
-            days,
-        )
+        calendar = pd.date_range(dates.max() - pd.Timedelta(days=days - 1), dates.max())
+        recent = daily_demand[dates >= calendar[0]]
+        keys = recent[["sku", "location_id"]].drop_duplicates()
+        matrix = daily_matrix(recent, "demand_qty", "demand_date", keys, calendar)
+        return cls(pd.MultiIndex.from_frame(keys), matrix.astype(np.float32))
 
     @classmethod
     def from_codes(

@@ -285,3 +285,24 @@ def test_observed_lead_times_replace_the_normal_draw():
     a, b = simulate(observed, config).iloc[0], simulate(four_days, config).iloc[0]
     assert a["cycle_service_level"] == pytest.approx(b["cycle_service_level"])
     assert a["cycle_service_level"] < 0.9  # 45 units cover 4 days of 10 +- 3 poorly
+
+
+def test_demand_history_keeps_the_last_days_per_node_and_aligns_to_a_plan():
+    import pandas as pd
+
+    from optimization.simulation import DemandHistory
+
+    daily = pd.DataFrame(
+        {
+            "location_id": ["S1", "S1", "S2", "S1"],
+            "sku": ["A", "A", "A", "A"],
+            "demand_date": pd.to_datetime(["2026-01-01", "2026-01-05", "2026-01-04", "2026-01-03"]),
+            "demand_qty": [9.0, 2.0, 5.0, 1.0],
+        }
+    )
+    history = DemandHistory.from_rows(daily, days=3)  # 01-03 .. 01-05: the 9 falls out
+    targets = pd.DataFrame({"sku": ["A", "A", "A"], "location_id": ["S2", "DC", "S1"]})
+    aligned = history.aligned(targets)
+    assert aligned.tolist() == [[0, 0, 1], [5, 0, 0], [0, 0, 2]]  # days x plan rows
+    doubled = history.scaled(pd.Series({("A", "S1"): 2.0})).aligned(targets)
+    assert doubled[:, 2].tolist() == [2, 0, 4] and doubled[:, 0].tolist() == [0, 5, 0]

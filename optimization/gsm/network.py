@@ -140,7 +140,8 @@ class Solution:
     def item_gaps(self) -> np.ndarray:
         """(items,) relative gap between each item's cost and its lower bound (0 = optimal)."""
         cost = self.cost
-        return np.clip((cost - self.bounds()) / np.maximum(cost, 1e-300), 0.0, 1.0)
+        gap = np.where(cost <= 0, 0.0, (cost - self.bounds()) / np.maximum(cost, 1e-300))
+        return np.clip(gap, 0.0, 1.0)
 
 
 def sqrt_cost_table(
@@ -195,10 +196,8 @@ def _set_bounds(solution: Solution, bound: np.ndarray, proven: np.ndarray) -> No
     """Status and gap of a solution from each item's lower bound (proven items: their cost)."""
     cost = solution.cost
     solution.lower_bound = np.where(proven, cost, np.minimum(bound, cost))
-    gap = np.where(
-        proven | (cost <= 0), 0.0, (cost - solution.lower_bound) / np.maximum(cost, 1e-300)
-    )
-    solution.gap = float(np.clip(gap, 0.0, 1.0).max()) if len(gap) else 0.0
+    gaps = solution.item_gaps()
+    solution.gap = float(gaps.max()) if len(gaps) else 0.0
     solution.status = "optimal" if proven.all() else "time_limit"
 
 

@@ -64,14 +64,20 @@ def _simulation_inputs(con, history_days: int) -> dict[str, pd.DataFrame]:
         "lead_time_demand": con.execute(
             "SELECT location_id, sku, periods, sd FROM forecast.lead_time_demand"
         ).df(),
-        "lead_time_observations": con.execute(
-            "SELECT source_location_id, destination_location_id, lead_time_days, "
-            "count(*) AS observations FROM intermediate.int_lead_time_observations "
-            "WHERE received_on > (SELECT max(received_on) FROM intermediate.int_lead_time_observations) - 365 "
-            "GROUP BY ALL"
-        ).df(),
+        "lead_time_observations": _lead_time_observations(con),
         "demand_history": _demand_history(con, history_days),
     }
+
+
+def _lead_time_observations(con) -> pd.DataFrame:
+    """Observed lead times of the last year per lane: source_location_id,
+    destination_location_id, lead_time_days, observations."""
+    return con.execute(
+        "SELECT source_location_id, destination_location_id, lead_time_days, "
+        "count(*) AS observations FROM intermediate.int_lead_time_observations "
+        "WHERE received_on > (SELECT max(received_on) FROM intermediate.int_lead_time_observations) - 365 "
+        "GROUP BY ALL"
+    ).df()
 
 
 def _demand_history(con, days: int) -> DemandHistory:
@@ -221,9 +227,8 @@ def scenario_plans(
         simulation = SimulationConfig(
             days=config.days, replications=config.replications, seed=config.seed
         )
-        observed = _simulation_inputs(con, simulation.history_days)
-        history = observed["demand_history"]
-        lead_times = observed["lead_time_observations"]
+        history = _demand_history(con, simulation.history_days)
+        lead_times = _lead_time_observations(con)
     plans, target_frames = {}, []
     for scenario in scenarios:
         changed = apply_scenario(inputs, scenario, locations)
