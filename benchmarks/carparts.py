@@ -58,6 +58,7 @@ SINGLE_MODELS = [
     "AutoETS",
     "AutoTheta",
     "SeasonalNaive",
+    "GlobalLightGBM",
 ]
 RECENT = 24  # months of the negative-binomial baseline's dispersion
 

@@ -25,6 +25,7 @@ from scipy.special import ndtri
 from statsforecast import StatsForecast
 
 from distributions.counts import count_quantiles
+from forecasting.global_model import GlobalQuantileGBM
 from forecasting.models import (
     DEFAULT_MODEL,
     ENSEMBLE,
@@ -246,8 +247,32 @@ def _default_sigterm():
 
 
 def _run(models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool) -> pd.DataFrame:
-    with _default_sigterm():
-        return _run_statsforecast(models, df, config, backtest)
+    """statsforecast's frame (cross-validation or forecast) of ``models``: the local ones run by
+    statsforecast, the global ones (``GlobalQuantileGBM``) by themselves in this process, their
+    columns joined on the same rows."""
+    local = [m for m in models if not isinstance(m, GlobalQuantileGBM)]
+    out = None
+    if local:
+        with _default_sigterm():
+            out = _run_statsforecast(local, df, config, backtest)
+    for model in models:
+        if not isinstance(model, GlobalQuantileGBM):
+            continue
+        frame = (
+            model.cross_validate(df, config.horizon, config.n_windows, LEVELS, config.n_jobs)
+            if backtest
+            else model.forecast(df, config.horizon, LEVELS, config.n_jobs)
+        )
+        if out is None:
+            out = frame
+            continue
+        keys = [k for k in ("unique_id", "ds", "cutoff") if k in out.columns]
+        frame = frame.astype({"unique_id": out["unique_id"].dtype})
+        joined = out.merge(frame.drop(columns=["y"], errors="ignore"), on=keys, how="left")
+        if joined[repr(model)].isna().any():
+            raise RuntimeError(f"{model!r} returned other series or dates than statsforecast")
+        out = joined
+    return out
 
 
 def _run_statsforecast(
@@ -406,16 +431,24 @@ def _backtest_chunks(
     rows: dict,
     counts: pd.Series,
     keep: set[str] | None = None,
+    trained: dict | None = None,
 ) -> list[_ClassBacktest]:
     """Cross-validate the class's candidates (those in ``keep`` if given) on ``ids``;
-    ``rows`` holds each series' row positions in ``df``, ``counts`` its ``count_valued``."""
+    ``rows`` holds each series' row positions in ``df``, ``counts`` its ``count_valued``.
+    ``trained``: the global models by name (``GlobalQuantileGBM``), trained once for every
+    class and chunk."""
     chunks = []
+    trained = trained or {}
     for start in range(0, len(ids), CHUNK_SERIES):
         part = _series_rows(df, rows, ids[start : start + CHUNK_SERIES])
         models = [
             m
             for m in candidate_models(demand_class, config.horizon, config.season_length, n_obs)
             if keep is None or repr(m) in keep
+        ]
+        models = [
+            trained.setdefault(repr(m), m) if isinstance(m, GlobalQuantileGBM) else m
+            for m in models
         ]
         cv = _cross_validate(models, part, config)
         dispersion = _row_dispersion(part, cv, "cutoff", counts, config)
@@ -510,6 +543,12 @@ def _average(
     return np.mean([_calibrated(i, s) for i, s in zip(intervals, scales, strict=True)], axis=0)
 
 
+def _global_models(training: pd.DataFrame, config: ForecastConfig) -> dict:
+    """The global candidates by name, learning from ``training`` (every class's series)."""
+    model = GlobalQuantileGBM(config.season_length, training=training)
+    return {repr(model): model}
+
+
 def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
     """Cross-validate each class's candidates, ``CHUNK_SERIES`` series per call (see
     ``ForecastConfig.screen_series`` for classes of many series).
@@ -532,6 +571,8 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
     runs: list[_ClassBacktest] = []
     calibration: Calibration = {}
     scores = []
+    long_enough = df["unique_id"].map(lengths).to_numpy() >= min_length
+    trained = _global_models(df[long_enough], config)
     for demand_class, ids in classes.groupby("demand_class")["unique_id"]:
         ids = [i for i in ids if lengths[i] >= min_length]
         if not ids:
@@ -539,7 +580,9 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
         n_obs = int(lengths[ids].min())
         every = -(-len(ids) // config.screen_series) if config.screen_series else 1
         sample = ids[::every]
-        chunks = _backtest_chunks(df, sample, demand_class, n_obs, config, rows, counts)
+        chunks = _backtest_chunks(
+            df, sample, demand_class, n_obs, config, rows, counts, None, trained
+        )
         if every > 1:
             sample_scores, _ = _score_class(chunks, scale, config)
             chosen = choose_models(_series_rows(df, rows, sample), sample_scores)
@@ -548,7 +591,9 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
             if ENSEMBLE in keep:
                 keep |= set(ensemble_members(demand_class))
             rest = sorted(set(ids) - set(sample))
-            chunks += _backtest_chunks(df, rest, demand_class, n_obs, config, rows, counts, keep)
+            chunks += _backtest_chunks(
+                df, rest, demand_class, n_obs, config, rows, counts, keep, trained
+            )
         class_scores, class_calibration = _score_class(chunks, scale, config)
         scores.append(class_scores)
         calibration.update(class_calibration)
@@ -623,11 +668,15 @@ def forecast(
     counts = count_valued(df, config)
     frames = []
     calibration = calibration or {}
+    trained = _global_models(df, config)
     for (demand_class, name), ids in chosen.groupby(["demand_class", "model"])["unique_id"]:
         part = df[df["unique_id"].isin(ids)]
         members = ensemble_members(demand_class) if name == ENSEMBLE else (name,)
         n_obs = int(lengths[list(ids)].min())
-        models = [model_by_name(m, config.horizon, config.season_length, n_obs) for m in members]
+        models = [
+            trained.get(m) or model_by_name(m, config.horizon, config.season_length, n_obs)
+            for m in members
+        ]
         fc = _run(models, part, config, backtest=False)
         last = part.groupby("unique_id", sort=False)["ds"].max()
         dispersion = _row_dispersion(

@@ -1,4 +1,5 @@
-"""Demand classes (Syntetos-Boylan) and the candidate statsforecast models for each class."""
+"""Demand classes (Syntetos-Boylan) and the candidate models for each class: statsforecast's
+local models and the global LightGBM (``forecasting.global_model``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from statsforecast.models import (
     SeasonalNaive,
 )
 from statsforecast.utils import ConformalIntervals
+
+from forecasting.global_model import GlobalQuantileGBM
 
 ADI_CUTOFF = 1.32
 CV2_CUTOFF = 0.49
@@ -75,17 +78,21 @@ def candidate_models(demand_class: str, horizon: int, season_length: int, n_obs:
             AutoETS(season_length=1, model="ZZN"),
             DynamicOptimizedTheta(season_length=season_length if seasonal else 1),
         ]
-        return models + baselines
+        return models + baselines + [GlobalQuantileGBM(season_length)]
     if demand_class in ("intermittent", "lumpy"):
         # Theta joins the Croston family: on the car-parts benchmark it is the best single model
-        return [
-            CrostonSBA(prediction_intervals=conformal),
-            # TSB updates the demand probability every period, so it follows obsolescence
-            TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=conformal),
-            ADIDA(prediction_intervals=conformal),
-            IMAPA(prediction_intervals=conformal),
-            AutoTheta(season_length=season_length if seasonal else 1),
-        ] + baselines
+        return (
+            [
+                CrostonSBA(prediction_intervals=conformal),
+                # TSB updates the demand probability every period, so it follows obsolescence
+                TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=conformal),
+                ADIDA(prediction_intervals=conformal),
+                IMAPA(prediction_intervals=conformal),
+                AutoTheta(season_length=season_length if seasonal else 1),
+            ]
+            + baselines
+            + [GlobalQuantileGBM(season_length)]
+        )
     return [HistoricAverage()]
 
 
