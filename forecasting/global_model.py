@@ -42,9 +42,12 @@ class GlobalQuantileGBM:
     season_length: int
     training: pd.DataFrame | None = field(default=None, repr=False)
     max_train_series: int = 20_000
-    max_train_rows: int = 250_000  # (series, origin, step) rows sampled per fit
-    n_estimators: int = 200
-    learning_rate: float = 0.05
+    # (series, origin, step) rows sampled per fit, trees per level and their learning rate:
+    # on car parts' validation window 100 k / 100 / 0.1 scored 0.7938 CRPS-99 in 7.0 s against
+    # 0.7925 in 28.9 s for 250 k / 200 / 0.05 (one training, 2 cores)
+    max_train_rows: int = 100_000
+    n_estimators: int = 100
+    learning_rate: float = 0.1
     num_leaves: int = 31
     min_child_samples: int = 50
     seed: int = 0

@@ -236,9 +236,13 @@ def test_historical_backtest_replays_a_past_plan_against_what_happened(built):
     from orchestration.defs.resources import build_resources
     from orchestration.defs.simulate import historical_backtest
 
-    result = dg.materialize(
+    days = [built[-2], built[-1]]
+    result = dg.materialize(  # a two-day range in one run, as a backfill runs it
         [historical_backtest],
-        partition_key=built[-1].isoformat(),
+        tags={
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat(),
+        },
         resources=build_resources(),
         run_config={
             "ops": {
@@ -251,14 +255,17 @@ def test_historical_backtest_replays_a_past_plan_against_what_happened(built):
     assert result.success
     con = duckdb.connect(str(WAREHOUSE), read_only=True)
     try:
-        rows, plan_date, service, held = con.execute(
-            "SELECT count(*), min(plan_date), avg(cycle_service_level), "
-            "avg(actual_average_on_hand) FROM simulation.historical_backtest"
-        ).fetchone()
+        per_day = con.execute(
+            "SELECT run_date, count(*), min(plan_date), avg(cycle_service_level), "
+            "avg(actual_average_on_hand) FROM simulation.historical_backtest "
+            "GROUP BY run_date ORDER BY run_date"
+        ).fetchall()
     finally:
         con.close()
-    assert rows > 0 and plan_date == built[-1] - dt.timedelta(days=28)
-    assert 0 < service <= 1 and held >= 0
+    assert [row[0] for row in per_day] == days  # each day kept, not the last one alone
+    for day, rows, plan_date, service, held in per_day:
+        assert rows > 0 and plan_date == day - dt.timedelta(days=28)
+        assert 0 < service <= 1 and held >= 0
 
 
 def test_every_refresh_replays_a_held_out_plan_against_unseen_demand(built):

@@ -31,8 +31,14 @@ from optimization.targets import plan_targets
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.forecast import read_customer_buckets
 from orchestration.defs.optimize import OptimizeRunConfig, read_planning_inputs
-from orchestration.defs.partitions import daily_asset, daily_partitions
-from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
+from orchestration.defs.partitions import daily_asset, daily_partitions, single_run_backfill
+from orchestration.defs.warehouse import (
+    markdown_table,
+    read_table,
+    replace_days,
+    run_date_of,
+    write_results,
+)
 from serving import pictures
 
 
@@ -280,6 +286,45 @@ class BacktestRunConfig(dg.Config):
     horizon: int = 13
 
 
+def _backtest_day(con, day: dt.date, config: BacktestRunConfig) -> pd.DataFrame:
+    """One day's backtest: the plan re-made ``holdout_days`` before ``day`` replayed against
+    the demand that came, per customer-facing node, next to the inventory really held."""
+    cutoff = day - dt.timedelta(days=config.holdout_days)
+    inputs, targets = _replan_as_of(con, cutoff, config.bucket_days, config.horizon)
+    daily = con.execute(  # the days replayed and after (the stock history walks back
+        # from the latest snapshot): what came, net of returns
+        "SELECT location_id, sku, demand_date, demand_qty "
+        "FROM marts.fct_customer_demand_daily WHERE demand_date > ?",
+        [cutoff],
+    ).df()
+    on_hand = read_table(con, "marts", "fct_inventory_position")
+    receipts = con.execute(
+        "SELECT location_id, sku, receipt_date, quantity FROM staging.stg_wms__receipts "
+        "WHERE receipt_date > ?",
+        [cutoff],
+    ).df()
+    days = pd.date_range(pd.Timestamp(cutoff) + pd.Timedelta(days=1), pd.Timestamp(day))
+    result = _replay(inputs, targets, daily, days, config.replications).drop(
+        columns=["service_type", "service_level", "demand_class"]
+    )
+    stores = result["is_customer_facing"].to_numpy()
+    held = actual_inventory(
+        targets.loc[stores, ["location_id", "sku"]].reset_index(drop=True),
+        on_hand,
+        receipts,
+        daily,
+        days[0].date(),
+        day,
+    )
+    result = result[stores].reset_index(drop=True).join(held)
+    return result.assign(
+        plan_date=cutoff,
+        days=len(days),
+        average_on_hand_value=result["average_on_hand"] * result["unit_value"],
+        actual_average_on_hand_value=result["actual_average_on_hand"] * result["unit_value"],
+    )
+
+
 def _replan_as_of(
     con,
     cutoff: dt.date,
@@ -413,62 +458,34 @@ def holdout_replay(
     key=["simulation", "historical_backtest"],
     group_name="simulation",
     partitions_def=daily_partitions,
+    backfill_policy=single_run_backfill,
     deps=[
         mart_key("fct_customer_demand_daily"),
         mart_key("fct_inventory_position"),
         dg.AssetKey(["optimization", "inventory_targets"]),
     ],
-    description="The plan the pipeline would have made holdout_days before each day, replayed against the demand that came, next to the inventory history really held. Run as a backfill over past days.",
+    description="The plan the pipeline would have made holdout_days before each day, replayed against the demand that came, next to the inventory history really held. Run as a backfill over past days (one run per range); kept per run_date.",
 )
 def historical_backtest(
     context: dg.AssetExecutionContext, config: BacktestRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    day = dt.date.fromisoformat(context.partition_key)
-    cutoff = day - dt.timedelta(days=config.holdout_days)
+    days_run = [dt.date.fromisoformat(key) for key in context.partition_keys]
     with warehouse.get_connection() as con:
         first, last = con.execute(
             "SELECT min(demand_date), max(demand_date) FROM marts.fct_customer_demand_daily"
         ).fetchall()[0]
-        if first is None or day > last or cutoff < first:
-            raise dg.Failure(
-                f"backtest day {day} needs demand from {cutoff} to {day}; the marts hold "
-                f"{first} to {last}"
-            )
-        inputs, targets = _replan_as_of(con, cutoff, config.bucket_days, config.horizon)
-        daily = con.execute(  # the days replayed and after: what came, net of returns
-            "SELECT location_id, sku, demand_date, demand_qty "
-            "FROM marts.fct_customer_demand_daily WHERE demand_date > ?",
-            [cutoff],
-        ).df()
-        on_hand = read_table(con, "marts", "fct_inventory_position")
-        receipts = con.execute(
-            "SELECT location_id, sku, receipt_date, quantity FROM staging.stg_wms__receipts "
-            "WHERE receipt_date > ?",
-            [cutoff],
-        ).df()
-    days = pd.date_range(pd.Timestamp(cutoff) + pd.Timedelta(days=1), pd.Timestamp(day))
-    result = _replay(inputs, targets, daily, days, config.replications).drop(
-        columns=["service_type", "service_level", "demand_class"]
-    )
-    stores = result["is_customer_facing"].to_numpy()
-    held = actual_inventory(
-        targets.loc[stores, ["location_id", "sku"]].reset_index(drop=True),
-        on_hand,
-        receipts,
-        daily,
-        days[0].date(),
-        day,
-    )
-    result = result[stores].reset_index(drop=True).join(held)
-    result = result.assign(
-        plan_date=cutoff,
-        days=len(days),
-        average_on_hand_value=result["average_on_hand"] * result["unit_value"],
-        actual_average_on_hand_value=result["actual_average_on_hand"] * result["unit_value"],
-    )
-    rows = write_results(warehouse, "simulation", {"historical_backtest": result}, day)[
-        "historical_backtest"
-    ]
+        for day in days_run:
+            cutoff = day - dt.timedelta(days=config.holdout_days)
+            if first is None or day > last or cutoff < first:
+                raise dg.Failure(
+                    f"backtest day {day} needs demand from {cutoff} to {day}; the marts hold "
+                    f"{first} to {last}"
+                )
+        result = pd.concat(
+            [_backtest_day(con, day, config).assign(run_date=day) for day in days_run],
+            ignore_index=True,
+        )
+        rows = replace_days(con, "simulation", "historical_backtest", result, days_run)
     summary = pd.DataFrame(
         {
             "measure": [
@@ -494,8 +511,8 @@ def historical_backtest(
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
-            "plan_date": cutoff.isoformat(),
-            "days_replayed": len(days),
+            "run_dates": f"{days_run[0]} .. {days_run[-1]} ({len(days_run)} days)",
+            "days_replayed_each": config.holdout_days,
             "summary": dg.MetadataValue.md(markdown_table(summary, ",.4g")),
         }
     )

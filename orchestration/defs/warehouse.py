@@ -24,6 +24,25 @@ def replace_table(
     return len(frame)
 
 
+def replace_days(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    name: str,
+    frame: pd.DataFrame,
+    days: list[dt.date],
+) -> int:
+    """The rows of ``days`` (column ``run_date``) in ``schema.name`` replaced by ``frame`` in one
+    transaction, other days' rows kept (the table is created on first use); returns the rows
+    written."""
+    con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    table = f'"{schema}"."{name}"'
+    with frame_transaction(con, "frame_to_write", frame):
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} AS FROM frame_to_write LIMIT 0")
+        con.execute(f"DELETE FROM {table} WHERE run_date IN (SELECT unnest(?::DATE[]))", [days])
+        con.execute(f"INSERT INTO {table} BY NAME FROM frame_to_write")
+    return len(frame)
+
+
 # DuckDB memory while a large mart is sorted or aggregated into a frame: the work spills to disk
 # beyond it, so the process does not hold the pipeline's 4 GB and the frame at once. Mart checks
 # at 2,000 items (55 M rows): 1 GB peaks at 2.6 GiB in 33.5 s, 4 GB at 5.4 GiB in 37.1 s;
