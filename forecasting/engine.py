@@ -255,13 +255,12 @@ def _run(models: list, df: pd.DataFrame, config: ForecastConfig, backtest: bool)
     if local:
         with _default_sigterm():
             out = _run_statsforecast(local, df, config, backtest)
-    for model in models:
-        if not isinstance(model, GlobalQuantileGBM):
-            continue
+    for model in (m for m in models if isinstance(m, GlobalQuantileGBM)):
+        freq = _freq(df)
         frame = (
-            model.cross_validate(df, config.horizon, config.n_windows, LEVELS, config.n_jobs)
+            model.cross_validate(df, freq, config.horizon, config.n_windows, LEVELS, config.n_jobs)
             if backtest
-            else model.forecast(df, config.horizon, LEVELS, config.n_jobs)
+            else model.forecast(df, freq, config.horizon, LEVELS, config.n_jobs)
         )
         if out is None:
             out = frame
@@ -430,25 +429,20 @@ def _backtest_chunks(
     config: ForecastConfig,
     rows: dict,
     counts: pd.Series,
+    trained: dict[str, GlobalQuantileGBM],
     keep: set[str] | None = None,
-    trained: dict | None = None,
 ) -> list[_ClassBacktest]:
     """Cross-validate the class's candidates (those in ``keep`` if given) on ``ids``;
     ``rows`` holds each series' row positions in ``df``, ``counts`` its ``count_valued``.
     ``trained``: the global models by name (``GlobalQuantileGBM``), trained once for every
     class and chunk."""
     chunks = []
-    trained = trained or {}
     for start in range(0, len(ids), CHUNK_SERIES):
         part = _series_rows(df, rows, ids[start : start + CHUNK_SERIES])
         models = [
-            m
+            trained.get(repr(m), m)
             for m in candidate_models(demand_class, config.horizon, config.season_length, n_obs)
             if keep is None or repr(m) in keep
-        ]
-        models = [
-            trained.setdefault(repr(m), m) if isinstance(m, GlobalQuantileGBM) else m
-            for m in models
         ]
         cv = _cross_validate(models, part, config)
         dispersion = _row_dispersion(part, cv, "cutoff", counts, config)
@@ -580,9 +574,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
         n_obs = int(lengths[ids].min())
         every = -(-len(ids) // config.screen_series) if config.screen_series else 1
         sample = ids[::every]
-        chunks = _backtest_chunks(
-            df, sample, demand_class, n_obs, config, rows, counts, None, trained
-        )
+        chunks = _backtest_chunks(df, sample, demand_class, n_obs, config, rows, counts, trained)
         if every > 1:
             sample_scores, _ = _score_class(chunks, scale, config)
             chosen = choose_models(_series_rows(df, rows, sample), sample_scores)
@@ -592,7 +584,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
                 keep |= set(ensemble_members(demand_class))
             rest = sorted(set(ids) - set(sample))
             chunks += _backtest_chunks(
-                df, rest, demand_class, n_obs, config, rows, counts, keep, trained
+                df, rest, demand_class, n_obs, config, rows, counts, trained, keep
             )
         class_scores, class_calibration = _score_class(chunks, scale, config)
         scores.append(class_scores)

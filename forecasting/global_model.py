@@ -57,17 +57,24 @@ class GlobalQuantileGBM:
         return GLOBAL_MODEL
 
     def cross_validate(
-        self, df: pd.DataFrame, horizon: int, n_windows: int, levels: tuple[int, ...], n_jobs: int
+        self,
+        df: pd.DataFrame,
+        freq: str,
+        horizon: int,
+        n_windows: int,
+        levels: tuple[int, ...],
+        n_jobs: int,
     ) -> pd.DataFrame:
         """statsforecast's ``cross_validation`` layout (unique_id, ds, cutoff, y, model, lo/hi
         per level) for ``n_windows`` origins ``horizon`` apart, each trained only on what was
-        known at its cutoff."""
-        history = _History.of(df, self.season_length)
+        known at its cutoff. ``freq``: the buckets' statsforecast frequency ('D', 'W-<day>'
+        or 'MS', as the engine's ``_freq`` gives it)."""
+        history = _History.of(df, self.season_length, freq)
         frames = []
         for window in range(n_windows):
             held_back = horizon * (n_windows - window)
             observed = history.length - held_back
-            models = self._trained(df, held_back, horizon, n_jobs)
+            models = self._trained(df, freq, held_back, horizon, n_jobs)
             quantiles = self._predict(models, history, observed, horizon)
             frame = history.frame(observed, horizon, quantiles, levels)
             frame.insert(2, "cutoff", np.repeat(history.dates(observed - 1, 1)[:, 0], horizon))
@@ -78,16 +85,18 @@ class GlobalQuantileGBM:
         return out.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
 
     def forecast(
-        self, df: pd.DataFrame, horizon: int, levels: tuple[int, ...], n_jobs: int
+        self, df: pd.DataFrame, freq: str, horizon: int, levels: tuple[int, ...], n_jobs: int
     ) -> pd.DataFrame:
         """statsforecast's ``forecast`` layout: the next ``horizon`` buckets of every series."""
-        history = _History.of(df, self.season_length)
-        models = self._trained(df, 0, horizon, n_jobs)
+        history = _History.of(df, self.season_length, freq)
+        models = self._trained(df, freq, 0, horizon, n_jobs)
         quantiles = self._predict(models, history, history.length, horizon)
         frame = history.frame(history.length, horizon, quantiles, levels)
         return frame.sort_values(["unique_id", "ds"], ignore_index=True)
 
-    def _trained(self, df: pd.DataFrame, held_back: int, horizon: int, n_jobs: int) -> list:
+    def _trained(
+        self, df: pd.DataFrame, freq: str, held_back: int, horizon: int, n_jobs: int
+    ) -> list:
         """The quantile models trained on the training series without their last
         ``held_back`` buckets (kept once trained)."""
         key = (held_back, horizon)
@@ -97,7 +106,7 @@ class GlobalQuantileGBM:
             if len(ids) > self.max_train_series:
                 keep = ids[:: -(-len(ids) // self.max_train_series)]
                 frame = frame[frame["unique_id"].isin(keep)]
-            history = _History.of(frame, self.season_length)
+            history = _History.of(frame, self.season_length, freq)
             self._fitted[key] = self._train(history, history.length - held_back, horizon, n_jobs)
         return self._fitted[key]
 
@@ -162,7 +171,7 @@ class _History:
     ids: np.ndarray
     values: np.ndarray  # (series, buckets) units per bucket
     last: np.ndarray  # datetime64 of each series' last bucket
-    step: pd.DateOffset | pd.Timedelta
+    step: pd.DateOffset  # one bucket
     season_length: int
     season_of_last: np.ndarray  # season position (0 .. season_length - 1) of the last bucket
     sums: np.ndarray = field(init=False, repr=False)
@@ -185,18 +194,17 @@ class _History:
         )
 
     @classmethod
-    def of(cls, df: pd.DataFrame, season_length: int) -> _History:
+    def of(cls, df: pd.DataFrame, season_length: int, freq: str) -> _History:
         codes, ids = pd.factorize(df["unique_id"], sort=True)
         ds = pd.to_datetime(df["ds"])
         last = ds.groupby(codes).max().to_numpy()
-        first_two = np.sort(ds[codes == codes[0]].unique())[:2]
-        days = (first_two[1] - first_two[0]) / np.timedelta64(1, "D") if len(first_two) > 1 else 7
-        step = pd.DateOffset(months=1) if days > 7 else pd.Timedelta(days=int(days))
-        if days > 7:
+        step = pd.tseries.frequencies.to_offset(freq)
+        if freq == "MS":
             behind = last[codes].astype("datetime64[M]") - ds.to_numpy().astype("datetime64[M]")
             behind = behind.astype(int)
         else:
-            behind = ((last[codes] - ds.to_numpy()) / np.timedelta64(int(days), "D")).astype(int)
+            bucket = np.timedelta64(1 if freq == "D" else 7, "D")
+            behind = ((last[codes] - ds.to_numpy()) / bucket).astype(int)
         length = int(behind.max()) + 1
         values = np.full((len(ids), length), np.nan)
         values[codes, length - 1 - behind] = df["y"].to_numpy(float)

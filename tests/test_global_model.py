@@ -40,7 +40,7 @@ def rates() -> dict[str, float]:
 
 def test_cross_validation_has_statsforecast_rows_and_columns(rates):
     df = poisson_series(rates)
-    ours = small_model().cross_validate(df, HORIZON, 2, LEVELS, n_jobs=1)
+    ours = small_model().cross_validate(df, "W-SUN", HORIZON, 2, LEVELS, n_jobs=1)
     theirs = StatsForecast(models=[HistoricAverage()], freq="W-SUN", n_jobs=1).cross_validation(
         h=HORIZON, df=df, n_windows=2, step_size=HORIZON, level=list(LEVELS)
     )
@@ -62,8 +62,8 @@ def test_a_back_test_window_never_sees_demand_after_its_cutoff(rates):
     changed = df.copy()
     later = changed["ds"] > first_cutoff
     changed.loc[later, "y"] = changed.loc[later, "y"] * 10 + 7  # a different future
-    a = small_model().cross_validate(df, HORIZON, 2, LEVELS, n_jobs=1)
-    b = small_model().cross_validate(changed, HORIZON, 2, LEVELS, n_jobs=1)
+    a = small_model().cross_validate(df, "W-SUN", HORIZON, 2, LEVELS, n_jobs=1)
+    b = small_model().cross_validate(changed, "W-SUN", HORIZON, 2, LEVELS, n_jobs=1)
     window = a["cutoff"] == first_cutoff
     np.testing.assert_array_equal(a.loc[window, GLOBAL_MODEL], b.loc[window, GLOBAL_MODEL])
     # the second window does see the changed buckets before its own cutoff
@@ -72,8 +72,8 @@ def test_a_back_test_window_never_sees_demand_after_its_cutoff(rates):
 
 def test_mean_follows_each_series_rate_and_runs_are_identical(rates):
     df = poisson_series(rates, weeks=80)
-    fc = small_model().forecast(df, HORIZON, LEVELS, n_jobs=1)
-    again = small_model().forecast(df, HORIZON, LEVELS, n_jobs=1)
+    fc = small_model().forecast(df, "W-SUN", HORIZON, LEVELS, n_jobs=1)
+    again = small_model().forecast(df, "W-SUN", HORIZON, LEVELS, n_jobs=1)
     pd.testing.assert_frame_equal(fc, again)
     mean = fc.groupby("unique_id")[GLOBAL_MODEL].mean()
     truth = pd.Series(rates)
@@ -91,7 +91,7 @@ def test_training_series_differ_from_forecast_series(rates):
     train_ids = sorted(rates)[::2]
     model = small_model(training=df[df.unique_id.isin(train_ids)])
     unseen = df[~df.unique_id.isin(train_ids)]
-    fc = model.forecast(unseen, HORIZON, LEVELS, n_jobs=1)
+    fc = model.forecast(unseen, "W-SUN", HORIZON, LEVELS, n_jobs=1)
     assert set(fc["unique_id"]) == set(unseen["unique_id"])
     mean = fc.groupby("unique_id")[GLOBAL_MODEL].mean()
     assert mean.corr(pd.Series(rates)[mean.index]) > 0.95
