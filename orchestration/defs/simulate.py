@@ -31,7 +31,7 @@ from optimization.targets import plan_targets
 from orchestration.defs.dbt import mart_key
 from orchestration.defs.forecast import read_customer_buckets
 from orchestration.defs.optimize import OptimizeRunConfig, read_planning_inputs
-from orchestration.defs.partitions import daily_asset, daily_partitions, single_run_backfill
+from orchestration.defs.partitions import daily_asset
 from orchestration.defs.warehouse import (
     markdown_table,
     read_table,
@@ -286,23 +286,22 @@ class BacktestRunConfig(dg.Config):
     horizon: int = 13
 
 
-def _backtest_day(con, day: dt.date, config: BacktestRunConfig) -> pd.DataFrame:
+def _backtest_day(
+    con,
+    day: dt.date,
+    config: BacktestRunConfig,
+    daily: pd.DataFrame,
+    on_hand: pd.DataFrame,
+    receipts: pd.DataFrame,
+) -> pd.DataFrame:
     """One day's backtest: the plan re-made ``holdout_days`` before ``day`` replayed against
-    the demand that came, per customer-facing node, next to the inventory really held."""
+    the demand that came, per customer-facing node, next to the inventory really held.
+    ``daily`` demand and ``receipts`` from (at least) the cutoff on; ``on_hand`` the latest
+    snapshot the stock history walks back from."""
     cutoff = day - dt.timedelta(days=config.holdout_days)
     inputs, targets = _replan_as_of(con, cutoff, config.bucket_days, config.horizon)
-    daily = con.execute(  # the days replayed and after (the stock history walks back
-        # from the latest snapshot): what came, net of returns
-        "SELECT location_id, sku, demand_date, demand_qty "
-        "FROM marts.fct_customer_demand_daily WHERE demand_date > ?",
-        [cutoff],
-    ).df()
-    on_hand = read_table(con, "marts", "fct_inventory_position")
-    receipts = con.execute(
-        "SELECT location_id, sku, receipt_date, quantity FROM staging.stg_wms__receipts "
-        "WHERE receipt_date > ?",
-        [cutoff],
-    ).df()
+    daily = daily[daily["demand_date"] > pd.Timestamp(cutoff)]
+    receipts = receipts[receipts["receipt_date"] > pd.Timestamp(cutoff)]
     days = pd.date_range(pd.Timestamp(cutoff) + pd.Timedelta(days=1), pd.Timestamp(day))
     result = _replay(inputs, targets, daily, days, config.replications).drop(
         columns=["service_type", "service_level", "demand_class"]
@@ -454,11 +453,8 @@ def holdout_replay(
     )
 
 
-@dg.asset(
+@daily_asset(
     key=["simulation", "historical_backtest"],
-    group_name="simulation",
-    partitions_def=daily_partitions,
-    backfill_policy=single_run_backfill,
     deps=[
         mart_key("fct_customer_demand_daily"),
         mart_key("fct_inventory_position"),
@@ -481,8 +477,24 @@ def historical_backtest(
                     f"backtest day {day} needs demand from {cutoff} to {day}; the marts hold "
                     f"{first} to {last}"
                 )
+        earliest = days_run[0] - dt.timedelta(days=config.holdout_days)
+        daily = con.execute(  # the days replayed and after (the stock history walks back
+            # from the latest snapshot): what came, net of returns
+            "SELECT location_id, sku, demand_date, demand_qty "
+            "FROM marts.fct_customer_demand_daily WHERE demand_date > ?",
+            [earliest],
+        ).df()
+        on_hand = read_table(con, "marts", "fct_inventory_position")
+        receipts = con.execute(
+            "SELECT location_id, sku, receipt_date, quantity FROM staging.stg_wms__receipts "
+            "WHERE receipt_date > ?",
+            [earliest],
+        ).df()
         result = pd.concat(
-            [_backtest_day(con, day, config).assign(run_date=day) for day in days_run],
+            [
+                _backtest_day(con, day, config, daily, on_hand, receipts).assign(run_date=day)
+                for day in days_run
+            ],
             ignore_index=True,
         )
         rows = replace_days(con, "simulation", "historical_backtest", result, days_run)
