@@ -27,7 +27,8 @@ GLOBAL_MODEL = "GlobalLightGBM"
 MID_LEVELS = tuple(round(0.05 + 0.1 * k, 2) for k in range(10))  # quantile levels fitted
 LAGS = 12  # buckets of history given one by one
 WINDOWS = (3, 6, 12, 24)  # buckets of the rolling means
-MIN_HISTORY = 12  # buckets an origin needs before it makes a training row
+MIN_HISTORY = 12  # buckets before the first training origin
+MIN_KNOWN = 3  # buckets of its own history a series needs at an origin to make a training row
 SCALE_BUCKETS = 24  # buckets of the series' scale (recent mean demand)
 SCALE_FLOOR = 0.1  # units per bucket: the scale of a series without recent demand
 
@@ -122,7 +123,7 @@ class GlobalQuantileGBM:
             steps = range(1, min(horizon, observed - origin) + 1)
             picks = rng.random((len(steps), history.n_series)) < share
             union = np.flatnonzero(picks.any(axis=0))
-            union = union[history.counts[union, origin] >= MIN_HISTORY // 4]
+            union = union[history.counts[union, origin] >= MIN_KNOWN]
             if not len(union):
                 continue
             base, scale = history.features(union, origin)
@@ -133,7 +134,12 @@ class GlobalQuantileGBM:
                 rows = union[chosen][known]
                 features.append(history.with_step(base[chosen][known], rows, origin, h))
                 targets.append(target[known])
-        data = lgb.Dataset(np.vstack(features), np.concatenate(targets), free_raw_data=False)
+        if not features:
+            raise ValueError(
+                f"{GLOBAL_MODEL} has no training rows: it needs series with more than "
+                f"{MIN_HISTORY} buckets before the forecast origin ({observed} given)"
+            )
+        data = lgb.Dataset(np.vstack(features), np.concatenate(targets))
         models = []
         for level in MID_LEVELS:
             params = {

@@ -95,3 +95,9 @@ def test_training_series_differ_from_forecast_series(rates):
     assert set(fc["unique_id"]) == set(unseen["unique_id"])
     mean = fc.groupby("unique_id")[GLOBAL_MODEL].mean()
     assert mean.corr(pd.Series(rates)[mean.index]) > 0.95
+
+
+def test_history_too_short_to_train_on_is_refused_with_the_reason():
+    df = poisson_series({"new_item": 2.0}, weeks=10)
+    with pytest.raises(ValueError, match="GlobalLightGBM has no training rows.*more than 12"):
+        small_model().forecast(df, "W-SUN", HORIZON, LEVELS, n_jobs=1)
