@@ -164,6 +164,31 @@ def test_sensor_requests_each_new_landing_day_once(tmp_path, monkeypatch):
     assert [r.partition_key for r in second] == ["2026-03-03"]
 
 
+def test_sensor_leaves_a_folder_dated_ahead_of_the_partitions_for_when_its_day_comes(
+    tmp_path, monkeypatch
+):
+    from orchestration.defs import schedules
+
+    monkeypatch.setattr(schedules, "landing_path", lambda: tmp_path)
+    ahead_day = dt.date.today() + dt.timedelta(days=5)
+    ahead = ahead_day.isoformat()
+    (tmp_path / ahead).mkdir()
+    context = dg.build_sensor_context(cursor=None)
+    assert list(schedules.new_landing_folder(context)) == []
+    # five days later its partition exists: it is requested then, not lost in the cursor
+    partitions = schedules.daily_partitions
+    later = ahead_day + dt.timedelta(days=1)
+    monkeypatch.setattr(
+        partitions,
+        "get_partition_keys",
+        lambda: dg.DailyPartitionsDefinition(
+            start_date=partitions.start, end_offset=1
+        ).get_partition_keys(current_time=dt.datetime(later.year, later.month, later.day)),
+    )
+    requests = list(schedules.new_landing_folder(dg.build_sensor_context(cursor=context.cursor)))
+    assert [r.partition_key for r in requests] == [ahead]
+
+
 def test_scenarios_are_written_beside_the_base_plan_never_over_it(built):
     from orchestration.defs.resources import build_resources
     from orchestration.defs.simulate import scenario_plans

@@ -33,11 +33,16 @@ daily_refresh_schedule = dg.build_schedule_from_partitioned_job(
     job=daily_refresh, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED
 )
 def new_landing_folder(context: dg.SensorEvaluationContext):
-    """Start a refresh for each new <landing>/<YYYY-MM-DD> folder, once per day."""
+    """Start a refresh for each new <landing>/<YYYY-MM-DD> folder, once per day. A folder dated
+    outside the partitions (ahead of tomorrow, or before their start) is not marked seen: it is
+    requested once its day is a partition."""
     seen = set(json.loads(context.cursor)) if context.cursor else set()
     valid = set(daily_partitions.get_partition_keys())
     new = [d.isoformat() for d in landing_days(landing_path()) if d.isoformat() not in seen]
-    for key in new:
-        if key in valid:
-            yield dg.RunRequest(run_key=f"landing-{key}", partition_key=key)
-    context.update_cursor(json.dumps(sorted(seen | set(new))))
+    requested = [key for key in new if key in valid]
+    for key in requested:
+        yield dg.RunRequest(run_key=f"landing-{key}", partition_key=key)
+    waiting = sorted(set(new) - set(requested))
+    if waiting:
+        context.log.info(f"landing folders not yet partitions, left for later: {waiting}")
+    context.update_cursor(json.dumps(sorted(seen | set(requested))))
