@@ -219,6 +219,10 @@ def main() -> None:
         ]
         <= 1.2,
     }
+    figures["commit"] = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    figures["command"] = "python " + " ".join(sys.argv)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=1, default=str))
     print(json.dumps(figures["goals"], indent=1))

@@ -12,6 +12,8 @@ import duckdb
 from extracts.demo import DemoConfig, write_landing
 from extracts.ingest import landing_days
 from orchestration.settings import PROJECT_ROOT, landing_path, serving_path, warehouse_path
+from serving.publish import SERVING_FILE
+from serving.report import REPORT_FILE
 
 
 def ensure_dagster_home() -> Path:
@@ -58,7 +60,9 @@ def run_range(
 
 
 def summary(warehouse: Path, serving: Path) -> str:
-    lines = []
+    """What the run built, in sections: tables, the plan, simulated and held-out service,
+    scenarios, the forecast's back-test, and where BI and planners find the outputs."""
+    lines: list[str] = []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute(
@@ -66,18 +70,23 @@ def summary(warehouse: Path, serving: Path) -> str:
             "WHERE table_schema IN ('raw', 'marts', 'forecast', 'optimization', 'simulation', 'scenario') "
             "ORDER BY 1, 2"
         ).fetchall()
+        lines.append(f"\n{'table':<44} {'rows':>12}")
         for schema, table in rows:
             count = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
-            lines.append(f"  {schema}.{table:<32} {count:>12,} rows")
+            lines.append(f"{schema + '.' + table:<44} {count:>12,}")
         if ("optimization", "inventory_targets") in rows:
             meio, base = con.execute(
                 "SELECT sum(safety_stock_value), sum(baseline_safety_stock_value) FROM optimization.inventory_targets"
             ).fetchone()
-            lines.append(
-                f"  network safety stock value: MEIO {meio:,.0f} vs single-echelon {base:,.0f} "
-                f"(saving {1 - meio / base:.1%} at the same service targets)"
-            )
+            lines.append("\nplan: network safety stock value at the same service targets")
+            lines.append(f"  MEIO (GSM)      {meio:>14,.0f}")
+            lines.append(f"  single-echelon  {base:>14,.0f}   (MEIO {1 - meio / base:.1%} lower)")
         if ("simulation", "service_calibration") in rows:
+            lines.append("\nsimulated cycle service (simulation.service_calibration)")
+            lines.append(
+                f"  {'policy':<14} {'class':<12} {'demand':<9} {'target':>7} {'achieved':>9} "
+                f"{'+-95%':>6} {'fill rate':>9}"
+            )
             for model, policy, demand_class, target, achieved, ci, fill in con.execute(
                 "SELECT demand_model, policy, demand_class, service_level, achieved_cycle_service, "
                 "achieved_cycle_service_ci95, achieved_fill_rate "
@@ -85,41 +94,65 @@ def summary(warehouse: Path, serving: Path) -> str:
                 "ORDER BY policy, demand_class <> 'all', demand_class, service_level"
             ).fetchall():
                 lines.append(
-                    f"  simulated {policy:<15} {demand_class:<12} ({model} demand): target "
-                    f"{target:.1%} cycle service, achieved {achieved:.2%} +- {ci:.2%} "
-                    f"(fill rate {fill:.2%})"
+                    f"  {policy:<14} {demand_class:<12} {model:<9} {target:>7.1%} "
+                    f"{achieved:>9.2%} {ci:>6.2%} {fill:>9.2%}"
                 )
         if ("simulation", "holdout_calibration") in rows:
-            for plan_date, days, demand_class, target, achieved, ci, fill in con.execute(
-                "SELECT plan_date, days, demand_class, service_level, achieved_cycle_service, "
+            first = con.execute(
+                "SELECT plan_date, days FROM simulation.holdout_calibration LIMIT 1"
+            ).fetchone()
+            if first:
+                lines.append(
+                    f"\nheld-out replay: the plan of {first[0]} on the {first[1]} days of "
+                    "demand it never saw"
+                )
+                lines.append(
+                    f"  {'class':<12} {'target':>7} {'achieved':>9} {'+-95%':>6} {'fill rate':>9}"
+                )
+            for demand_class, target, achieved, ci, fill in con.execute(
+                "SELECT demand_class, service_level, achieved_cycle_service, "
                 "achieved_cycle_service_ci95, achieved_fill_rate "
                 "FROM simulation.holdout_calibration "
                 "ORDER BY demand_class <> 'all', demand_class, service_level"
             ).fetchall():
                 lines.append(
-                    f"  held-out replay {demand_class:<12} (plan of {plan_date}, {days} days of "
-                    f"unseen demand): target {target:.1%}, achieved {achieved:.2%} +- {ci:.2%} "
-                    f"(fill rate {fill:.2%})"
+                    f"  {demand_class:<12} {target:>7.1%} {achieved:>9.2%} {ci:>6.2%} {fill:>9.2%}"
                 )
         if ("scenario", "scenario_summary") in rows:
+            lines.append(f"\n{'scenario':<28} {'safety stock value':>18} {'vs base':>12}")
             for name, value, delta in con.execute(
                 "SELECT scenario, meio_safety_stock_value, delta_meio_safety_stock_value "
                 "FROM scenario.scenario_summary"
             ).fetchall():
-                lines.append(
-                    f"  scenario {name:<26} safety stock value {value:>12,.0f} ({delta:+,.0f})"
-                )
+                lines.append(f"{name:<28} {value:>18,.0f} {delta:>+12,.0f}")
         if ("forecast", "forecast_accuracy") in rows:
             pinball, cover = con.execute(
                 "SELECT avg(scaled_pinball), avg(coverage_95) FROM forecast.forecast_accuracy"
             ).fetchone()
             if pinball is not None:
                 lines.append(
-                    f"  forecast back-test: scaled pinball {pinball:.3f}, 95% interval coverage {cover:.1%}"
+                    f"\nforecast back-test: 13-level pinball / mean demand {pinball:.3f}, "
+                    f"95% interval coverage {cover:.1%}"
                 )
     finally:
         con.close()
-    lines.append(f"  published copy for BI: {serving / 'meio.duckdb'}")
+    lines.append("\noutputs")
+    lines.append(f"  published copy for BI  {serving / SERVING_FILE}")
+    lines.append(f"  planner report         {serving / REPORT_FILE}")
+    return "\n".join(lines)
+
+
+def step_seconds(instance: dg.DagsterInstance, run_id: str) -> str:
+    """Seconds per step of the run, longest first (steps of a second or more)."""
+    took = {
+        stats.step_key: stats.end_time - stats.start_time
+        for stats in instance.get_run_step_stats(run_id)
+        if stats.start_time and stats.end_time
+    }
+    lines = [f"\n{'step':<60} {'seconds':>8}"]
+    for step, seconds in sorted(took.items(), key=lambda item: -item[1]):
+        if seconds >= 1:
+            lines.append(f"{step:<60} {seconds:>8.1f}")
     return "\n".join(lines)
 
 
@@ -138,12 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     days = landing_days(landing)
     first, last = days[0].isoformat(), days[-1].isoformat()
     print(f"running daily_refresh over {first} .. {last} ...")
-    result = run_range(first, last, instance=dg.DagsterInstance.get(), scenarios=DEMO_SCENARIOS)
+    instance = dg.DagsterInstance.get()
+    result = run_range(first, last, instance=instance, scenarios=DEMO_SCENARIOS)
     elapsed = time.perf_counter() - started
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     passed = sum(1 for e in checks if e.event_specific_data.passed)
     failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     print(summary(warehouse_path(), serving_path()))
+    print(step_seconds(instance, result.run_id))
     print(f"asset checks: {passed} passed, {len(checks) - passed} failed")
     print(f"run {'succeeded' if result.success else 'FAILED'} in {elapsed:.1f} s")
     for step in failed_steps:

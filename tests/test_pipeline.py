@@ -150,6 +150,47 @@ def test_every_dependency_is_an_asset_of_the_pipeline():
             )
 
 
+def test_closing_summary_has_headed_aligned_tables_and_the_outputs_paths(built):
+    from orchestration.demo import summary
+
+    text = summary(WAREHOUSE, SERVING.parent)
+    lines = text.splitlines()
+    header = lines.index(
+        "  policy         class        demand     target  achieved  +-95% fill rate"
+    )
+    rows = [line for line in lines[header + 1 :] if line.startswith("  meio")]
+    assert rows and all(len(row) == len(lines[header]) for row in rows)
+    tables = [line for line in lines if line.startswith("marts.")]
+    assert tables and len({len(line) for line in tables}) == 1  # counts right-aligned
+    assert f"  planner report         {SERVING.parent / 'planner_report.html'}" in lines
+    assert f"published copy for BI  {SERVING}" in text
+
+
+def test_step_seconds_lists_steps_of_a_second_or_more_longest_first():
+    import time
+
+    from orchestration.demo import step_seconds
+
+    @dg.asset
+    def quick() -> None:
+        pass
+
+    @dg.asset
+    def slow() -> None:
+        time.sleep(1.3)
+
+    @dg.asset
+    def slower() -> None:
+        time.sleep(1.6)
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([quick, slow, slower], instance=instance)
+    lines = step_seconds(instance, result.run_id).splitlines()
+    assert lines[1].split()[0] == "step"
+    assert [line.split()[0] for line in lines[2:]] == ["slower", "slow"]
+    assert 1.6 <= float(lines[2].split()[1]) < 5
+
+
 def test_sensor_requests_each_new_landing_day_once(tmp_path, monkeypatch):
     from orchestration.defs import schedules
 
