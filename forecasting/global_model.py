@@ -113,11 +113,13 @@ class GlobalQuantileGBM:
         return self._fitted[key]
 
     def _train(self, history: _History, observed: int, horizon: int, n_jobs: int) -> list:
-        # LightGBM's OpenMP threads spin while they wait by default; beside another busy
-        # process (a second pipeline, test workers) that made one training 6.8x slower on 2
-        # cores (53.7 vs 12.1 s for two car-parts forecasts side by side, same figures). Read
-        # by the OpenMP runtime when LightGBM loads it, so set before the import.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # LightGBM's OpenMP (libgomp) threads spin ~300,000 times while they wait; beside
+        # another busy process (a second pipeline, test workers) a car-parts forecast took
+        # 53.7 s instead of 7.4 s. 1,000 spins (libgomp's own count when it knows it is
+        # oversubscribed): 8.9 s alone, 14.8 s side by side; OMP_WAIT_POLICY=PASSIVE: 17 / 12 s;
+        # one thread: 11.2 / 11.1 s (2 cores, same figures in every case). Read when LightGBM
+        # loads the runtime, so set before the import; a value already set is kept.
+        os.environ.setdefault("GOMP_SPINCOUNT", "1000")
         import lightgbm as lgb
 
         rng = np.random.default_rng(self.seed)
