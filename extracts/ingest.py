@@ -23,7 +23,6 @@ import duckdb
 import pandas as pd
 
 from extracts.contract import EXTRACTS
-from extracts.faults import crash_point
 from extracts.validate import (
     ExtractError,
     check_header,
@@ -34,6 +33,7 @@ from extracts.validate import (
     sql_text,
     stage_file,
 )
+from faults import crash_point
 
 DAY_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 QUARANTINE = "_quarantine"

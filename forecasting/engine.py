@@ -35,6 +35,7 @@ from forecasting.models import (
     ensemble_members,
     model_by_name,
 )
+from parameters import check_ranges, setting
 
 QUANTILES = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95, 0.975, 0.98, 0.99)
 LEVELS = (60, 80, 90, 95, 96, 98)
@@ -53,30 +54,63 @@ Z_80 = 1.2815515655446004
 
 @dataclass(frozen=True)
 class ForecastConfig:
-    horizon: int = 13  # buckets
-    season_length: int = 52  # buckets per year (52 weekly, 7 daily)
-    n_windows: int = 2  # back-test origins, ``horizon`` apart
-    # fit the ROLL_FORWARD candidates (the Theta models, SeasonalNaive) at the first origin and
-    # roll them forward to the later ones (statsforecast's refit=False): half their fits
-    refit: bool = False
-    # back-test every candidate on this many series per class (evenly spread over the sorted
-    # ids); the class's other series only on the candidates chosen for >= 1% of them.
-    # None: every candidate on every series
-    screen_series: int | None = 2_000
-    n_jobs: int = 2
-    calibrate: bool = True  # rescale interval widths per level to the back-test's coverage
-    # series whose history is all whole units get negative-binomial quantiles (False: the
-    # symmetric intervals clipped at 0, for every series)
-    count_shape: bool = True
-    # spread of count series: the variance / mean of the series' last this many buckets
-    # (>= 1, Poisson) times the model's mean, calibrated on the back-test; None: one season;
-    # 0: the model's own interval width. Chosen on car parts' validation window (exact CRPS
-    # 0.8380 with the models' widths, 0.8022 / 0.8067 / 0.8058 with 12 / 24 / 36 months;
-    # docs/performance.md)
-    count_dispersion_buckets: int | None = None
-    # "tcp://host:8786": run statsforecast on that Dask cluster (statsforecast -> Fugue -> Dask);
-    # None: in this process with n_jobs workers
-    dask_scheduler: str | None = None
+    """The forecast's settings; time in buckets of ``bucket_days`` days."""
+
+    bucket_days: int = setting(
+        7, unit="days", doc="planning bucket (7: weeks, 1: days)", low=1, high=366
+    )
+    horizon: int = setting(13, unit="buckets", doc="buckets forecast ahead", low=1, high=520)
+    season_length: int | None = setting(
+        None,
+        unit="buckets",
+        doc="buckets per season (None: from bucket_days, 52 weekly, 7 daily)",
+        low=1,
+    )
+    n_windows: int = setting(2, unit="origins", doc="back-test origins, horizon apart", low=1)
+    refit: bool = setting(
+        False,
+        unit="flag",
+        doc="refit the roll-forward candidates (Theta, SeasonalNaive) at every back-test "
+        "origin; False: fit at the first and roll forward (statsforecast refit=False)",
+    )
+    screen_series: int | None = setting(
+        2_000,
+        unit="series per class",
+        doc="series back-tested on every candidate (evenly spread); the rest of the class on "
+        "the candidates chosen for >= 1% of them. None: every candidate on every series",
+        low=1,
+    )
+    n_jobs: int = setting(2, unit="processes", doc="statsforecast workers", low=1)
+    calibrate: bool = setting(
+        True, unit="flag", doc="rescale interval widths per level to the back-test's coverage"
+    )
+    count_shape: bool = setting(
+        True,
+        unit="flag",
+        doc="negative-binomial quantiles for series of whole units (False: symmetric "
+        "intervals clipped at 0)",
+    )
+    # Chosen on car parts' validation window (exact CRPS 0.8380 with the models' widths,
+    # 0.8022 / 0.8067 / 0.8058 with 12 / 24 / 36 months; docs/performance.md)
+    count_dispersion_buckets: int | None = setting(
+        None,
+        unit="buckets",
+        doc="spread of count series: variance / mean of this many latest buckets (>= 1) times "
+        "the model's mean, calibrated on the back-test; None: one season; 0: the model's width",
+        low=0,
+    )
+    dask_scheduler: str | None = setting(
+        None,
+        unit="address",
+        doc='run statsforecast on this Dask cluster, e.g. "tcp://host:8786"; None: here',
+    )
+
+    def __post_init__(self) -> None:
+        if self.season_length is None:
+            days = self.bucket_days
+            season = 7 if days == 1 else 52 if days == 7 else max(1, round(365 / days))
+            object.__setattr__(self, "season_length", season)
+        check_ranges(self)
 
 
 def _intervals(frame: pd.DataFrame, model: str, dispersion: np.ndarray | None = None) -> np.ndarray:

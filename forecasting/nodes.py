@@ -147,10 +147,9 @@ def forecast_nodes(
     item_network: pd.DataFrame,
     customer_nodes: pd.DataFrame,
     config: ForecastConfig = ForecastConfig(),
-    bucket_days: int = 7,
 ) -> NodeForecasts:
     """Back-test, choose and forecast every node's (echelon) demand from customer demand per
-    bucket (``bucket_demand``); lead-time demand in days."""
+    bucket of ``config.bucket_days`` (``bucket_demand``); lead-time demand in days."""
     served = served_customers(item_network, customer_nodes)
     series = echelon_series(customer_buckets, served)
     tested = backtest(series, config)
@@ -159,7 +158,7 @@ def forecast_nodes(
     errors = tested.errors(chosen)
     del tested
     correlation = error_correlation(errors, chosen, config.horizon)
-    ltd = lead_time_demand(fc, chosen, correlation, bucket_days)
+    ltd = lead_time_demand(fc, chosen, correlation, config.bucket_days)
     ltd["count_valued"] = (
         count_valued(series, config).reindex(ltd["unique_id"].to_numpy()).to_numpy(bool)
     )

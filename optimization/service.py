@@ -7,7 +7,9 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-DEFAULT_SERVICE_LEVEL = 0.95
+DEFAULT_SERVICE_LEVEL = 0.95  # cycle service where no rule of the service policy applies
+# the targets a rule or a scenario may set: below 0.5 safety stock turns negative, at 1 infinite
+SERVICE_LEVEL_RANGE = (0.5, 0.9999)
 DEFAULT_SERVICE_TYPE = "cycle"
 SCOPE_PRIORITY = ("item_location", "item", "location", "item_class", "default")
 
@@ -44,7 +46,7 @@ def resolve_service_policy(nodes: pd.DataFrame, policy: pd.DataFrame | None) -> 
     out = nodes.copy()
     out["service_type"] = DEFAULT_SERVICE_TYPE
     out["service_level"] = DEFAULT_SERVICE_LEVEL
-    out["service_rule"] = "default 95% cycle service"
+    out["service_rule"] = f"default {DEFAULT_SERVICE_LEVEL:.0%} cycle service"
     if policy is None or policy.empty:
         return out
     keys = {
@@ -59,13 +61,13 @@ def resolve_service_policy(nodes: pd.DataFrame, policy: pd.DataFrame | None) -> 
         if rules.empty:
             continue
         bad = ~rules["service_type"].isin(["cycle", "fill_rate"]) | ~rules["service_level"].between(
-            0.5, 0.9999
+            *SERVICE_LEVEL_RANGE
         )
         if bad.any():
             row = rules[bad].iloc[0]
             raise ValueError(
                 f"service policy rule {scope}: service_type must be cycle|fill_rate and service_level "
-                f"in [0.5, 0.9999], got {row['service_type']!r} {row['service_level']!r}"
+                f"in {list(SERVICE_LEVEL_RANGE)}, got {row['service_type']!r} {row['service_level']!r}"
             )
         if scope == "default":
             rule = rules.iloc[-1]

@@ -13,7 +13,7 @@ the customer-facing stages they serve.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,19 +21,46 @@ from scipy.stats import norm
 
 from distributions.counts import count_quantile_at
 from optimization.gsm import Network, Solution, single_echelon, solve, whole_periods
-from optimization.service import resolve_service_policy, z_for_cycle_service, z_for_fill_rate
+from optimization.service import (
+    SERVICE_LEVEL_RANGE,
+    resolve_service_policy,
+    z_for_cycle_service,
+    z_for_fill_rate,
+)
+from parameters import check_ranges, setting
 
 SUPPLIER = "SUPPLIER"
 
 
 @dataclass(frozen=True)
 class PlanningConfig:
-    holding_rate_per_year: float = 0.25  # share of unit value per year
-    review_period_days: int = 7
-    customer_service_days: int = 0
-    mip_time_limit_seconds: float = 30.0
-    # per location type: (min, max) target stock in days of mean demand; None = unbounded
-    cover_bounds_days: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    """The optimizer's settings (the service targets come from the service policy)."""
+
+    holding_rate_per_year: float = setting(
+        0.25, unit="share of unit value per year", doc="cost of holding a unit", low=0.0, high=5.0
+    )
+    review_period_days: int = setting(
+        7, unit="days", doc="time between replenishment reviews", low=1, high=365
+    )
+    customer_service_days: int = setting(
+        0, unit="days", doc="delivery time promised to customers (0: from stock)", low=0, high=365
+    )
+    mip_time_limit_seconds: float = setting(
+        30.0, unit="seconds", doc="time limit of the exact solver per item network", low=0.1
+    )
+    min_cover_days: dict[str, float] = setting(
+        default_factory=dict,
+        unit="days of mean demand",
+        doc="lowest target stock per location type (absent: no floor)",
+    )
+    max_cover_days: dict[str, float] = setting(
+        default_factory=dict,
+        unit="days of mean demand",
+        doc="highest target stock per location type (absent: no cap)",
+    )
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
 
 
 @dataclass
@@ -280,7 +307,9 @@ def plan_targets(
         h = unit_cost * config.holding_rate_per_year / 365.0  # currency per unit per day
         is_customer, level, service_type = _group_policy(group, policy_of(group.skus))
         max_service = np.where(is_customer, float(config.customer_service_days), np.inf)
-        cycle_z = np.where(is_customer, z_for_cycle_service(np.clip(level, 0.5, 0.9999)), 0.0)
+        cycle_z = np.where(
+            is_customer, z_for_cycle_service(np.clip(level, *SERVICE_LEVEL_RANGE)), 0.0
+        )
         z = cycle_z.copy()
         fill = is_customer & (service_type == "fill_rate")
         tau_guess = np.broadcast_to(net.processing_time[None, :], (n_items, n)).astype(np.int64)
@@ -472,7 +501,8 @@ def _targets_frame(
     smallest_order = np.where(mean_daily > 0, np.ceil(np.maximum(moq, lot) / lot - 1e-9) * lot, 0)
     bound_note = np.full((n_items, n), "", dtype=object)
     for k, loc_type in enumerate(group.stage_types):
-        low, high = config.cover_bounds_days.get(loc_type, (None, None))
+        low = config.min_cover_days.get(loc_type)
+        high = config.max_cover_days.get(loc_type)
         if low is not None:
             floor = np.ceil(mean_daily[:, k] * low)
             bound_note[:, k] = np.where(

@@ -6,16 +6,26 @@ asset only needs to live in its concern's module.
 
 import dagster as dg
 
-from orchestration.defs import dbt, forecast, ingest, optimize, publish, quality, simulate
-from orchestration.defs.resources import build_resources
+from orchestration.defs import (
+    backtest,
+    dbt,
+    forecast,
+    ingest,
+    optimize,
+    publish,
+    quality,
+    scenarios,
+    simulate,
+)
 from orchestration.defs.schedules import (
     daily_refresh,
     daily_refresh_schedule,
     historical_backtest,
     new_landing_folder,
 )
+from orchestration.lib.resources import build_resources
 
-DEFS_MODULES = [ingest, dbt, quality, forecast, optimize, simulate, publish]
+DEFS_MODULES = [ingest, dbt, quality, forecast, optimize, simulate, scenarios, backtest, publish]
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules(DEFS_MODULES),

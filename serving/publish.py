@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from extracts.faults import crash_point
+from faults import crash_point
 
 SERVING_FILE = "meio.duckdb"
 OUTPUT_VERSION = 1

@@ -39,6 +39,16 @@ def _ensure_dbt_manifest() -> None:
 _ensure_dbt_manifest()
 
 
+# Test modules that run the pipeline end to end (Dagster + dbt + DuckDB): marked ``pipeline``.
+PIPELINE_MODULES = {"test_pipeline", "test_crash", "test_backfill", "test_serving", "test_report"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in PIPELINE_MODULES:
+            item.add_marker(pytest.mark.pipeline)
+
+
 @pytest.fixture(scope="session")
 def work_root() -> Path:
     return _ROOT

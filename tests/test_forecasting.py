@@ -24,7 +24,7 @@ from forecasting.nodes import (
     pooled_variance_check,
     served_customers,
 )
-from orchestration.defs.forecast import read_customer_buckets
+from marts.reads import read_customer_buckets
 
 CONFIG = ForecastConfig(horizon=4, season_length=52, n_windows=2, n_jobs=1)
 
@@ -113,7 +113,7 @@ def test_upstream_echelon_demand_pools_variance():
         {"sku": "A", "source_location_id": ["DC"] * 3, "destination_location_id": stores}
     )
     customers = daily[["location_id", "sku"]].drop_duplicates()
-    result = forecast_nodes(bucket_demand(daily, 7), network, customers, CONFIG, bucket_days=7)
+    result = forecast_nodes(bucket_demand(daily, 7), network, customers, CONFIG)
     check = pooled_variance_check(
         result.lead_time_demand, served_customers(network, customers), periods=14
     )
@@ -135,7 +135,6 @@ def test_nodes_with_history_too_short_to_backtest_still_get_forecasts():
         network,
         daily[["location_id", "sku"]].drop_duplicates(),
         CONFIG,
-        bucket_days=7,
     )
     assert set(result.models.selected_by) == {"default (too short to back-test)"}
     assert result.accuracy.empty and {"location_id", "sku"} <= set(result.accuracy.columns)

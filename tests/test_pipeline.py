@@ -231,8 +231,8 @@ def test_sensor_leaves_a_folder_dated_ahead_of_the_partitions_for_when_its_day_c
 
 
 def test_scenarios_are_written_beside_the_base_plan_never_over_it(built):
-    from orchestration.defs.resources import build_resources
-    from orchestration.defs.simulate import scenario_plans
+    from orchestration.defs.scenarios import scenario_plans
+    from orchestration.lib.resources import build_resources
 
     base_tables = fingerprints(WAREHOUSE, "optimization", ["inventory_targets", "item_summary"])
     base_tables |= fingerprints(WAREHOUSE, "simulation", ["service_simulation"])
@@ -247,7 +247,10 @@ def test_scenarios_are_written_beside_the_base_plan_never_over_it(built):
         run_config={
             "ops": {
                 "scenario__scenario_plans": {
-                    "config": {"scenarios": scenarios, "replications": 5, "days": 60}
+                    "config": {
+                        "scenarios": scenarios,
+                        "simulation": {"replications": 5, "days": 60},
+                    }
                 }
             }
         },
@@ -299,8 +302,8 @@ def test_simulation_reports_service_for_both_policies(built):
 
 
 def test_historical_backtest_replays_a_past_plan_against_what_happened(built):
-    from orchestration.defs.resources import build_resources
-    from orchestration.defs.simulate import historical_backtest
+    from orchestration.defs.backtest import historical_backtest
+    from orchestration.lib.resources import build_resources
 
     days = [built[-2], built[-1]]
     result = dg.materialize(  # a two-day range in one run, as a backfill runs it

@@ -7,7 +7,7 @@ import subprocess
 
 import pandas as pd
 import pytest
-from test_targets import inputs
+from planning_inputs import inputs
 
 from optimization.targets import plan_targets
 from optimization.tradeoff import service_tradeoff

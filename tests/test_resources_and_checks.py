@@ -4,9 +4,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-import orchestration.defs.quality as quality
-from extracts.mart_checks import check_mart
-from orchestration.defs.resources import WarehouseResource
+import marts.checks as mart_checks
+from marts.checks import check_mart, read_mart_in_parts
+from orchestration.lib.resources import WarehouseResource
 
 
 def test_a_step_that_raises_leaves_the_warehouse_unlocked(tmp_path):
@@ -32,8 +32,8 @@ def test_mart_checked_in_parts_sees_every_row_and_each_items_duplicates(monkeypa
     ).assign(demand_qty=1.0)
     frame = pd.concat([frame, frame.iloc[[45]]], ignore_index=True)  # one repeated key
     con.execute("CREATE TABLE marts.fct_customer_demand_daily AS SELECT * FROM frame")
-    monkeypatch.setattr(quality, "PART_ROWS", 40)
-    parts = list(quality.read_mart_in_parts(con, "fct_customer_demand_daily"))
+    monkeypatch.setattr(mart_checks, "PART_ROWS", 40)
+    parts = list(read_mart_in_parts(con, "fct_customer_demand_daily"))
     assert len(parts) > 1
     assert all(len(p) < 40 + 31 for p in parts)  # cut at the first item end after 40 rows
     assert sum(len(p) for p in parts) == len(frame)

@@ -2,10 +2,10 @@
 
 import pandas as pd
 import pytest
-from test_targets import inputs
+from planning_inputs import inputs
 
-from optimization.scenarios import Scenario, apply_scenario, scenario_summary
 from optimization.targets import plan_targets
+from simulation.scenarios import Scenario, apply_scenario, scenario_summary
 
 LOCATIONS = pd.DataFrame(
     {
@@ -110,7 +110,7 @@ def test_summary_puts_base_first_with_deltas():
 
 
 def test_a_scenario_shifts_the_observed_lead_times_of_the_lanes_it_moves():
-    from optimization.scenarios import shifted_observations
+    from simulation.scenarios import shifted_observations
 
     base = pd.DataFrame(
         {

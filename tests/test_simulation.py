@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from optimization.simulation import (
+from simulation.monte_carlo import (
     SimulationConfig,
     SimulationNodes,
     _lead_time_cdf,
@@ -145,7 +145,7 @@ def test_history_inventory_is_rebuilt_backwards_from_the_snapshot():
 
     import pandas as pd
 
-    from optimization.backtest import actual_inventory
+    from simulation.backtest import actual_inventory
 
     keys = pd.DataFrame({"location_id": ["S1"], "sku": ["A"]})
     on_hand = pd.DataFrame(
@@ -242,7 +242,7 @@ def test_a_plan_on_the_wrong_distribution_fails_the_empirical_check_not_the_gaus
 
 
 def test_bootstrap_blocks_keep_the_weekday_and_stay_inside_the_history():
-    from optimization.simulation import bootstrap_rows
+    from simulation.monte_carlo import bootstrap_rows
 
     rows = bootstrap_rows(np.random.default_rng(0), history_days=364, days=421, block_days=28)
     assert rows.min() >= 0 and rows.max() < 364
@@ -253,7 +253,7 @@ def test_bootstrap_blocks_keep_the_weekday_and_stay_inside_the_history():
 def test_stratified_items_keep_every_class_and_the_limit():
     import pandas as pd
 
-    from optimization.backtest import stratified_items
+    from simulation.backtest import stratified_items
 
     classes = pd.DataFrame(
         {
@@ -290,7 +290,7 @@ def test_observed_lead_times_replace_the_normal_draw():
 def test_demand_history_keeps_the_last_days_per_node_and_aligns_to_a_plan():
     import pandas as pd
 
-    from optimization.simulation import DemandHistory
+    from simulation.monte_carlo import DemandHistory
 
     daily = pd.DataFrame(
         {

@@ -6,60 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from planning_inputs import inputs, lane_frames
 from scipy.stats import norm
 
 from optimization.service import loss_function, z_for_fill_rate
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
-
-
-def lane_frames(types: dict, lanes: list) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Item A's network and lane lead times from (source, destination, mean days, sd days)."""
-    network = pd.DataFrame(
-        [("A", s, types[s], d, types[d], 0.0) for s, d, _, _ in lanes],
-        columns=[
-            "sku",
-            "source_location_id",
-            "source_location_type",
-            "destination_location_id",
-            "destination_location_type",
-            "transfer_cost",
-        ],
-    )
-    lead = pd.DataFrame(
-        [(s, d, float(t), float(v)) for s, d, t, v in lanes],
-        columns=[
-            "source_location_id",
-            "destination_location_id",
-            "lead_time_mean_days",
-            "lead_time_stddev_days",
-        ],
-    )
-    return network, lead
-
-
-def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
-    types = {"SUP": "SUPPLIER", "PLT": "PLANT", "DC": "DC", "ST1": "STORE", "ST2": "STORE"}
-    lanes = [("SUP", "PLT", 14), ("PLT", "DC", 3), ("DC", "ST1", 1), ("DC", "ST2", 2)]
-    network, lead = lane_frames(types, [(s, d, t, lead_time_sd) for s, d, t in lanes])
-    echelon = {
-        "ST1": (mu, sigma),
-        "ST2": (mu, sigma),
-        "DC": (2 * mu, sigma * math.sqrt(2)),
-        "PLT": (2 * mu, sigma * math.sqrt(2)),
-    }
-    ltd = pd.DataFrame(
-        [
-            (loc, "A", p, m * p, s * math.sqrt(p))
-            for loc, (m, s) in echelon.items()
-            for p in range(1, 31)
-        ],
-        columns=["location_id", "sku", "periods", "mean", "sd"],
-    )
-    items = pd.DataFrame({"sku": ["A"], "unit_cost": [36.5], "lot_size": [lot], "moq": [moq]})
-    customers = pd.DataFrame(
-        {"location_id": ["ST1", "ST2"], "sku": ["A", "A"], "item_class": ["A", "A"]}
-    )
-    return PlanningInputs(network, lead, items, ltd, customers, policy)
 
 
 def test_meio_beats_single_echelon_and_stores_serve_from_stock():
@@ -201,7 +152,7 @@ def test_tradeoff_refuses_a_mixed_policy():
 def test_cover_bounds_per_location_type_cap_and_raise_targets():
     free, _ = plan_targets(inputs())
     bounded, _ = plan_targets(
-        inputs(), PlanningConfig(cover_bounds_days={"STORE": (30, None), "DC": (None, 10)})
+        inputs(), PlanningConfig(min_cover_days={"STORE": 30}, max_cover_days={"DC": 10})
     )
     stores, dc = (
         bounded[bounded.location_type == "STORE"],
@@ -218,9 +169,7 @@ def test_cover_bounds_per_location_type_cap_and_raise_targets():
     )
     assert free.set_index("location_id").loc["DC", "target_stock_level"] > 200
     # a cap that leaves less room than the smallest order the lot and MOQ allow is flagged
-    moq_capped, _ = plan_targets(
-        inputs(lot=12, moq=100), PlanningConfig(cover_bounds_days={"DC": (None, 22)})
-    )
+    moq_capped, _ = plan_targets(inputs(lot=12, moq=100), PlanningConfig(max_cover_days={"DC": 22}))
     dc = moq_capped.set_index("location_id").loc["DC"]
     assert dc.target_stock_level == max(440, dc.reorder_point)
     assert dc.target_stock_level - dc.reorder_point < 108

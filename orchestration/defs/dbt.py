@@ -14,7 +14,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.defs.partitions import daily_partitions, single_run_backfill
+from orchestration.lib.partitions import daily_partitions, single_run_backfill
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -56,7 +56,3 @@ def meio_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     as_of = (context.partition_time_window.end - dt.timedelta(days=1)).date().isoformat()
     args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
     yield from dbt.cli(args, context=context).stream()
-
-
-def mart_key(name: str) -> dg.AssetKey:
-    return dg.AssetKey(["marts", name])

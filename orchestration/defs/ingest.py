@@ -8,8 +8,8 @@ from dagster_duckdb import DuckDBResource
 from extracts.contract import EXTRACTS
 from extracts.ingest import ingest_extract
 from extracts.validate import ExtractError
-from orchestration.defs.partitions import daily_partitions, single_run_backfill
-from orchestration.defs.resources import LandingResource
+from orchestration.lib.partitions import daily_partitions, single_run_backfill
+from orchestration.lib.resources import LandingResource
 
 
 def build_raw_asset(name: str) -> dg.AssetsDefinition:

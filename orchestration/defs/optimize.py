@@ -1,58 +1,27 @@
 """Optimizer asset: GSM safety-stock placement per item network, targets per node."""
 
 import dagster as dg
-import duckdb
 from dagster_duckdb import DuckDBResource
 
+from marts.reads import read_planning_inputs, read_table
 from optimization.actions import plan_actions
-from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
+from optimization.targets import plan_targets
 from optimization.tradeoff import empty_tradeoff, service_tradeoff
-from orchestration.defs.dbt import mart_key
-from orchestration.defs.partitions import daily_asset
-from orchestration.defs.warehouse import markdown_table, read_table, run_date_of, write_results
+from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_POLICY, mart_key
+from orchestration.lib.partitions import daily_asset
+from orchestration.lib.run_config import OptimizeRunConfig
+from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
 from serving import pictures
-
-
-def read_planning_inputs(con: duckdb.DuckDBPyConnection) -> PlanningInputs:
-    """The optimizer's inputs from the marts, the forecast and the service-policy seed."""
-    return PlanningInputs(
-        item_network=read_table(con, "marts", "fct_item_network"),
-        lane_lead_times=read_table(con, "marts", "fct_lane_lead_times"),
-        items=read_table(con, "marts", "dim_items"),
-        lead_time_demand=con.execute(
-            "SELECT location_id, sku, periods, mean, sd, count_valued FROM forecast.lead_time_demand"
-        ).df(),
-        service_policy=read_table(con, "policy", "service_policy"),
-        customer_nodes=con.execute(
-            "SELECT DISTINCT location_id, sku, demand_class AS item_class FROM forecast.forecast_models "
-            "WHERE location_id IN (SELECT location_id FROM marts.dim_locations WHERE location_type = 'STORE')"
-        ).df(),
-    )
-
-
-class OptimizeRunConfig(dg.Config):
-    holding_rate_per_year: float = 0.25
-    review_period_days: int = 7
-    customer_service_days: int = 0
-    mip_time_limit_seconds: float = 30.0
-
-    def planning(self) -> PlanningConfig:
-        return PlanningConfig(
-            holding_rate_per_year=self.holding_rate_per_year,
-            review_period_days=self.review_period_days,
-            customer_service_days=self.customer_service_days,
-            mip_time_limit_seconds=self.mip_time_limit_seconds,
-        )
 
 
 @daily_asset(
     key=["optimization", "inventory_targets"],
     deps=[
-        dg.AssetKey(["forecast", "node_forecasts"]),
+        NODE_FORECASTS,
         mart_key("fct_item_network"),
         mart_key("fct_lane_lead_times"),
         mart_key("dim_items"),
-        dg.AssetKey(["policy", "service_policy"]),
+        SERVICE_POLICY,
     ],
     description="Safety stock, service times, reorder points and target stock per node (GSM), with the single-echelon baseline.",
 )
@@ -61,7 +30,7 @@ def inventory_targets(
 ) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         inputs = read_planning_inputs(con)
-    targets, summary = plan_targets(inputs, config.planning())
+    targets, summary = plan_targets(inputs, config.settings())
     counts = write_results(
         warehouse,
         "optimization",
@@ -111,7 +80,7 @@ def inventory_targets(
 
 @daily_asset(
     key=["optimization", "planner_actions"],
-    deps=[dg.AssetKey(["optimization", "inventory_targets"]), mart_key("fct_inventory_position")],
+    deps=[INVENTORY_TARGETS, mart_key("fct_inventory_position")],
     description="Replenishment orders, fair-share allocations and redeployments from today's position vs the targets.",
 )
 def planner_actions(
@@ -139,7 +108,7 @@ def planner_actions(
 
 @daily_asset(
     key=["optimization", "service_tradeoff"],
-    deps=[dg.AssetKey(["optimization", "inventory_targets"])],
+    deps=[INVENTORY_TARGETS],
     description="Safety stock value vs cycle-service target, GSM and single-echelon (where extra stock buys the most service).",
 )
 def service_tradeoff_curve(

@@ -5,10 +5,11 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.nodes import bucket_demand
-from orchestration.defs.dbt import mart_key
-from orchestration.defs.partitions import daily_asset
-from orchestration.defs.resources import ServingResource
-from orchestration.defs.warehouse import read_table, run_date_of, write_results
+from marts.reads import read_table
+from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_SIMULATION, mart_key
+from orchestration.lib.partitions import daily_asset
+from orchestration.lib.resources import ServingResource
+from orchestration.lib.warehouse import run_date_of, write_results
 from serving.publish import publish
 from serving.report import build_report, write_report
 
@@ -84,11 +85,11 @@ def check_results(context: dg.AssetExecutionContext) -> pd.DataFrame:
     key=["serving", "published_plan"],
     deps=[mart_key(name) for name in PUBLISHED_MARTS]
     + [
-        dg.AssetKey(["forecast", "node_forecasts"]),
-        dg.AssetKey(["optimization", "inventory_targets"]),
+        NODE_FORECASTS,
+        INVENTORY_TARGETS,
         dg.AssetKey(["optimization", "planner_actions"]),
         dg.AssetKey(["optimization", "service_tradeoff"]),
-        dg.AssetKey(["simulation", "service_simulation"]),
+        SERVICE_SIMULATION,
         dg.AssetKey(["simulation", "holdout_replay"]),
         dg.AssetKey(["scenario", "scenario_plans"]),
     ],

@@ -5,7 +5,7 @@ import json
 import dagster as dg
 
 from extracts.ingest import landing_days
-from orchestration.defs.partitions import daily_partitions
+from orchestration.lib.partitions import daily_partitions
 from orchestration.settings import landing_path
 
 BACKTEST = dg.AssetSelection.assets(dg.AssetKey(["simulation", "historical_backtest"]))

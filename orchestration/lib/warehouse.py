@@ -1,17 +1,11 @@
-"""Small helpers for the Python assets that read marts and write their results to DuckDB."""
+"""Writes of the Python assets' results to the warehouse, and the run facts they stamp."""
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
 
 from extracts.ingest import frame_transaction
-
-
-def read_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pd.DataFrame:
-    return con.execute(f'SELECT * FROM "{schema}"."{name}"').df()
 
 
 def replace_table(
@@ -41,24 +35,6 @@ def replace_days(
         con.execute(f"DELETE FROM {table} WHERE run_date IN (SELECT unnest(?::DATE[]))", [days])
         con.execute(f"INSERT INTO {table} BY NAME FROM frame_to_write")
     return len(frame)
-
-
-# DuckDB memory while a large mart is sorted or aggregated into a frame: the work spills to disk
-# beyond it, so the process does not hold the pipeline's 4 GB and the frame at once. Mart checks
-# at 2,000 items (55 M rows): 1 GB peaks at 2.6 GiB in 33.5 s, 4 GB at 5.4 GiB in 37.1 s;
-# weekly buckets of 35 M daily rows: 2.6 GiB in 11.6 s against 3.1 GiB in 12.4 s.
-LARGE_READ_MEMORY = "1GB"
-
-
-@contextmanager
-def large_read(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """DuckDB's memory limit lowered to LARGE_READ_MEMORY for the block, then restored."""
-    limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    con.execute(f"SET memory_limit = '{LARGE_READ_MEMORY}'")
-    try:
-        yield
-    finally:
-        con.execute(f"SET memory_limit = '{limit}'")
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:

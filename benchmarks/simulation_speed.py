@@ -8,7 +8,7 @@ echelon, and writes them with the commit to benchmarks/results/simulation.json. 
 are drawn normal from the lanes' measured mean and sd (the serving copy has no lane
 observations), so the empirical figures differ slightly from the published ones, which draw
 the observed lead times. Usage:
-python benchmarks/simulation.py [--serving data/serving/meio.duckdb] [--replications 200]
+python benchmarks/simulation_speed.py [--serving data/serving/meio.duckdb] [--replications 200]
 """
 
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from optimization.simulation import (
+from simulation.monte_carlo import (
     POLICIES,
     DemandHistory,
     SimulationConfig,
@@ -31,7 +31,7 @@ from optimization.simulation import (
     plan_nodes,
     simulate_plan,
 )
-from optimization.simulation import simulate as simulate_nodes
+from simulation.monte_carlo import simulate as simulate_nodes
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
         "commit": subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
         ).stdout.strip(),
-        "command": f"python benchmarks/simulation.py --replications {args.replications} "
+        "command": f"python benchmarks/simulation_speed.py --replications {args.replications} "
         f"--days {args.days}",
         "seconds": {},
         "calibration": {},

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import duckdb
 import networkx as nx
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera.errors import SchemaErrors
+
+from marts.reads import large_read
 
 TEXT = pd.StringDtype("pyarrow")  # ids as read from the marts: Arrow strings, checked by dtype
 
@@ -78,3 +84,50 @@ def check_mart(name: str, frame: pd.DataFrame) -> list[str]:
     if name == "fct_item_network":
         failures += [f"{name}: lane cycle for item {c}" for c in item_network_cycles(frame)]
     return failures
+
+
+def check_mart_in_warehouse(con: duckdb.DuckDBPyConnection, name: str) -> tuple[list[str], int]:
+    """``check_mart`` over the whole of ``marts.<name>``, read in parts: (failures, rows)."""
+    failures, rows = [], 0
+    for frame in read_mart_in_parts(con, name):
+        failures += check_mart(name, frame)
+        rows += len(frame)
+    return failures, rows
+
+
+PART_ROWS = 1_000_000  # rows of a mart checked at a time (5 M: 9.9 GiB peak at 2,000 items)
+
+
+def read_mart_in_parts(con: duckdb.DuckDBPyConnection, name: str) -> Iterator[pd.DataFrame]:
+    """A mart in parts of about ``PART_ROWS`` rows; a mart keyed by item is read once in item
+    order and cut between items, so every rule (uniqueness included) sees all the rows of the
+    items it checks."""
+    table = f'marts."{name}"'
+    columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+    if "sku" not in columns:
+        yield _as_frame(con.sql(f"SELECT * FROM {table}").to_arrow_table())
+        return
+    with large_read(con):  # the sort spills to disk beyond LARGE_READ_MEMORY
+        yield from _item_parts(con, table)
+
+
+def _item_parts(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[pd.DataFrame]:
+    pieces, rows = [], 0
+    for batch in con.sql(f"SELECT * FROM {table} ORDER BY sku").to_arrow_reader(PART_ROWS):
+        pieces.append(_as_frame(batch))
+        rows += batch.num_rows
+        if rows < PART_ROWS:
+            continue
+        frame = pd.concat(pieces, ignore_index=True)
+        last_item = (frame["sku"] == frame["sku"].iat[-1]).to_numpy()
+        if last_item.all():  # one item of more than PART_ROWS rows: keep reading
+            continue
+        yield frame[~last_item]
+        pieces, rows = [frame[last_item]], int(last_item.sum())
+    if rows:
+        yield pd.concat(pieces, ignore_index=True)
+
+
+def _as_frame(rows: pyarrow.Table | pyarrow.RecordBatch) -> pd.DataFrame:
+    """Arrow rows as pandas: text as Arrow strings (the schemas' ``TEXT``), dates as datetime64."""
+    return rows.to_pandas(date_as_object=False, types_mapper={pyarrow.string(): TEXT}.get)

@@ -30,32 +30,61 @@ import pandas as pd
 from numba import njit
 from scipy.stats import norm
 
-from optimization.backtest import daily_matrix
+from parameters import check_ranges, setting
 
 Z_95 = 1.959963984540054
 MEASURES = ("fill_rate", "cycle_service_level", "average_on_hand", "average_backorders")
 BLOCK_NODES = 4_096  # nodes whose draws for all days are made at once (whole networks)
 
 
+def daily_matrix(
+    frame: pd.DataFrame, value: str, date_column: str, keys: pd.DataFrame, days: pd.DatetimeIndex
+) -> np.ndarray:
+    """(days, nodes) matrix of ``value`` summed per (location_id, sku) and day; 0 where absent."""
+    dates = pd.to_datetime(frame[date_column])
+    inside = frame[(dates >= days[0]) & (dates <= days[-1])]
+    table = inside.assign(day=pd.to_datetime(inside[date_column])).pivot_table(
+        index="day", columns=["location_id", "sku"], values=value, aggfunc="sum", fill_value=0.0
+    )
+    columns = pd.MultiIndex.from_frame(keys[["location_id", "sku"]])
+    return table.reindex(index=days, columns=columns, fill_value=0.0).fillna(0.0).to_numpy(float)
+
+
 @dataclass(frozen=True)
 class SimulationConfig:
-    days: int = 365  # measured periods per replication
-    warmup_days: int = 56  # discarded start-up periods
-    replications: int = 200
-    batch_replications: int = 10  # replications per batch (one batch at a time per worker)
-    workers: int = 2  # batches simulated at once, in threads (the kernel releases the GIL)
-    lost_sales: bool = False
-    seed: int = 0
-    demand: str = "empirical"  # or "gaussian" (the forecast's model: checks it against itself)
-    block_days: int = 28  # bootstrap block length, whole weeks
-    history_days: int = 364  # days of history the bootstrap draws from (the latest)
+    """The Monte Carlo simulation's settings (time in days)."""
+
+    days: int = setting(365, unit="days", doc="measured days per replication", low=1)
+    warmup_days: int = setting(56, unit="days", doc="discarded start-up days", low=0)
+    replications: int = setting(200, unit="replications", doc="independent runs", low=1)
+    batch_replications: int = setting(
+        10, unit="replications", doc="replications per batch (one at a time per worker)", low=1
+    )
+    workers: int = setting(
+        2, unit="threads", doc="batches simulated at once (the kernel releases the GIL)", low=1
+    )
+    lost_sales: bool = setting(False, unit="flag", doc="unmet demand is lost (False: backordered)")
+    seed: int = setting(0, unit="seed", doc="random seed", low=0)
+    demand: str = setting(
+        "empirical",
+        unit="empirical|gaussian",
+        doc="customer demand: each node's own history bootstrapped (empirical, what is "
+        "published as achieved service) or the forecast's model (gaussian: a self-check)",
+    )
+    block_days: int = setting(
+        28, unit="days", doc="bootstrap block length, whole weeks", low=7, high=364
+    )
+    history_days: int = setting(
+        364, unit="days", doc="latest days of history the bootstrap draws from", low=7
+    )
 
     def __post_init__(self) -> None:
+        check_ranges(self)
         if self.demand not in ("empirical", "gaussian"):
             raise ValueError(
                 f"SimulationConfig.demand must be empirical|gaussian, got {self.demand!r}"
             )
-        if self.block_days < 7 or self.block_days % 7:
+        if self.block_days % 7:
             raise ValueError("SimulationConfig.block_days must be a positive multiple of 7")
 
 

@@ -1,0 +1,55 @@
+"""Settings written once: a domain dataclass declares each setting's default, unit and allowed
+range with ``setting``; ``check_ranges`` enforces the ranges when the dataclass is built, and the
+orchestration layer derives its run configuration from the same fields (never a copy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    unit: str,
+    doc: str,
+    low: float | None = None,
+    high: float | None = None,
+    default_factory: Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field carrying its unit, a one-line meaning and its closed range
+    [low, high] (None: open on that side; checked on numbers only, None values pass)."""
+    metadata = {"unit": unit, "doc": doc, "low": low, "high": high}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def describe(field: dataclasses.Field) -> str:
+    """The field's meaning, unit and range in one line (for run-config descriptions)."""
+    meta = field.metadata
+    if "doc" not in meta:
+        return ""
+    bounds = ""
+    if meta["low"] is not None or meta["high"] is not None:
+        low = "-inf" if meta["low"] is None else f"{meta['low']:g}"
+        high = "inf" if meta["high"] is None else f"{meta['high']:g}"
+        bounds = f", in [{low}, {high}]"
+    return f"{meta['doc']} ({meta['unit']}{bounds})"
+
+
+def check_ranges(settings: Any) -> None:
+    """ValueError naming the dataclass, the field, its value and range for the first setting
+    outside its range."""
+    for field in dataclasses.fields(settings):
+        low, high = field.metadata.get("low"), field.metadata.get("high")
+        value = getattr(settings, field.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(
+                f"{type(settings).__name__}.{field.name} = {value!r} is outside its range "
+                f"[{'-inf' if low is None else low}, {'inf' if high is None else high}] "
+                f"({field.metadata['unit']})"
+            )

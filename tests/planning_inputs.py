@@ -1,0 +1,58 @@
+"""A small hand-built planning problem the optimizer, scenario and report tests share: one
+item, supplier -> plant -> DC -> two stores."""
+
+import math
+
+import pandas as pd
+
+from optimization.targets import PlanningInputs
+
+
+def lane_frames(types: dict, lanes: list) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Item A's network and lane lead times from (source, destination, mean days, sd days)."""
+    network = pd.DataFrame(
+        [("A", s, types[s], d, types[d], 0.0) for s, d, _, _ in lanes],
+        columns=[
+            "sku",
+            "source_location_id",
+            "source_location_type",
+            "destination_location_id",
+            "destination_location_type",
+            "transfer_cost",
+        ],
+    )
+    lead = pd.DataFrame(
+        [(s, d, float(t), float(v)) for s, d, t, v in lanes],
+        columns=[
+            "source_location_id",
+            "destination_location_id",
+            "lead_time_mean_days",
+            "lead_time_stddev_days",
+        ],
+    )
+    return network, lead
+
+
+def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
+    types = {"SUP": "SUPPLIER", "PLT": "PLANT", "DC": "DC", "ST1": "STORE", "ST2": "STORE"}
+    lanes = [("SUP", "PLT", 14), ("PLT", "DC", 3), ("DC", "ST1", 1), ("DC", "ST2", 2)]
+    network, lead = lane_frames(types, [(s, d, t, lead_time_sd) for s, d, t in lanes])
+    echelon = {
+        "ST1": (mu, sigma),
+        "ST2": (mu, sigma),
+        "DC": (2 * mu, sigma * math.sqrt(2)),
+        "PLT": (2 * mu, sigma * math.sqrt(2)),
+    }
+    ltd = pd.DataFrame(
+        [
+            (loc, "A", p, m * p, s * math.sqrt(p))
+            for loc, (m, s) in echelon.items()
+            for p in range(1, 31)
+        ],
+        columns=["location_id", "sku", "periods", "mean", "sd"],
+    )
+    items = pd.DataFrame({"sku": ["A"], "unit_cost": [36.5], "lot_size": [lot], "moq": [moq]})
+    customers = pd.DataFrame(
+        {"location_id": ["ST1", "ST2"], "sku": ["A", "A"], "item_class": ["A", "A"]}
+    )
+    return PlanningInputs(network, lead, items, ltd, customers, policy)
