@@ -42,15 +42,10 @@ import pandas as pd
 from scipy.stats import norm
 
 from distributions.counts import count_quantile_at
-from forecasting.engine import (
-    ForecastConfig,
-    backtest,
-    choose_models,
-    count_valued,
-    error_correlation,
-    forecast,
-    lead_time_demand,
-)
+from forecasting.calibration import count_valued
+from forecasting.config import ForecastConfig
+from forecasting.engine import backtest, choose_models, forecast
+from forecasting.lead_time import error_correlation, lead_time_demand
 from forecasting.models import classify
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
 

@@ -256,15 +256,15 @@ class _StatsforecastTimer:
     """Wraps the engine's one statsforecast entry point to add up the seconds spent inside it."""
 
     def __init__(self) -> None:
-        import forecasting.engine as engine
+        import forecasting.running as running
 
         self.engine, self.inner, self.seconds, self.calls = (
-            engine,
-            engine._run_statsforecast,
+            running,
+            running._run_statsforecast,
             0.0,
             0,
         )
-        engine._run_statsforecast = self
+        running._run_statsforecast = self
 
     def __call__(self, *args, **kwargs):
         started = time.perf_counter()

@@ -70,7 +70,7 @@ class GlobalQuantileGBM:
         """statsforecast's ``cross_validation`` layout (unique_id, ds, cutoff, y, model, lo/hi
         per level) for ``n_windows`` origins ``horizon`` apart, each trained only on what was
         known at its cutoff. ``freq``: the buckets' statsforecast frequency ('D', 'W-<day>'
-        or 'MS', as the engine's ``_freq`` gives it)."""
+        or 'MS', as ``forecasting.running.statsforecast_freq`` gives it)."""
         history = _History.of(df, self.season_length, freq)
         frames = []
         for window in range(n_windows):

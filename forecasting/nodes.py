@@ -9,6 +9,7 @@ is below the sum of theirs, and the model sees that directly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
@@ -17,17 +18,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from forecasting.engine import (
-    ForecastConfig,
-    accuracy,
-    backtest,
-    choose_models,
-    count_valued,
-    error_correlation,
-    forecast,
-    lead_time_demand,
-    series_scale,
-)
+from forecasting.calibration import count_valued
+from forecasting.config import ForecastConfig
+from forecasting.engine import backtest, choose_models, forecast
+from forecasting.lead_time import error_correlation, lead_time_demand
+from forecasting.metrics import accuracy, series_scale
+from forecasting.selection import Selection, selection_settings
 
 SEP = "|"
 
@@ -44,6 +40,8 @@ class NodeForecasts:
     accuracy: pd.DataFrame
     models: pd.DataFrame
     error_correlation: pd.DataFrame
+    selection: Selection  # what the next run may reuse
+    reused_selection: bool  # this run reused a previous selection (nothing back-tested)
 
 
 def served_customers(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -> pd.DataFrame:
@@ -147,22 +145,45 @@ def forecast_nodes(
     item_network: pd.DataFrame,
     customer_nodes: pd.DataFrame,
     config: ForecastConfig = ForecastConfig(),
+    previous: Selection | None = None,
 ) -> NodeForecasts:
     """Back-test, choose and forecast every node's (echelon) demand from customer demand per
-    bucket of ``config.bucket_days`` (``bucket_demand``); lead-time demand in days."""
+    bucket of ``config.bucket_days`` (``bucket_demand``); lead-time demand in days. With a
+    ``previous`` selection still fresh (``Selection.is_fresh``), its choice, calibration and
+    error correlation are reused and nothing is back-tested."""
     served = served_customers(item_network, customer_nodes)
     series = echelon_series(customer_buckets, served)
-    tested = backtest(series, config)
-    chosen = choose_models(series, tested.scores)
-    fc = forecast(series, chosen, config, tested.calibration)
-    errors = tested.errors(chosen)
-    del tested
-    correlation = error_correlation(errors, chosen, config.horizon)
+    last_bucket = pd.Timestamp(series["ds"].max()) if len(series) else pd.NaT
+    if previous is not None and len(series) and previous.is_fresh(last_bucket, config):
+        chosen = previous.carried_over(series)
+        selection = dataclasses.replace(
+            previous,
+            models=chosen[["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]],
+        )
+        reused = True
+    else:
+        tested = backtest(series, config)
+        chosen = choose_models(series, tested.scores)
+        errors = tested.errors(chosen)
+        calibration = tested.calibration
+        del tested
+        selection = Selection(
+            models=chosen[["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]],
+            calibration=calibration,
+            error_correlation=error_correlation(errors, chosen, config.horizon),
+            accuracy=accuracy(errors, chosen, series_scale(series)),
+            selected_on=last_bucket,
+            settings=selection_settings(config),
+        )
+        reused = False
+    fc = forecast(series, chosen, config, selection.calibration)
+    correlation = selection.error_correlation
     ltd = lead_time_demand(fc, chosen, correlation, config.bucket_days)
     ltd["count_valued"] = (
         count_valued(series, config).reindex(ltd["unique_id"].to_numpy()).to_numpy(bool)
     )
-    acc = accuracy(errors, chosen, series_scale(series))
+    acc = selection.accuracy
+    acc = acc[acc["unique_id"].isin(chosen["unique_id"])] if len(acc) else acc
 
     def split(frame: pd.DataFrame) -> pd.DataFrame:
         code, ids = pd.factorize(frame["unique_id"])  # split each distinct id once
@@ -171,9 +192,9 @@ def forecast_nodes(
             location_id=parts[code, 0], sku=parts[code, 1]
         )
 
-    models = split(chosen)
+    models = split(chosen).assign(selected_on=selection.selected_on)
     acc = acc if not acc.empty else acc.assign(unique_id=pd.Series(dtype=str))
-    return NodeForecasts(split(fc), split(ltd), split(acc), models, correlation)
+    return NodeForecasts(split(fc), split(ltd), split(acc), models, correlation, selection, reused)
 
 
 def pooled_variance_check(ltd: pd.DataFrame, served: pd.DataFrame, periods: int) -> pd.DataFrame:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import duckdb
-import networkx as nx
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
 from pandera.errors import SchemaErrors
 
+from extracts.validate import lane_cycles
 from marts.reads import large_read
 
 TEXT = pd.StringDtype("pyarrow")  # ids as read from the marts: Arrow strings, checked by dtype
@@ -53,21 +53,6 @@ MART_SCHEMAS: dict[str, pa.DataFrameSchema] = {
 }
 
 
-def item_network_cycles(network: pd.DataFrame) -> list[str]:
-    """Items whose lane graph has a cycle, each with the cycle as 'A -> B -> A'."""
-    found = []
-    for sku, lanes in network.groupby("sku", sort=True):
-        graph = nx.DiGraph(
-            list(zip(lanes["source_location_id"], lanes["destination_location_id"], strict=True))
-        )
-        try:
-            cycle = nx.find_cycle(graph)
-        except nx.NetworkXNoCycle:
-            continue
-        found.append(f"{sku}: {' -> '.join([e[0] for e in cycle] + [cycle[0][0]])}")
-    return found
-
-
 def check_mart(name: str, frame: pd.DataFrame) -> list[str]:
     """Failures of one mart as readable lines (empty when the mart passes)."""
     failures: list[str] = []
@@ -82,7 +67,10 @@ def check_mart(name: str, frame: pd.DataFrame) -> list[str]:
                 for c in cases.itertuples(index=False)
             ]
     if name == "fct_item_network":
-        failures += [f"{name}: lane cycle for item {c}" for c in item_network_cycles(frame)]
+        failures += [
+            f"{name}: lane cycle for item {item}: {' -> '.join(path)}"
+            for item, *path in lane_cycles(frame)
+        ]
     return failures
 
 

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 import duckdb
 import pandas as pd
 
-from forecasting.nodes import whole_buckets
+from forecasting.nodes import SEP, whole_buckets
+from forecasting.selection import Selection
 from optimization.targets import PlanningInputs
 from simulation.monte_carlo import DemandHistory
 
@@ -170,3 +171,35 @@ def simulation_inputs(con: duckdb.DuckDBPyConnection, history_days: int) -> dict
         "lead_time_observations": lead_time_observations(con),
         "demand_history": demand_history(con, history_days),
     }
+
+
+def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:
+    """The model selection the last forecast run stored (``forecast.forecast_models``,
+    ``forecast_calibration``, ``error_correlation``, ``forecast_accuracy``); None before the
+    first run or when a table is missing."""
+    tables = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'forecast'"
+        ).fetchall()
+    }
+    needed = {"forecast_models", "forecast_calibration", "error_correlation", "forecast_accuracy"}
+    if not needed <= tables:
+        return None
+    calibration = read_table(con, "forecast", "forecast_calibration")
+    if calibration.empty:
+        return None
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        unique_id = frame["location_id"].astype(str) + SEP + frame["sku"].astype(str)
+        return frame.drop(columns=["location_id", "sku", "run_date"]).assign(unique_id=unique_id)
+
+    models = keyed(read_table(con, "forecast", "forecast_models"))
+    return Selection(
+        models=models[["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]],
+        calibration=Selection.calibration_from(calibration),
+        error_correlation=read_table(con, "forecast", "error_correlation").drop(columns="run_date"),
+        accuracy=keyed(read_table(con, "forecast", "forecast_accuracy")),
+        selected_on=pd.Timestamp(calibration["selected_on"].iloc[0]),
+        settings=str(calibration["settings"].iloc[0]),
+    )

@@ -26,15 +26,6 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-# What-ifs the demo plans beside the base plan (run configuration of scenario/scenario_plans).
-DEMO_SCENARIOS = [
-    {"name": "supplier_7_days_late", "lead_time_extra_days": 7.0, "lead_time_source": "SUP-01"},
-    {"name": "north_demand_plus_20pct", "demand_change": 0.2, "demand_region": "NORTH"},
-    {"name": "service_98pct", "service_level": 0.98},
-    {"name": "close_dc_03", "closed_location": "DC-03", "reroute_to": "DC-02"},
-]
-
-
 def run_range(
     first: str,
     last: str,
@@ -42,7 +33,7 @@ def run_range(
     scenarios: list[dict] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset for partitions first..last in one run (single-run backfill),
-    with the given what-if scenarios."""
+    with the what-if scenarios of config/scenarios.yaml and ``scenarios`` (run configuration)."""
     from orchestration.definitions import defs
 
     job = defs.resolve_job_def("daily_refresh")
@@ -172,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     first, last = days[0].isoformat(), days[-1].isoformat()
     print(f"running daily_refresh over {first} .. {last} ...")
     instance = dg.DagsterInstance.get()
-    result = run_range(first, last, instance=instance, scenarios=DEMO_SCENARIOS)
+    result = run_range(first, last, instance=instance)
     elapsed = time.perf_counter() - started
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     passed = sum(1 for e in checks if e.event_specific_data.passed)

@@ -3,6 +3,7 @@
 MEIO_LANDING    landing folder with one ``YYYY-MM-DD`` folder per extract day (default data/landing)
 MEIO_WAREHOUSE  DuckDB warehouse file written by ingest, dbt and the Python assets
 MEIO_SERVING    folder of the published copy that BI reads (default data/serving)
+MEIO_SCENARIOS  YAML of the what-if scenarios every run plans (default config/scenarios.yaml)
 MEIO_DUCKDB_MEMORY  memory DuckDB may use in the pipeline's connections and dbt before it
                 spills to disk (default 4GB; DuckDB's own default is 80% of the machine)
 """
@@ -35,6 +36,10 @@ def warehouse_path() -> Path:
 
 def serving_path() -> Path:
     return _path("MEIO_SERVING", "data/serving")
+
+
+def scenarios_path() -> Path:
+    return _path("MEIO_SCENARIOS", "config/scenarios.yaml")
 
 
 def duckdb_memory_limit() -> str:

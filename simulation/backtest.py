@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from forecasting.engine import ForecastConfig
+from forecasting.config import ForecastConfig
 from forecasting.nodes import forecast_nodes
 from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
 from simulation.monte_carlo import (

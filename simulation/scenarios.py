@@ -14,10 +14,12 @@ A scenario changes copies of the inputs, never the inputs themselves. Changes (a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from optimization.service import SERVICE_LEVEL_RANGE
 from optimization.targets import SUPPLIER, PlanningInputs
@@ -70,6 +72,44 @@ class Scenario:
             raise ValueError(f"scenario {self.name}: {reason}") from None
         if (self.closed_location is None) != (self.reroute_to is None):
             raise ValueError(f"scenario {self.name}: closed_location needs reroute_to, and back")
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    """The scenarios of a YAML file (``scenarios:`` a list of Scenario fields; an absent file:
+    none). Errors name the file, the entry and the field."""
+    if not path.exists():
+        return []
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as reason:
+        raise ValueError(f"{path}: not valid YAML: {reason}") from None
+    entries = document.get("scenarios") if isinstance(document, dict) else None
+    if entries is None or not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a top-level 'scenarios:' list")
+    known = {f.name for f in fields(Scenario)}
+    scenarios = []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}, scenario {number}"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}: expected a mapping of fields, got {entry!r}")
+        unknown = sorted(set(entry) - known)
+        if unknown:
+            raise ValueError(f"{where}: unknown field(s) {unknown}; fields are {sorted(known)}")
+        try:
+            scenarios.append(Scenario(**entry))
+        except (TypeError, ValueError) as reason:
+            raise ValueError(f"{where}: {reason}") from None
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: scenario names must be unique, got {names}")
+    return scenarios
+
+
+def merge_scenarios(base: list[Scenario], extra: list[Scenario]) -> list[Scenario]:
+    """``base`` with each of ``extra`` added, or replacing the one of the same name."""
+    merged = {s.name: s for s in base}
+    merged.update({s.name: s for s in extra})
+    return list(merged.values())
 
 
 def apply_scenario(

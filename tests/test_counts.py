@@ -5,7 +5,8 @@ import pandas as pd
 from scipy.stats import nbinom, poisson
 
 from distributions.counts import count_quantiles
-from forecasting.engine import QCOLS, QUANTILES, ForecastConfig, backtest, choose_models, forecast
+from forecasting.config import QCOLS, QUANTILES, ForecastConfig
+from forecasting.engine import backtest, choose_models, forecast
 
 PROBABILITIES = np.asarray(QUANTILES)
 

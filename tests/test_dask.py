@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasting.engine import QCOLS, ForecastConfig, backtest, choose_models, forecast
+from forecasting.config import QCOLS, ForecastConfig
+from forecasting.engine import backtest, choose_models, forecast
 
 distributed = pytest.importorskip("distributed")
 

@@ -9,14 +9,9 @@ import pandas as pd
 import pytest
 
 from forecasting import engine
-from forecasting.engine import (
-    QCOLS,
-    ForecastConfig,
-    backtest,
-    choose_models,
-    forecast,
-    lead_time_demand,
-)
+from forecasting.config import QCOLS, ForecastConfig
+from forecasting.engine import backtest, choose_models, forecast
+from forecasting.lead_time import lead_time_demand
 from forecasting.models import classify
 from forecasting.nodes import (
     bucket_demand,
@@ -289,7 +284,7 @@ def test_only_trusted_models_roll_forward_between_origins(series):
 
 
 def test_recent_dispersion_is_the_variance_to_mean_ratio_of_the_last_buckets():
-    from forecasting.engine import recent_dispersion
+    from forecasting.calibration import recent_dispersion
 
     df = pd.DataFrame(
         {
@@ -304,3 +299,97 @@ def test_recent_dispersion_is_the_variance_to_mean_ratio_of_the_last_buckets():
     assert out[0] == 1.0  # one bucket: Poisson
     assert out[1] == pytest.approx(np.var([0.0, 4.0], ddof=1) / 2.0)
     assert (out[5:] == 1.0).all()  # under-dispersed: floored at a Poisson's
+
+
+def _three_stores(days: int, seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2025-01-01", periods=days, freq="D")
+    stores = ["S1", "S2", "S3"]
+    daily = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "location_id": s,
+                    "sku": "A",
+                    "demand_date": dates,
+                    "demand_qty": rng.poisson(rate, days).astype(float),
+                }
+            )
+            for s, rate in zip(stores, (6, 0.3, 2), strict=True)
+        ]
+    )
+    network = pd.DataFrame(
+        {"sku": "A", "source_location_id": ["DC"] * 3, "destination_location_id": stores}
+    )
+    return daily, network
+
+
+def test_a_fresh_selection_is_reused_without_backtesting_and_a_stale_one_is_not(monkeypatch):
+    import forecasting.nodes as nodes
+
+    daily, network = _three_stores(7 * 60)
+    customers = daily[["location_id", "sku"]].drop_duplicates()
+    first = forecast_nodes(bucket_demand(daily, 7), network, customers, CONFIG)
+    assert not first.reused_selection
+
+    def no_backtest(*args, **kwargs):
+        raise AssertionError("a fresh selection must not be back-tested again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(nodes, "backtest", no_backtest)
+        # the same data: the same choice, calibration and forecasts as the selecting run
+        same = forecast_nodes(bucket_demand(daily, 7), network, customers, CONFIG, first.selection)
+        assert same.reused_selection
+        pd.testing.assert_frame_equal(same.forecasts, first.forecasts)
+        pd.testing.assert_frame_equal(same.lead_time_demand, first.lead_time_demand)
+        # three days on (buckets end on the last day): still fresh, refit on the new data
+        later, _ = _three_stores(7 * 60 + 3)
+        moved = forecast_nodes(bucket_demand(later, 7), network, customers, CONFIG, first.selection)
+        assert moved.reused_selection
+        assert (moved.models.set_index(["location_id", "sku"])["model"]).equals(
+            first.models.set_index(["location_id", "sku"])["model"]
+        )
+        assert not moved.forecasts["mean"].equals(first.forecasts["mean"])
+    # seven days on (the cadence), or other settings: selected again
+    week, _ = _three_stores(7 * 60 + 7)
+    stale = forecast_nodes(bucket_demand(week, 7), network, customers, CONFIG, first.selection)
+    assert not stale.reused_selection
+    other = replace(CONFIG, horizon=3)
+    assert not forecast_nodes(
+        bucket_demand(daily, 7), network, customers, other, first.selection
+    ).reused_selection
+
+
+def test_a_series_new_or_of_another_class_since_the_selection_takes_its_class_model():
+    from forecasting.selection import Selection
+
+    weeks = pd.date_range("2025-01-05", periods=40, freq="W-SUN")
+    series = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["kept", "changed", "new"], len(weeks)),
+            "ds": np.tile(weeks, 3),
+            "y": np.concatenate([np.full(40, 9.0), np.full(40, 7.0), np.full(40, 5.0)]),
+        }
+    )
+    selection = Selection(
+        models=pd.DataFrame(
+            {
+                "unique_id": ["kept", "changed", "other1", "other2"],
+                "demand_class": ["smooth", "intermittent", "smooth", "smooth"],
+                "model": ["AutoETS", "CrostonSBA", "AutoTheta", "AutoTheta"],
+                "scaled_pinball": [0.1, 0.2, 0.3, 0.3],
+                "selected_by": "backtest",
+            }
+        ),
+        calibration={},
+        error_correlation=pd.DataFrame(),
+        accuracy=pd.DataFrame(),
+        selected_on=weeks[-1],
+        settings="",
+    )
+    chosen = selection.carried_over(series).set_index("unique_id")
+    assert chosen.loc["kept", "model"] == "AutoETS"
+    assert chosen.loc["kept", "selected_by"] == "backtest"
+    for uid in ("changed", "new"):  # both smooth now: smooth's most chosen model
+        assert chosen.loc[uid, "model"] == "AutoTheta"
+        assert chosen.loc[uid, "selected_by"].startswith("class's most chosen model")

@@ -6,7 +6,7 @@ import pytest
 from statsforecast import StatsForecast
 from statsforecast.models import HistoricAverage
 
-from forecasting.engine import LEVELS
+from forecasting.config import LEVELS
 from forecasting.global_model import GLOBAL_MODEL, GlobalQuantileGBM
 
 HORIZON = 4

@@ -230,16 +230,21 @@ def test_sensor_leaves_a_folder_dated_ahead_of_the_partitions_for_when_its_day_c
     assert [r.partition_key for r in requests] == [ahead]
 
 
-def test_scenarios_are_written_beside_the_base_plan_never_over_it(built):
+def test_scenarios_are_written_beside_the_base_plan_never_over_it(built, tmp_path, monkeypatch):
     from orchestration.defs.scenarios import scenario_plans
     from orchestration.lib.resources import build_resources
 
     base_tables = fingerprints(WAREHOUSE, "optimization", ["inventory_targets", "item_summary"])
     base_tables |= fingerprints(WAREHOUSE, "simulation", ["service_simulation"])
-    scenarios = [
-        {"name": "supplier_late", "lead_time_extra_days": 5.0},
-        {"name": "service_98", "service_level": 0.98},
-    ]
+    # versioned scenarios from the file every run reads; the run configuration replaces one
+    versioned = tmp_path / "scenarios.yaml"
+    versioned.write_text(
+        "scenarios:\n"
+        "  - {name: supplier_late, lead_time_extra_days: 5.0}\n"
+        "  - {name: service_98, service_level: 0.97}\n"
+    )
+    monkeypatch.setenv("MEIO_SCENARIOS", str(versioned))
+    scenarios = [{"name": "service_98", "service_level": 0.98}]
     result = dg.materialize(
         [scenario_plans],
         partition_key=built[-1].isoformat(),
@@ -271,9 +276,14 @@ def test_scenarios_are_written_beside_the_base_plan_never_over_it(built):
         base_scenarios = con.execute(
             "SELECT DISTINCT scenario FROM optimization.inventory_targets"
         ).fetchall()
+        service_98 = con.execute(
+            "SELECT DISTINCT service_level FROM scenario.scenario_targets "
+            "WHERE scenario = 'service_98' AND is_customer_facing"
+        ).fetchall()
     finally:
         con.close()
     assert [r[0] for r in summary] == ["base", "service_98", "supplier_late"]
+    assert service_98 == [(0.98,)]  # the run's 0.98 replaced the file's 0.97
     assert all(r[1] > 0 for r in summary[1:])  # both cost more safety stock than the base
     assert all(0.5 < r[2] <= 1 for r in summary)
     assert keyed == [("service_98",), ("supplier_late",)]

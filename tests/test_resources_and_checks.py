@@ -41,3 +41,20 @@ def test_mart_checked_in_parts_sees_every_row_and_each_items_duplicates(monkeypa
     assert sum(len(s) for s in skus) == len(set().union(*skus))  # an item in one part only
     failures = [f for p in parts for f in check_mart("fct_customer_demand_daily", p)]
     assert failures  # the repeated (location, item, day) is found within its item's part
+
+
+def test_item_network_mart_with_a_lane_cycle_fails_naming_the_item_and_the_cycle():
+    text = pd.StringDtype("pyarrow")
+    network = pd.DataFrame(
+        {
+            "sku": ["A", "A", "A", "B", "B"],
+            "source_location_id": ["PLT", "DC1", "DC2", "PLT", "DC1"],
+            "destination_location_id": ["DC1", "DC2", "DC1", "DC1", "ST1"],
+            "source_location_type": ["PLANT", "DC", "DC", "PLANT", "DC"],
+            "destination_location_type": ["DC", "DC", "DC", "DC", "STORE"],
+            "transit_days": [2.0, 1.0, 1.0, 2.0, 1.0],
+        }
+    ).astype({c: text for c in ["sku", "source_location_type", "destination_location_type"]})
+    failures = check_mart("fct_item_network", network)
+    assert failures == ["fct_item_network: lane cycle for item A: DC1 -> DC2 -> DC1"]
+    assert check_mart("fct_item_network", network[network["sku"] == "B"]) == []

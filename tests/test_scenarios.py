@@ -1,11 +1,19 @@
 """What-if scenarios change copies of the planning inputs in the intended direction."""
 
+import re
+
 import pandas as pd
 import pytest
 from planning_inputs import inputs
 
 from optimization.targets import plan_targets
-from simulation.scenarios import Scenario, apply_scenario, scenario_summary
+from simulation.scenarios import (
+    Scenario,
+    apply_scenario,
+    load_scenarios,
+    merge_scenarios,
+    scenario_summary,
+)
 
 LOCATIONS = pd.DataFrame(
     {
@@ -144,3 +152,36 @@ def test_a_scenario_shifts_the_observed_lead_times_of_the_lanes_it_moves():
     assert ("DC", "ST") not in set(
         zip(out.source_location_id, out.destination_location_id, strict=True)
     )
+
+
+def test_scenarios_file_loads_and_bad_entries_name_file_entry_and_field(tmp_path):
+
+    path = tmp_path / "scenarios.yaml"
+    assert load_scenarios(path) == []  # no file: no scenarios
+    path.write_text(
+        "scenarios:\n"
+        "  - {name: late, lead_time_extra_days: 7, lead_time_source: SUP-01}\n"
+        "  - {name: service_98pct, service_level: 0.98}\n"
+    )
+    late, service = load_scenarios(path)
+    assert late == Scenario(name="late", lead_time_extra_days=7.0, lead_time_source="SUP-01")
+    assert service.service_level == 0.98
+    merged = merge_scenarios([late, service], [Scenario(name="late", lead_time_extra_days=3.0)])
+    assert [(s.name, s.lead_time_extra_days) for s in merged] == [
+        ("late", 3.0),
+        ("service_98pct", 0.0),
+    ]
+    for text, message in [
+        ("scenarios:\n  - {name: a, lead_time_extra_dayz: 7}\n", "scenario 1: unknown field"),
+        (
+            "scenarios:\n  - {name: a}\n  - {name: b, service_level: 1.5}\n",
+            "scenario 2: scenario b: Scenario.service_level = 1.5 is outside its range",
+        ),
+        ("scenarios:\n  - {name: a}\n  - {name: a}\n", "scenario names must be unique"),
+        ("scenarios: {name: a}\n", "expected a top-level 'scenarios:' list"),
+        ("scenarios: [\n", "not valid YAML"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(ValueError, match=re.escape(message)) as raised:
+            load_scenarios(path)
+        assert str(path) in str(raised.value)

@@ -185,10 +185,17 @@ def test_results_do_not_depend_on_how_many_threads_ran_the_batches():
         [-1, 0, 0], [300, 120, 90], [5, 2, 3], [False, True, True], [0, 20, 15], [0, 6, 5]
     )
     config = dict(days=200, replications=60, batch_replications=25, seed=7)
-    one = simulate(nodes, SimulationConfig(workers=1, demand="gaussian", **config))
-    two = simulate(nodes, SimulationConfig(workers=2, demand="gaussian", **config))
+    fixed = dict(demand="gaussian", target_half_width=None)
+    one = simulate(nodes, SimulationConfig(workers=1, **fixed, **config))
+    two = simulate(nodes, SimulationConfig(workers=2, **fixed, **config))
     assert one.equals(two)
     assert (one["replications"] == 60).all()
+    # an adaptive run stops at the same replication whatever the threads
+    adaptive = dict(days=200, replications=200, batch_replications=5, seed=7, demand="gaussian")
+    groups = np.array(["", "a", "b"], dtype=object)
+    one = simulate(nodes, SimulationConfig(workers=1, **adaptive), groups=groups)
+    three = simulate(nodes, SimulationConfig(workers=3, **adaptive), groups=groups)
+    assert one.equals(three)
 
 
 def test_lead_times_follow_each_lanes_rounded_normal_distribution():
@@ -306,3 +313,30 @@ def test_demand_history_keeps_the_last_days_per_node_and_aligns_to_a_plan():
     assert aligned.tolist() == [[0, 0, 1], [5, 0, 0], [0, 0, 2]]  # days x plan rows
     doubled = history.scaled(pd.Series({("A", "S1"): 2.0})).aligned(targets)
     assert doubled[:, 2].tolist() == [2, 0, 4] and doubled[:, 0].tolist() == [0, 5, 0]
+
+
+def test_adaptive_replications_stop_at_the_target_interval_and_repeat_a_fixed_run():
+    mean, sd, lead = 20.0, 8.0, 3
+    base = mean * lead + 1.2816 * sd * np.sqrt(lead)
+    nodes = _nodes([-1, 0, 0], [200, base, base], [5, lead, lead], [False, True, True],
+                   [0, mean, mean], [0, sd, sd])  # fmt: skip
+    fixed = dict(days=120, warmup_days=14, seed=4, demand="gaussian", batch_replications=5)
+    groups = np.array(["", "fast", "slow"], dtype=object)
+
+    def run(target: float, most: int = 100):
+        config = SimulationConfig(
+            replications=most, target_half_width=target, min_replications=20, **fixed
+        )
+        return simulate(nodes, config, groups=groups)
+
+    loose, middle, tight = run(0.2), run(0.02), run(0.001, most=60)
+    assert loose["replications"].iloc[0] == 20  # wide target: the first round is enough
+    assert 20 < middle["replications"].iloc[0] < 100  # more rounds, short of the maximum
+    assert tight["replications"].iloc[0] == 60  # out of reach: the maximum
+    # the replications an adaptive run made are those of a fixed run of that many
+    reps = int(middle["replications"].iloc[0])
+    same = simulate(nodes, SimulationConfig(replications=reps, **fixed))
+    np.testing.assert_allclose(
+        middle["cycle_service_level"].to_numpy(float)[1:],
+        same["cycle_service_level"].to_numpy(float)[1:],
+    )

@@ -5,7 +5,12 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from forecasting.nodes import forecast_nodes
-from marts.reads import customer_nodes, read_customer_buckets, read_table
+from marts.reads import (
+    customer_nodes,
+    read_customer_buckets,
+    read_forecast_selection,
+    read_table,
+)
 from orchestration.lib.keys import mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import ForecastRunConfig
@@ -30,8 +35,18 @@ def node_forecasts(
         buckets = read_customer_buckets(con, settings.bucket_days)
         customers = customer_nodes(con)
         network = read_table(con, "marts", "fct_item_network")
-    result = forecast_nodes(buckets, network, customers, settings)
+        previous = read_forecast_selection(con)
+    result = forecast_nodes(buckets, network, customers, settings, previous)
+    made_on = pd.Timestamp(result.selection.selected_on).date()
+    selection_note = (
+        f"reused the selection made on data to {made_on} (cadence "
+        f"{settings.selection_cadence_days} days): chosen models refit, nothing back-tested"
+        if result.reused_selection
+        else f"new selection: every candidate back-tested on data to {made_on}"
+    )
+    context.log.info(selection_note)
     tables = {
+        "forecast_calibration": result.selection.calibration_frame(),
         "node_forecasts": result.forecasts,
         "lead_time_demand": result.lead_time_demand,
         "forecast_accuracy": result.accuracy,
@@ -56,6 +71,7 @@ def node_forecasts(
     return dg.MaterializeResult(
         metadata={
             "series": len(result.models),
+            "model_selection": selection_note,
             "fan_chart": dg.MetadataValue.md(
                 _fan_chart(buckets, result.forecasts, settings.bucket_days)
             ),

@@ -15,17 +15,23 @@ from orchestration.lib.keys import INVENTORY_TARGETS, SERVICE_SIMULATION, mart_k
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig, ScenarioConfig, SimulationRunConfig
 from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
+from orchestration.settings import scenarios_path
 from simulation.monte_carlo import simulate_plan
 from simulation.scenarios import (
     apply_scenario,
     demand_change,
+    load_scenarios,
+    merge_scenarios,
     scenario_summary,
     shifted_observations,
 )
 
 
 class ScenarioRunConfig(dg.Config):
+    # added to the scenarios file's (MEIO_SCENARIOS, config/scenarios.yaml), or replacing the
+    # one of the same name, for this run
     scenarios: list[ScenarioConfig] = []
+    use_file: bool = True  # False: plan only this run's scenarios
     simulation: SimulationRunConfig = SimulationRunConfig(replications=50)  # per scenario
     planning: OptimizeRunConfig = OptimizeRunConfig()  # the optimizer's settings for scenarios
 
@@ -33,17 +39,26 @@ class ScenarioRunConfig(dg.Config):
 @daily_asset(
     key=["scenario", "scenario_plans"],
     deps=[INVENTORY_TARGETS, SERVICE_SIMULATION, mart_key("dim_locations")],
-    description="What-if scenarios from run configuration, re-planned and simulated beside the base plan (never over it).",
+    description="What-if scenarios (config/scenarios.yaml, and the run configuration's), re-planned and simulated beside the base plan (never over it).",
 )
 def scenario_plans(
     context: dg.AssetExecutionContext,
     config: ScenarioRunConfig,
     warehouse: DuckDBResource,
 ) -> dg.MaterializeResult:
-    scenarios = [s.settings() for s in config.scenarios]
-    names = [s.name for s in scenarios]
+    extra = [s.settings() for s in config.scenarios]
+    names = [s.name for s in extra]
     if len(set(names)) != len(names):
         raise dg.Failure(f"scenario names must be unique, got {names}")
+    try:
+        versioned = load_scenarios(scenarios_path()) if config.use_file else []
+    except ValueError as reason:
+        raise dg.Failure(str(reason)) from None
+    scenarios = merge_scenarios(versioned, extra)
+    context.log.info(
+        f"{len(scenarios)} scenarios: {len(versioned)} from {scenarios_path()}, "
+        f"{len(extra)} from the run configuration"
+    )
     simulation = config.simulation.settings()
     with warehouse.get_connection() as con:
         inputs = read_planning_inputs(con)

@@ -89,7 +89,9 @@ def service_simulation(
     return dg.MaterializeResult(
         metadata={
             "rows": counts["service_simulation"],
-            "replications": settings.replications,
+            # adaptive: as many as the target interval needed, at most settings.replications
+            "replications": int(results["replications"].max()),
+            "target_half_width": settings.target_half_width,
             "achieved_cycle_service": dg.MetadataValue.float(achieved),
             "calibration": dg.MetadataValue.md(markdown_table(shown, ".4f")),
             "calibration_picture": dg.MetadataValue.md(pictures.as_markdown(picture, "service")),

@@ -14,7 +14,7 @@ import typing
 import dagster as dg
 import pydantic
 
-from forecasting.engine import ForecastConfig
+from forecasting.config import ForecastConfig
 from optimization.targets import PlanningConfig
 from parameters import describe
 from simulation.monte_carlo import SimulationConfig
