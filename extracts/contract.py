@@ -13,6 +13,15 @@ from typing import Literal
 ColumnKind = Literal["id", "text", "number", "integer", "date", "category"]
 
 LOCATION_TYPES = ("SUPPLIER", "PLANT", "DC", "STORE")
+# The plausible window of every date in an extract, in days around the extract day: older
+# dates are typing errors (0001-01-01 made the demand mart span 2,025 years), later ones
+# beyond what a promised date can be. Transaction dates (``Extract.date_column``) may not be
+# after the extract day at all.
+DATE_WINDOW_PAST_DAYS = 3_660  # ten years
+DATE_WINDOW_FUTURE_DAYS = 730
+# Whole-number columns become INTEGER in staging: a larger value would fail dbt's cast.
+INTEGER_RANGE = (-(2**31), 2**31 - 1)
+MAX_UNIT_VALUE = 1e9  # currency per unit: a cost above is a typing error (1e308 made inf)
 ALL_ITEMS = "*"
 CUSTOMER = "CUSTOMER"
 
@@ -63,7 +72,13 @@ EXTRACTS: dict[str, Extract] = {
             columns=(
                 Column("sku", "id", description="item id"),
                 Column("description", "text", nullable=True),
-                Column("unit_cost", "number", min_value=0, description="currency per unit"),
+                Column(
+                    "unit_cost",
+                    "number",
+                    min_value=0,
+                    max_value=MAX_UNIT_VALUE,
+                    description="currency per unit",
+                ),
                 Column(
                     "unit_of_measure",
                     "category",
@@ -102,7 +117,13 @@ EXTRACTS: dict[str, Extract] = {
                 Column("destination_location_id", "id", references="locations"),
                 Column("sku", "id", references="items", reference_extras=(ALL_ITEMS,)),
                 Column("transit_days", "number", min_value=0, max_value=365, description="days"),
-                Column("transfer_cost", "number", min_value=0, description="currency per unit"),
+                Column(
+                    "transfer_cost",
+                    "number",
+                    min_value=0,
+                    max_value=MAX_UNIT_VALUE,
+                    description="currency per unit",
+                ),
             ),
         ),
         Extract(

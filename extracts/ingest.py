@@ -73,8 +73,15 @@ def landing_days(landing: Path) -> list[dt.date]:
 
 
 def quarantine(path: Path, landing: Path, extract_date: dt.date, reason: str) -> Path:
-    """Move a bad file aside to ``<landing>/_quarantine/<date>/`` with a ``.reason.txt``."""
+    """Move a bad file aside to ``<landing>/_quarantine/<date>/`` with a ``.reason.txt`` (a
+    symbolic link is moved as the link; a quarantine folder that is a link is refused: nothing
+    is written outside the landing)."""
     target_dir = Path(landing) / QUARANTINE / extract_date.isoformat()
+    for folder in (target_dir.parent, target_dir):
+        if folder.is_symlink():
+            raise ExtractError(
+                path, [(None, None, f"{folder} is a symbolic link: refusing to write through it")]
+            )
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / path.name
     shutil.move(str(path), target)
@@ -178,7 +185,14 @@ def ingest_extract(
     """
     extract = EXTRACTS[name]
     folder = landing_folder(landing, extract_date)
-    path = find_extract_file(folder, name)
+    try:
+        path = find_extract_file(folder, name)
+    except ExtractError as error:  # both formats, a directory or a link: all of them aside
+        for suffix in (".csv", ".parquet"):
+            landed = folder / f"{name}{suffix}"
+            if landed.is_symlink() or landed.exists():
+                quarantine(landed, landing, extract_date, str(error))
+        raise
     if path is None:
         quarantined = Path(landing) / QUARANTINE / extract_date.isoformat()
         hint = (

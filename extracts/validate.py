@@ -16,9 +16,23 @@ import duckdb
 import networkx as nx
 import pandas as pd
 
-from extracts.contract import ALL_ITEMS, EXTRACTS, Extract
+from extracts.contract import (
+    ALL_ITEMS,
+    DATE_WINDOW_FUTURE_DAYS,
+    DATE_WINDOW_PAST_DAYS,
+    EXTRACTS,
+    INTEGER_RANGE,
+    Extract,
+)
 
 MAX_REPORTED_FAILURES = 10
+# UTF-32 first: its little-endian mark starts with UTF-16's
+BYTE_ORDER_MARKS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
 
 
 class ExtractError(ValueError):
@@ -42,12 +56,27 @@ class ExtractError(ValueError):
 
 
 def find_extract_file(folder: Path, name: str) -> Path | None:
-    """The file for extract ``name`` in a landing folder (CSV or Parquet), or None."""
-    for suffix in (".csv", ".parquet"):
-        candidate = folder / f"{name}{suffix}"
-        if candidate.exists():
-            return candidate
-    return None
+    """The file for extract ``name`` in a landing folder (CSV or Parquet), or None. Refused
+    (ExtractError): both formats at once, a directory, a symbolic link (never followed: it
+    could point outside the landing)."""
+    found = [
+        folder / f"{name}{suffix}"
+        for suffix in (".csv", ".parquet")
+        if (folder / f"{name}{suffix}").is_symlink() or (folder / f"{name}{suffix}").exists()
+    ]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ExtractError(
+            found[0],
+            [(None, None, f"both {found[0].name} and {found[1].name} landed: which one is meant?")],
+        )
+    path = found[0]
+    if path.is_symlink():
+        raise ExtractError(path, [(None, None, "is a symbolic link: extracts must be files")])
+    if not path.is_file():
+        raise ExtractError(path, [(None, None, "is not a regular file (a directory?)")])
+    return path
 
 
 def file_scan(path: Path) -> tuple[str, list]:
@@ -115,7 +144,11 @@ def _diagnose_csv(path: Path) -> list[tuple[int | None, str | None, str]]:
     not UTF-8, or a row with more or fewer fields than the header (e.g. a truncated file)."""
     failures: list[tuple[int | None, str | None, str]] = []
     with open(path, "rb") as handle:
-        raw_lines = handle.read().splitlines()
+        content = handle.read()
+    for bom, encoding in BYTE_ORDER_MARKS:
+        if content.startswith(bom):
+            return [(None, None, f"is {encoding} encoded (byte order mark); save it as UTF-8")]
+    raw_lines = content.splitlines()
     lines = []
     header_fields: list[str] = []
     for number, raw in enumerate(raw_lines, start=1):
@@ -123,7 +156,7 @@ def _diagnose_csv(path: Path) -> list[tuple[int | None, str | None, str]]:
             lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError as bad:
             before = raw[: bad.start].decode("utf-8", errors="replace")
-            column = next(csv.reader([before]), [""])
+            column = next(csv.reader([before]), []) or [""]
             field = header_fields[len(column) - 1] if len(column) <= len(header_fields) else None
             failures.append(
                 (
@@ -175,6 +208,13 @@ def _sql_id(column: str) -> str:
     return f'upper(trim("{column}"))'
 
 
+# How a text value is parsed, here and in staging (transforms/macros/parse_text.sql writes the
+# same expressions; tests/test_extract_validation.py compares them): what passes ingest parses
+# in dbt, and nothing that fails here is cast there.
+PARSE_NUMBER = "TRY_CAST(trim({column}) AS DOUBLE)"
+PARSE_DATE = "TRY_STRPTIME(left(trim({column}), 10), '%Y-%m-%d')::DATE"
+
+
 def _parsed(column: str, kind: str) -> str:
     """Name of a column's parsed value in ``parsed_rows`` (kind: id, number or date)."""
     return f'"{column}:{kind}"'
@@ -190,12 +230,11 @@ def parsed_rows(rows: str, extract: Extract) -> str:
         if column.kind == "id" or column.allowed is not None or name in extract.key:
             parsed.append(f"{_sql_id(name)} AS {_parsed(name, 'id')}")
         if column.kind in ("number", "integer") or {column.min_value, column.max_value} != {None}:
-            parsed.append(f'TRY_CAST(trim("{name}") AS DOUBLE) AS {_parsed(name, "number")}')
-        if column.kind == "date":
             parsed.append(
-                f"TRY_STRPTIME(left(trim(\"{name}\"), 10), '%Y-%m-%d')::DATE "
-                f"AS {_parsed(name, 'date')}"
+                PARSE_NUMBER.format(column=f'"{name}"') + f' AS {_parsed(name, "number")}'
             )
+        if column.kind == "date":
+            parsed.append(PARSE_DATE.format(column=f'"{name}"') + f" AS {_parsed(name, 'date')}")
     return f"(SELECT *, {', '.join(parsed)} FROM {rows})" if parsed else rows
 
 
@@ -225,6 +264,14 @@ def row_rules(
             )
         if column.kind == "integer":
             rules.append(Rule(name, f"{number} % 1 <> 0", "is not a whole number"))
+            low, high = INTEGER_RANGE
+            rules.append(
+                Rule(
+                    name,
+                    f"{number} NOT BETWEEN {low} AND {high}",
+                    f"is outside the whole-number range [{low}, {high}]",
+                )
+            )
         if column.min_value is not None:
             low = column.min_value
             rules.append(Rule(name, f"{number} < {low!r}", f"is below the minimum {low:g}"))
@@ -233,6 +280,19 @@ def row_rules(
             rules.append(Rule(name, f"{number} > {high!r}", f"is above the maximum {high:g}"))
         if column.kind == "date":
             rules.append(Rule(name, present + f"{date} IS NULL", "is not a date (YYYY-MM-DD)"))
+            if extract_date is not None:
+                earliest = extract_date - dt.timedelta(days=DATE_WINDOW_PAST_DAYS)
+                latest = extract_date + dt.timedelta(days=DATE_WINDOW_FUTURE_DAYS)
+                rules.append(
+                    Rule(
+                        name,
+                        f"{date} NOT BETWEEN DATE '{earliest.isoformat()}' "
+                        f"AND DATE '{latest.isoformat()}'",
+                        f"is outside the plausible window {earliest} .. {latest} "
+                        f"({DATE_WINDOW_PAST_DAYS} days before, {DATE_WINDOW_FUTURE_DAYS} after "
+                        "the extract day)",
+                    )
+                )
             if name == extract.date_column and extract_date is not None:
                 rules.append(
                     Rule(
@@ -391,10 +451,10 @@ def master_ids(folder: Path, names: Iterable[str] = ("items", "locations")) -> d
     con = duckdb.connect()
     try:
         for name in names:
-            path = find_extract_file(folder, name)
-            if path is None:
-                continue
             try:
+                path = find_extract_file(folder, name)
+                if path is None:
+                    continue
                 check_header(con, path, EXTRACTS[name])
                 scan, params = file_scan(path)
                 ids = con.execute(

@@ -282,6 +282,41 @@ def _rows_by_sku(frame: pd.DataFrame) -> Callable[[list[str]], pd.DataFrame]:
     return rows
 
 
+# the plan's quantities and values: finite and not negative in a publishable plan
+PUBLISHED_QUANTITIES = (
+    "mean_daily_demand",
+    "safety_stock",
+    "pipeline_stock",
+    "reorder_point",
+    "order_quantity",
+    "target_stock_level",
+    "unit_value",
+    "safety_stock_value",
+    "holding_cost_per_day",
+    "baseline_safety_stock",
+    "baseline_safety_stock_value",
+)
+
+
+def plan_problems(targets: pd.DataFrame, shown: int = 5) -> list[str]:
+    """What makes a plan unpublishable, per column: values that are not finite or are
+    negative, with the first ``shown`` nodes (location, item, value). Empty: publishable."""
+    problems = []
+    for column in PUBLISHED_QUANTITIES:
+        if column not in targets:
+            continue
+        values = targets[column].to_numpy(float)
+        bad = ~np.isfinite(values) | (values < 0)
+        if not bad.any():
+            continue
+        rows = targets.loc[bad, ["location_id", "sku", column]].head(shown)
+        nodes = ", ".join(
+            f"{r.location_id}/{r.sku} = {r[2]!r}" for r in rows.itertuples(index=False)
+        )
+        problems.append(f"{column}: {int(bad.sum())} nodes not finite or negative, e.g. {nodes}")
+    return problems
+
+
 def plan_targets(
     inputs: PlanningInputs, config: PlanningConfig = PlanningConfig()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:

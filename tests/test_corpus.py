@@ -45,7 +45,7 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
 
 
 def test_the_corpus_covers_the_listed_faults():
-    assert len(CASES) >= 14
+    assert len(CASES) >= 18
     for case in CASES:
         assert (CORPUS / case / "expected.txt").read_text().strip(), case
 
@@ -75,8 +75,12 @@ def test_bad_extract_is_refused_and_the_next_day_runs(case, loaded, tmp_path):
             assert reason.read_text().strip() == str(caught.value)
             assert not (landing_folder(landing, BAD_DAY) / path.name).exists()
         assert _fingerprint(con) == before  # the injection-like id dropped nothing either
-        for name in EXTRACTS:  # the next good day still loads
-            assert ingest_extract(con, landing, NEXT_DAY, name).rows >= 0
+        for name in EXTRACTS:  # the next good day still loads, every row of it
+            loaded = ingest_extract(con, landing, NEXT_DAY, name).rows
+            good = con.execute(
+                f'SELECT count(*) FROM raw."{name}" WHERE extract_date = ?', [GOOD_DAY]
+            ).fetchone()[0]
+            assert loaded == good, name
         days = con.execute(
             "SELECT DISTINCT extract_date FROM raw.sales_orders ORDER BY 1"
         ).fetchall()

@@ -258,3 +258,59 @@ def test_a_repeated_key_is_a_duplicate(landing):
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'"
     )
     assert tables.fetchone()[0] == 0  # rolled back: not even the table was left behind
+
+
+def test_staging_parses_text_with_the_expressions_ingest_checked():
+    from extracts.validate import PARSE_DATE, PARSE_NUMBER
+
+    transforms = Path(__file__).resolve().parents[1] / "transforms"
+    macros = (transforms / "macros" / "parse_text.sql").read_text()
+    assert PARSE_NUMBER.format(column="{{ column }}") in macros
+    assert PARSE_DATE.format(column="{{ column }}") in macros
+    for model in (transforms / "models" / "staging").glob("*.sql"):
+        # every number and date goes through the macros: no bare cast that ingest did not check
+        assert "cast(" not in model.read_text().lower(), model.name
+
+
+def test_a_directory_a_link_or_two_formats_are_refused_and_set_aside(landing, tmp_path):
+    folder = landing_folder(landing, DAY)
+    con = duckdb.connect()
+    try:
+        (folder / "receipts.csv").unlink()
+        (folder / "receipts.csv").mkdir()  # a directory named like the extract
+        with pytest.raises(ExtractError, match="is not a regular file"):
+            ingest_extract(con, landing, DAY, "receipts")
+        outside = tmp_path / "secret.csv"
+        outside.write_text("sku,description\nTOP,SECRET\n")
+        (folder / "shipments.csv").unlink()
+        (folder / "shipments.csv").symlink_to(outside)
+        with pytest.raises(ExtractError, match="is a symbolic link") as caught:
+            ingest_extract(con, landing, DAY, "shipments")
+        assert "SECRET" not in str(caught.value)
+        assert outside.read_text() == "sku,description\nTOP,SECRET\n"  # the target untouched
+        frame = pd.read_csv(folder / "on_hand.csv", dtype=str)
+        frame.to_parquet(folder / "on_hand.parquet")
+        with pytest.raises(ExtractError, match="both on_hand.csv and on_hand.parquet"):
+            ingest_extract(con, landing, DAY, "on_hand")
+        quarantined = landing / "_quarantine" / DAY.isoformat()
+        for name in ("receipts.csv", "shipments.csv", "on_hand.csv", "on_hand.parquet"):
+            assert (quarantined / name).is_symlink() or (quarantined / name).exists(), name
+            assert not (folder / name).exists()
+        # the items master is still read for the other extracts of the day
+        assert ingest_extract(con, landing, DAY, "sales_orders").rows > 0
+    finally:
+        con.close()
+
+
+def test_a_quarantine_folder_that_is_a_link_is_never_written_through(landing, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (landing / "_quarantine").symlink_to(elsewhere, target_is_directory=True)
+    _edit(landing, "shipments", lambda f: f.assign(quantity="-5"))
+    con = duckdb.connect()
+    try:
+        with pytest.raises(ExtractError, match="symbolic link: refusing to write through it"):
+            ingest_extract(con, landing, DAY, "shipments")
+    finally:
+        con.close()
+    assert list(elsewhere.iterdir()) == []

@@ -365,3 +365,43 @@ def test_every_refresh_replays_a_held_out_plan_against_unseen_demand(built):
     assert days == 56 and plan_date == last - dt.timedelta(days=56)
     assert items == CONFIG.items and nodes > 0 and replayed >= nodes
     assert 0.5 < achieved <= 1
+
+
+def test_an_unpublishable_plan_leaves_the_published_copy_and_report_as_they_were(built):
+    from orchestration.defs.publish import published_plan
+    from orchestration.lib.resources import build_resources
+
+    report = SERVING.parent / "planner_report.html"
+    before = (SERVING.read_bytes(), report.read_bytes())
+    con = duckdb.connect(str(WAREHOUSE))
+    try:
+        con.execute("CREATE TABLE optimization.targets_kept AS FROM optimization.inventory_targets")
+        con.execute(  # what unit_cost 1e308 made before ingest bounded it: an infinite value
+            "UPDATE optimization.inventory_targets SET safety_stock_value = 'inf'::DOUBLE "
+            "WHERE rowid = 0"
+        )
+    finally:
+        con.close()
+    try:
+        result = dg.materialize(
+            [published_plan],
+            partition_key=built[-1].isoformat(),
+            resources=build_resources(),
+            raise_on_error=False,
+        )
+        assert not result.success
+        failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+        assert "safety_stock_value: 1 nodes not finite or negative" in str(
+            failure.event_specific_data.error
+        )
+        assert (SERVING.read_bytes(), report.read_bytes()) == before
+    finally:
+        con = duckdb.connect(str(WAREHOUSE))
+        try:
+            con.execute(
+                "CREATE OR REPLACE TABLE optimization.inventory_targets "
+                "AS FROM optimization.targets_kept"
+            )
+            con.execute("DROP TABLE optimization.targets_kept")
+        finally:
+            con.close()

@@ -10,7 +10,7 @@ from planning_inputs import inputs, lane_frames
 from scipy.stats import norm
 
 from optimization.service import loss_function, z_for_fill_rate
-from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
+from optimization.targets import PlanningConfig, PlanningInputs, plan_problems, plan_targets
 
 
 def test_meio_beats_single_echelon_and_stores_serve_from_stock():
@@ -307,3 +307,13 @@ def test_a_stage_without_cycle_stock_explains_the_lead_time_stock_it_holds():
         elif row.net_replenishment_time_days > 0:
             assert row.reason.startswith("Buffer: covers")
     assert targets.reason.str.contains("No safety stock").sum() == 0
+
+
+def test_a_plan_with_infinite_or_negative_values_is_not_publishable():
+    targets, _ = plan_targets(inputs())
+    assert plan_problems(targets) == []
+    absurd, _ = plan_targets(replace(inputs(), items=inputs().items.assign(unit_cost=1e308)))
+    problems = plan_problems(absurd)
+    assert any(p.startswith("safety_stock_value: ") and "inf" in p for p in problems), problems
+    negative = targets.assign(reorder_point=targets["reorder_point"] * -1 - 1)
+    assert plan_problems(negative)[0].startswith(f"reorder_point: {len(targets)} nodes")

@@ -6,6 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from forecasting.nodes import bucket_demand
 from marts.reads import read_table
+from optimization.targets import plan_problems
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_SIMULATION, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.resources import ServingResource
@@ -93,19 +94,29 @@ def check_results(context: dg.AssetExecutionContext) -> pd.DataFrame:
         dg.AssetKey(["simulation", "holdout_replay"]),
         dg.AssetKey(["scenario", "scenario_plans"]),
     ],
-    description="The serving DuckDB file BI reads, swapped in atomically after every check passed.",
-    kinds={"duckdb"},
+    description="The serving DuckDB file BI reads and the planner report beside it, swapped in after every check passed and the plan's numbers were found publishable (finite, not negative); nothing is swapped when any of that fails.",
+    kinds={"duckdb", "html"},
 )
 def published_plan(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
 ) -> dg.MaterializeResult:
     run_date = run_date_of(context)
+    with warehouse.get_connection() as con:
+        targets = read_table(con, "optimization", "inventory_targets")
+        problems = plan_problems(targets)
+        if problems:  # before anything is written: the published plan stays yesterday's
+            raise dg.Failure(
+                "the plan is not publishable (the published copy is unchanged):\n"
+                + "\n".join(problems)
+            )
+        report = _report(con, targets, run_date)  # a report that fails fails here, unswapped
     write_results(
         warehouse, "quality", {"data_quality": check_results(context)}, run_date, scenario=None
     )
     tables = [("marts", name) for name in PUBLISHED_MARTS] + PUBLISHED_RESULTS
     with warehouse.get_connection() as con:
         published = publish(con, tables, serving.root, run_date, history=HISTORY)
+    report_path = write_report(report, serving.root)
     rows = {p.name: p.rows for p in published}
     preview = "\n".join(
         ["| table | rows |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in rows.items()]
@@ -115,36 +126,30 @@ def published_plan(
             "run_date": run_date.isoformat(),
             "tables": dg.MetadataValue.json(rows),
             "summary": dg.MetadataValue.md(preview),
+            "report": str(report_path),
+            "report_bytes": report_path.stat().st_size,
         }
     )
 
 
-@daily_asset(
-    key=["serving", "planner_report"],
-    deps=[dg.AssetKey(["serving", "published_plan"])],
-    description="Self-contained HTML planner report (network, echelons, service curve, fan charts) next to the published copy.",
-    kinds={"html"},
-)
-def planner_report(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
-) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
-        targets = read_table(con, "optimization", "inventory_targets")
-        network = read_table(con, "marts", "fct_item_network")
-        curve = read_table(con, "optimization", "service_tradeoff")
-        forecasts = read_table(con, "forecast", "node_forecasts")
-        calibration = read_table(con, "simulation", "service_calibration")
-        scenarios = read_table(con, "scenario", "scenario_summary")
-        stores = targets[targets["is_customer_facing"]].nlargest(3, "mean_daily_demand")[
-            ["location_id", "sku"]
-        ]
-        con.register("drawn", stores)
-        daily = con.execute(  # the last half year of the three nodes drawn
-            "SELECT d.location_id, d.sku, d.demand_date, d.demand_qty "
-            "FROM marts.fct_customer_demand_daily d JOIN drawn USING (location_id, sku) "
-            "WHERE demand_date > (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) "
-            "- INTERVAL 182 DAY",
-        ).df()
+def _report(con, targets: pd.DataFrame, run_date) -> str:
+    """The planner report's HTML (network, echelons, service curve, fan charts)."""
+    network = read_table(con, "marts", "fct_item_network")
+    curve = read_table(con, "optimization", "service_tradeoff")
+    forecasts = read_table(con, "forecast", "node_forecasts")
+    calibration = read_table(con, "simulation", "service_calibration")
+    scenarios = read_table(con, "scenario", "scenario_summary")
+    stores = targets[targets["is_customer_facing"]].nlargest(3, "mean_daily_demand")[
+        ["location_id", "sku"]
+    ]
+    con.register("drawn", stores)
+    daily = con.execute(  # the last half year of the three nodes drawn
+        "SELECT d.location_id, d.sku, d.demand_date, d.demand_qty "
+        "FROM marts.fct_customer_demand_daily d JOIN drawn USING (location_id, sku) "
+        "WHERE demand_date > (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) "
+        "- INTERVAL 182 DAY",
+    ).df()
+    con.unregister("drawn")
     fans = []
     for node in stores.itertuples(index=False):
         mine = daily[(daily["location_id"] == node.location_id) & (daily["sku"] == node.sku)]
@@ -153,7 +158,6 @@ def planner_report(
             (forecasts["location_id"] == node.location_id) & (forecasts["sku"] == node.sku)
         ]
         fans.append((f"Forecast {node.sku} at {node.location_id} (weekly)", history, future))
-    run_date = run_date_of(context)
     figures = {
         f"simulated {row.policy} cycle service, {row.demand_class} "
         f"({row.demand_model} demand, target {row.service_level:.1%})": (
@@ -169,7 +173,4 @@ def planner_report(
         for row in scenarios.itertuples(index=False)
         if row.scenario != "base"
     }
-    path = write_report(
-        build_report(run_date, targets, network, curve, fans, figures), serving.root
-    )
-    return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
+    return build_report(run_date, targets, network, curve, fans, figures)

@@ -3,11 +3,6 @@
     {{ column }} <= cast('{{ var("as_of_date") }}' as date)
 {%- endmacro %}
 
-{#- Extract dates arrive as text, sometimes with a time part: keep the date. -#}
-{% macro text_to_date(column) -%}
-    cast(left(trim({{ column }}), 10) as date)
-{%- endmacro %}
-
 {% macro clean_id(column) -%}
     upper(trim({{ column }}))
 {%- endmacro %}

@@ -9,10 +9,10 @@ renamed as (
     select
         {{ clean_id('sku') }} as sku,
         trim(description) as description,
-        cast(unit_cost as double) as unit_cost,
+        {{ text_to_number('unit_cost') }} as unit_cost,
         {{ clean_id('unit_of_measure') }} as unit_of_measure,
-        cast(cast(lot_size as double) as integer) as lot_size,
-        cast(cast(moq as double) as integer) as moq,
+        {{ text_to_integer('lot_size') }} as lot_size,
+        {{ text_to_integer('moq') }} as moq,
         extract_date,
         source_row
     from source

@@ -12,8 +12,8 @@ renamed as (
         {{ clean_id('source_location_id') }} as source_location_id,
         {{ clean_id('destination_location_id') }} as destination_location_id,
         {{ clean_id('sku') }} as sku,
-        cast(transit_days as double) as transit_days,
-        cast(transfer_cost as double) as transfer_cost,
+        {{ text_to_number('transit_days') }} as transit_days,
+        {{ text_to_number('transfer_cost') }} as transfer_cost,
         extract_date
     from source
 )

@@ -12,7 +12,7 @@ renamed as (
         {{ clean_id('supplier_id') }} as supplier_id,
         {{ clean_id('location_id') }} as location_id,
         {{ clean_id('sku') }} as sku,
-        cast(quantity as double) as quantity,
+        {{ text_to_number('quantity') }} as quantity,
         {{ text_to_date('promised_date') }} as promised_date,
         {{ clean_id('status') }} as status,
         extract_date,

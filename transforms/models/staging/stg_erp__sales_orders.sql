@@ -8,11 +8,11 @@ source as (
 renamed as (
     select
         {{ clean_id('order_id') }} as order_id,
-        cast(cast(line_number as double) as integer) as line_number,
+        {{ text_to_integer('line_number') }} as line_number,
         {{ text_to_date('order_date') }} as order_date,
         {{ clean_id('location_id') }} as location_id,
         {{ clean_id('sku') }} as sku,
-        cast(quantity as double) as quantity,
+        {{ text_to_number('quantity') }} as quantity,
         {{ clean_id('order_type') }} as order_type,
         {{ clean_id('status') }} as status,
         extract_date,

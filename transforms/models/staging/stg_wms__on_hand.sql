@@ -12,9 +12,9 @@ renamed as (
         {{ text_to_date('snapshot_date') }} as snapshot_date,
         {{ clean_id('location_id') }} as location_id,
         {{ clean_id('sku') }} as sku,
-        cast(on_hand as double) as on_hand,
-        cast(allocated as double) as allocated,
-        cast(in_transit as double) as in_transit,
+        {{ text_to_number('on_hand') }} as on_hand,
+        {{ text_to_number('allocated') }} as allocated,
+        {{ text_to_number('in_transit') }} as in_transit,
         extract_date
     from source
 )

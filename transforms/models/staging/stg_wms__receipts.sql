@@ -11,7 +11,7 @@ renamed as (
         {{ text_to_date('receipt_date') }} as receipt_date,
         {{ clean_id('location_id') }} as location_id,
         {{ clean_id('sku') }} as sku,
-        cast(quantity as double) as quantity,
+        {{ text_to_number('quantity') }} as quantity,
         {{ clean_id('receipt_type') }} as receipt_type,
         {{ clean_id('reference_id') }} as reference_id,
         extract_date,

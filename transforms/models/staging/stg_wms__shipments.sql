@@ -12,7 +12,7 @@ renamed as (
         {{ clean_id('from_location_id') }} as from_location_id,
         {{ clean_id('to_location_id') }} as to_location_id,
         {{ clean_id('sku') }} as sku,
-        cast(quantity as double) as quantity,
+        {{ text_to_number('quantity') }} as quantity,
         {{ clean_id('shipment_type') }} as shipment_type,
         extract_date,
         source_row
