@@ -231,7 +231,7 @@ def parsed_rows(rows: str, extract: Extract) -> str:
             parsed.append(f"{_sql_id(name)} AS {_parsed(name, 'id')}")
         if column.kind in ("number", "integer") or {column.min_value, column.max_value} != {None}:
             parsed.append(
-                PARSE_NUMBER.format(column=f'"{name}"') + f' AS {_parsed(name, "number")}'
+                PARSE_NUMBER.format(column=f'"{name}"') + f" AS {_parsed(name, 'number')}"
             )
         if column.kind == "date":
             parsed.append(PARSE_DATE.format(column=f'"{name}"') + f" AS {_parsed(name, 'date')}")
