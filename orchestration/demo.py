@@ -42,7 +42,8 @@ def run_range(
         "dagster/asset_partition_range_end": last,
     }
     run_config = {
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # INFO: each step's own lines (saving, service, scenarios) as it finishes
+        "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {"scenario__scenario_plans": {"config": {"scenarios": scenarios or []}}},
     }
     return job.execute_in_process(

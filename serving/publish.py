@@ -1,16 +1,26 @@
-"""Publish warehouse tables to a serving DuckDB file that BI opens read-only.
+"""Publish warehouse tables to a serving DuckDB file and to Parquet snapshots that BI reads.
 
-The new copy is written aside and swapped in with an atomic rename, so a reader sees the
-previous complete plan or the new complete one, never half a refresh, and never a lock: a
-reader that opened the old file keeps reading it until it reconnects. Tables named in
-``history`` also accumulate one slice per run date in ``<name>_history`` so BI can compare plans
-over time (a re-run of a date replaces that date's slice).
+The new DuckDB copy is written aside and swapped in with an atomic rename, so a reader sees the
+previous complete plan or the new complete one, never half a refresh, and never a lock; but a
+process that keeps any connection to the file (a BI server's pool) keeps reading the old one
+until every connection there is closed (DuckDB keeps one instance per path and process).
+
+So every publication also writes each table as Parquet into a new, immutable folder
+``snapshots/<snapshot>/`` (``snapshot`` = run date and publication time) and then flips the
+symbolic link ``current`` to it atomically. A reader that points at ``current/<table>.parquet``
+(or at the views of ``views.sql``, which read those files) gets the newest plan on its next
+query, with no reconnection; one that needs several tables from one plan resolves the snapshot
+once (``publication.snapshot``) and reads ``snapshots/<snapshot>/``, which stays for the next
+SNAPSHOTS_KEPT - 1 publications. Tables named in ``history`` also accumulate one slice per run
+date in ``<name>_history`` so BI can compare plans over time (a re-run of a date replaces that
+date's slice).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +31,10 @@ from faults import crash_point
 
 SERVING_FILE = "meio.duckdb"
 OUTPUT_VERSION = 1
+SNAPSHOTS = "snapshots"  # folder of the Parquet snapshots, one folder per publication
+CURRENT = "current"  # symbolic link to the newest snapshot's folder
+VIEWS_FILE = "views.sql"  # DuckDB views over current/*.parquet, for readers that keep connections
+SNAPSHOTS_KEPT = 3  # a reader pinned to a snapshot has two more publications to finish
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,8 @@ def publish(
     for leftover in serving_dir.glob(f".{SERVING_FILE}.*.tmp*"):  # a crashed run's copy
         leftover.unlink()
     published: list[PublishedTable] = []
+    published_at = dt.datetime.now()
+    snapshot = f"{run_date.isoformat()}_{published_at:%Y%m%dT%H%M%S_%f}"
     con.execute("ATTACH ? AS serving_copy", [str(staging)])
     previous = final.exists()
     if previous:
@@ -97,8 +113,8 @@ def publish(
                 con.execute(f'CREATE TABLE serving_copy.main."{target}" AS {current}', [run_date])
         con.execute(
             "CREATE TABLE serving_copy.main.publication AS SELECT ?::DATE AS run_date, "
-            "now()::TIMESTAMP AS published_at, ? AS output_version",
-            [latest_run_date, OUTPUT_VERSION],
+            "?::TIMESTAMP AS published_at, ? AS output_version, ? AS snapshot",
+            [latest_run_date, published_at, OUTPUT_VERSION, snapshot],
         )
         con.execute(
             "CREATE TABLE serving_copy.main.published_tables (table_name VARCHAR, row_count BIGINT)"
@@ -106,6 +122,10 @@ def publish(
         con.executemany(
             "INSERT INTO serving_copy.main.published_tables VALUES (?, ?)",
             [(p.name, p.rows) for p in published],
+        )
+        names = [p.name for p in published] + [f"{n}_history" for n in history]
+        folder = _write_snapshot(
+            con, serving_dir, snapshot, names + ["publication", "published_tables"]
         )
     except Exception:
         con.execute("DETACH serving_copy")
@@ -119,9 +139,73 @@ def publish(
     with open(staging, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(staging, final)
-    directory = os.open(serving_dir, os.O_RDONLY)
+    _flip_current(serving_dir, folder)
+    _fsync_directory(serving_dir)
+    _write_views(serving_dir, names + ["publication", "published_tables"])
+    _prune_snapshots(serving_dir, keep=SNAPSHOTS_KEPT)
+    return published
+
+
+def _write_snapshot(
+    con: duckdb.DuckDBPyConnection, serving_dir: Path, snapshot: str, names: list[str]
+) -> Path:
+    """Each table of the new copy as ``snapshots/<snapshot>/<name>.parquet``, written in a
+    hidden folder and renamed into place: a snapshot folder is complete or absent."""
+    root = serving_dir / SNAPSHOTS
+    root.mkdir(exist_ok=True)
+    for leftover in root.glob(".*.tmp"):  # a crashed run's half-written snapshot
+        shutil.rmtree(leftover, ignore_errors=True)
+    writing = root / f".{snapshot}.tmp"
+    writing.mkdir()
+    for name in names:
+        con.execute(
+            f'COPY serving_copy.main."{name}" TO ? (FORMAT parquet)',
+            [str(writing / f"{name}.parquet")],
+        )
+    crash_point("publish:parquet")  # the snapshot written, not yet in place
+    final = root / snapshot
+    os.replace(writing, final)
+    return final
+
+
+def _flip_current(serving_dir: Path, folder: Path) -> None:
+    """Point ``current`` at ``folder`` in one atomic rename of a new link over the old one."""
+    link = serving_dir / CURRENT
+    fresh = serving_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    fresh.unlink(missing_ok=True)
+    os.symlink(Path(SNAPSHOTS) / folder.name, fresh, target_is_directory=True)
+    os.replace(fresh, link)
+
+
+def _write_views(serving_dir: Path, names: list[str]) -> None:
+    """``views.sql``: one view per table over ``current/<table>.parquet`` (absolute paths), for
+    a DuckDB reader to run once on a connection it keeps."""
+    current = (serving_dir / CURRENT).absolute()
+    lines = [
+        f"CREATE OR REPLACE VIEW \"{name}\" AS FROM read_parquet('{current / name}.parquet');"
+        for name in names
+    ]
+    staging = serving_dir / f".{VIEWS_FILE}.{os.getpid()}.tmp"
+    staging.write_text("\n".join(lines) + "\n")
+    os.replace(staging, serving_dir / VIEWS_FILE)
+
+
+def _prune_snapshots(serving_dir: Path, keep: int) -> None:
+    """All but the ``keep`` newest snapshot folders removed (never the current one)."""
+    root = serving_dir / SNAPSHOTS
+    current = os.path.realpath(serving_dir / CURRENT)
+    folders = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+    )
+    for old in folders[:-keep]:
+        if os.path.realpath(old) != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_directory(folder: Path) -> None:
+    directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
-    return published

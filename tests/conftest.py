@@ -18,6 +18,8 @@ os.environ["MEIO_LANDING"] = str(_ROOT / "landing")
 os.environ["MEIO_WAREHOUSE"] = str(_ROOT / "warehouse.duckdb")
 os.environ["MEIO_SERVING"] = str(_ROOT / "serving")
 os.environ["DAGSTER_HOME"] = str(_ROOT / "dagster_home")
+# the tests land days of 2026 after the definitions are loaded: partitions from a fixed start
+os.environ["MEIO_PARTITIONS_START"] = "2024-01-01"
 # the repo's scenarios name the demo network's locations; tests plan the scenarios they give
 os.environ["MEIO_SCENARIOS"] = str(_ROOT / "scenarios.yaml")
 (_ROOT / "scenarios.yaml").write_text("scenarios: []\n")

@@ -102,3 +102,24 @@ def test_the_readme_backfill_command_runs_as_written(tmp_path):
         assert served.execute("SELECT run_date FROM publication").fetchone()[0] == days[-1]
     finally:
         served.close()
+
+
+def test_the_readme_schedule_and_sensor_commands_start_them(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = re.findall(r"^DAGSTER_HOME=\S+ \.venv/bin/dagster (?:schedule|sensor) start .*$",
+                          readme, flags=re.M)  # fmt: skip
+    assert len(commands) == 2, commands
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command.replace("$PWD/.dagster_home", str(home))],
+            cwd=Path(__file__).resolve().parents[1],
+            env=isolated_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert "Started" in done.stdout + done.stderr, done.stdout + done.stderr

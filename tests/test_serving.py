@@ -81,3 +81,46 @@ def test_rerun_of_a_date_replaces_its_history_slice(tmp_path):
     assert served.execute("SELECT count(*) FROM plan_history").fetchone()[0] == 30
     served.close()
     assert not list(serving.glob(".*.tmp"))
+
+
+def test_a_reader_that_never_reconnects_sees_each_new_plan_through_the_parquet_views(tmp_path):
+    """A long-lived connection to meio.duckdb keeps reading the old file after the swap (one
+    DuckDB instance per path and process); through views.sql it sees every publication."""
+    warehouse, serving = tmp_path / "warehouse.duckdb", tmp_path / "serving"
+    start = dt.date(2026, 1, 1)
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("parquet_reader.py")), str(serving), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    published = {}
+    for k in range(6):  # the first plan, then 5 publications while the reader polls
+        day = start + dt.timedelta(days=k)
+        _warehouse(warehouse, day, 1000 + 3000 * (k % 3))
+        con = duckdb.connect(str(warehouse))
+        publish(con, [("marts", "plan"), ("marts", "other")], serving, day, history=["plan"])
+        con.close()
+        served = duckdb.connect()
+        snapshot = served.execute(
+            "SELECT snapshot FROM read_parquet(?)", [str(serving / "current" / "publication.parquet")]
+        ).fetchone()[0]  # fmt: skip
+        served.close()
+        published[snapshot] = time.time()
+        time.sleep(1.0)
+    stop.touch()
+    summary = json.loads(reader.communicate(timeout=60)[0])
+    assert summary["errors"] == 0 and summary["pinned_mismatches"] == 0
+    seen = summary["first_seen"]
+    later = list(published)[1:]
+    assert set(later) <= set(seen), (published, seen)
+    # each new plan seen on the reader's next poll or so (50 ms polls; bound 0.5 s)
+    assert max(seen[s] - published[s] for s in later) < 0.5
+    snapshots = sorted(p.name for p in (serving / "snapshots").iterdir())
+    assert len(snapshots) == 3  # SNAPSHOTS_KEPT
+    current = (serving / "current").resolve().name
+    assert current == list(published)[-1] and current in snapshots
+    # the DuckDB file agrees with the Parquet current snapshot
+    served = duckdb.connect(str(serving / SERVING_FILE), read_only=True)
+    assert served.execute("SELECT snapshot FROM publication").fetchone()[0] == current
+    served.close()

@@ -2,12 +2,14 @@ import warnings
 
 import dagster as dg
 
-from orchestration.settings import PARTITIONS_START
+from orchestration.settings import partitions_start, timezone
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 # One partition per extract day; every asset is partitioned by it so that a run is "as of" a day.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=partitions_start(), end_offset=1, timezone=timezone()
+)
 single_run_backfill = dg.BackfillPolicy.single_run()
 
 
