@@ -129,6 +129,8 @@ def summary(warehouse: Path, serving: Path) -> str:
     finally:
         con.close()
     lines.append("\noutputs")
+    lines.append(f"  Parquet for BI         {serving / 'current'}/<table>.parquet")
+    lines.append(f"  views for DuckDB       {serving / 'views.sql'}")
     lines.append(f"  published copy for BI  {serving / SERVING_FILE}")
     lines.append(f"  planner report         {serving / REPORT_FILE}")
     return "\n".join(lines)

@@ -171,6 +171,8 @@ def _write_snapshot(
 def _flip_current(serving_dir: Path, folder: Path) -> None:
     """Point ``current`` at ``folder`` in one atomic rename of a new link over the old one."""
     link = serving_dir / CURRENT
+    if link.is_dir() and not link.is_symlink():  # a copy of the folder made it a real one
+        shutil.rmtree(link)
     fresh = serving_dir / f".{CURRENT}.{os.getpid()}.tmp"
     fresh.unlink(missing_ok=True)
     os.symlink(Path(SNAPSHOTS) / folder.name, fresh, target_is_directory=True)

@@ -67,7 +67,7 @@ def first_day_done(tmp_path_factory) -> tuple[Path, Path, list[dt.date]]:
     days = write_landing(base / "landing", CONFIG)
     run_days(base, days[0])
     reference = tmp_path_factory.mktemp("crash-reference")
-    shutil.copytree(base, reference, dirs_exist_ok=True)
+    shutil.copytree(base, reference, dirs_exist_ok=True, symlinks=True)
     run_days(reference, days[1])
     return base, reference, days
 
@@ -86,7 +86,7 @@ def test_killed_run_leaves_consistent_state_and_rerun_matches(
 ):
     base, reference, days = first_day_done
     root = tmp_path / "run"
-    shutil.copytree(base, root)
+    shutil.copytree(base, root, symlinks=True)
     _crash(root, days[1], crash_at, kill_on_line)
 
     # consistent after the crash: the warehouse opens, the published copy is still day one's

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -124,3 +125,23 @@ def test_a_reader_that_never_reconnects_sees_each_new_plan_through_the_parquet_v
     served = duckdb.connect(str(serving / SERVING_FILE), read_only=True)
     assert served.execute("SELECT snapshot FROM publication").fetchone()[0] == current
     served.close()
+
+
+def test_a_serving_folder_copied_without_links_still_publishes(tmp_path):
+    warehouse, serving = tmp_path / "w.duckdb", tmp_path / "s"
+    day = dt.date(2026, 2, 1)
+    _warehouse(warehouse, day, 10)
+    con = duckdb.connect(str(warehouse))
+    publish(con, [("marts", "plan")], serving, day)
+    copy = tmp_path / "copy"
+    shutil.copytree(serving, copy)  # a backup tool's copy: current is now a real folder
+    assert (copy / "current").is_dir() and not (copy / "current").is_symlink()
+    publish(con, [("marts", "plan")], copy, day + dt.timedelta(days=1))
+    con.close()
+    assert (copy / "current").is_symlink()
+    reader = duckdb.connect()
+    run_date = reader.execute(
+        "SELECT run_date FROM read_parquet(?)", [str(copy / "current" / "publication.parquet")]
+    ).fetchone()[0]
+    reader.close()
+    assert run_date == day + dt.timedelta(days=1)
