@@ -68,3 +68,20 @@ def test_count_crps_and_cdf_agree_with_scipy():
     direct = ((cdf - (k >= 30)) ** 2).sum()
     assert crps_count(mean, sd, y)[0] == 2.0
     assert crps_count(mean, sd, y)[4] == pytest.approx(direct, rel=1e-9)
+
+
+def test_pinball_equals_its_textbook_form():
+    from forecasting.config import QUANTILES
+    from forecasting.metrics import pinball
+
+    rng = np.random.default_rng(0)
+    y = rng.poisson(3, 200).astype(float)
+    quantiles = np.sort(rng.gamma(2, 2, (200, len(QUANTILES))), axis=1)
+    levels = np.asarray(QUANTILES)
+    diff = y[:, None] - quantiles
+    textbook = np.where(diff >= 0, levels * diff, (levels - 1) * diff).mean(axis=1)
+    np.testing.assert_allclose(pinball(y, quantiles.copy()), textbook, rtol=1e-12)
+    # one point by hand: y = 4, all quantiles 3 -> mean of q x 1 over the levels
+    assert pinball(np.array([4.0]), np.full((1, len(levels)), 3.0))[0] == pytest.approx(
+        levels.mean()
+    )

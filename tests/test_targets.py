@@ -317,3 +317,11 @@ def test_a_plan_with_infinite_or_negative_values_is_not_publishable():
     assert any(p.startswith("safety_stock_value: ") and "inf" in p for p in problems), problems
     negative = targets.assign(reorder_point=targets["reorder_point"] * -1 - 1)
     assert plan_problems(negative)[0].startswith(f"reorder_point: {len(targets)} nodes")
+
+
+def test_the_loss_function_at_known_points():
+    # G(z) = phi(z) - z (1 - Phi(z)), tabulated (e.g. Silver, Pyke and Peterson, table B.1)
+    assert loss_function(0.0) == pytest.approx(0.398942, abs=1e-6)
+    assert loss_function(1.0) == pytest.approx(0.083315, abs=1e-6)
+    assert loss_function(2.0) == pytest.approx(0.008491, abs=1e-6)
+    assert loss_function(-1.0) == pytest.approx(1.083315, abs=1e-6)  # G(-z) = G(z) + z
