@@ -47,7 +47,8 @@ from forecasting.config import ForecastConfig
 from forecasting.engine import backtest, choose_models, forecast
 from forecasting.lead_time import error_correlation, lead_time_demand
 from forecasting.models import classify
-from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
+from optimization.config import PlanningConfig
+from optimization.targets import PlanningInputs, plan_targets
 
 DATA = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "carparts" / "carparts_long_nonan.csv"

@@ -22,10 +22,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from simulation.config import SimulationConfig
 from simulation.monte_carlo import (
     POLICIES,
     DemandHistory,
-    SimulationConfig,
     calibration_table,
     echelon_totals,
     plan_nodes,

@@ -10,7 +10,6 @@ is below the sum of theirs, and the model sees that directly.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -18,14 +17,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from forecasting.buckets import SEP
 from forecasting.calibration import count_valued
 from forecasting.config import ForecastConfig
 from forecasting.engine import backtest, choose_models, forecast
 from forecasting.lead_time import error_correlation, lead_time_demand
 from forecasting.metrics import accuracy, series_scale
 from forecasting.selection import Selection, selection_settings
-
-SEP = "|"
 
 
 @dataclass
@@ -64,41 +62,6 @@ def served_customers(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -
                         seen.add(c)
                         stack.append(c)
     return pd.DataFrame(rows, columns=["location_id", "sku", "customer_location_id"])
-
-
-def bucket_demand(
-    daily: pd.DataFrame,
-    bucket_days: int,
-    period: tuple[pd.Timestamp, pd.Timestamp] | None = None,
-) -> pd.DataFrame:
-    """Daily demand (location_id, sku, demand_date, demand_qty) to whole buckets ending on the
-    last day of ``period`` (first and last demand date; default: those of ``daily``; give it
-    to bucket a large mart in chunks of items alike): location_id, sku, ds (bucket start),
-    y (units per bucket). An incomplete oldest bucket is left out."""
-    dates = pd.to_datetime(daily["demand_date"])
-    first, last = (
-        (dates.min(), dates.max())
-        if period is None
-        else (pd.Timestamp(period[0]), pd.Timestamp(period[1]))
-    )
-    back = (last - dates).dt.days // bucket_days
-    complete = back < whole_buckets(first, last, bucket_days)
-    out = pd.DataFrame(
-        {
-            "location_id": daily["location_id"].to_numpy()[complete],
-            "sku": daily["sku"].to_numpy()[complete],
-            "ds": last - pd.to_timedelta((back[complete] + 1) * bucket_days - 1, unit="D"),
-            "y": daily["demand_qty"].to_numpy()[complete],
-        }
-    )
-    out = out.groupby(["location_id", "sku", "ds"], as_index=False, sort=False)["y"].sum()
-    return out.sort_values(["location_id", "sku", "ds"], ignore_index=True)
-
-
-def whole_buckets(first: dt.date, last: dt.date, bucket_days: int) -> int:
-    """Buckets of ``bucket_days`` that fit whole between the first and last day (inclusive),
-    counted back from the last day: the buckets ``bucket_demand`` keeps."""
-    return ((pd.Timestamp(last) - pd.Timestamp(first)).days + 1) // bucket_days
 
 
 def echelon_series(customer_buckets: pd.DataFrame, served: pd.DataFrame) -> pd.DataFrame:

@@ -10,14 +10,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
 
-from forecasting.nodes import SEP, whole_buckets
-from forecasting.selection import Selection
-from optimization.targets import PlanningInputs
-from simulation.monte_carlo import DemandHistory
+from forecasting.buckets import SEP, whole_buckets
+
+if TYPE_CHECKING:  # the libraries load at call time: importing the definitions stays fast
+    from forecasting.selection import Selection
+    from optimization.targets import PlanningInputs
+    from simulation.monte_carlo import DemandHistory
 
 # DuckDB memory while a large mart is sorted or aggregated into a frame: the work spills to disk
 # beyond it, so the process does not hold the pipeline's 4 GB and the frame at once. Mart checks
@@ -43,6 +46,8 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pd.Dat
 
 def read_planning_inputs(con: duckdb.DuckDBPyConnection) -> PlanningInputs:
     """The optimizer's inputs from the marts, the forecast and the service-policy seed."""
+    from optimization.targets import PlanningInputs
+
     return PlanningInputs(
         item_network=read_table(con, "marts", "fct_item_network"),
         lane_lead_times=read_table(con, "marts", "fct_lane_lead_times"),
@@ -70,7 +75,7 @@ def read_customer_buckets(
     con: duckdb.DuckDBPyConnection, bucket_days: int, until: dt.date | None = None
 ) -> pd.DataFrame:
     """Customer demand per bucket from the mart's first day to ``until`` (default: its last
-    day): the buckets of ``forecasting.nodes.bucket_demand`` (whole buckets ending on the last
+    day): the buckets of ``forecasting.buckets.bucket_demand`` (whole buckets ending on the last
     day), summed by DuckDB in one parallel pass so that the daily rows never reach pandas.
     Fetched through Arrow, which makes one Python string per distinct location and item
     instead of one per row: 7.86 M buckets took 0.31 GiB instead of 1.1 GiB (measured)."""
@@ -134,6 +139,8 @@ def lead_time_observations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def demand_history(con: duckdb.DuckDBPyConnection, days: int) -> DemandHistory:
     """The customers' last ``days`` days of demand, coded in DuckDB (a column number per node,
     days back from the latest): integers and floats reach Python, not 36 M rows of strings."""
+    from simulation.monte_carlo import DemandHistory
+
     coded = con.sql(  # a relation's Arrow output: no extra copy of the rows
         "WITH recent AS (SELECT sku, location_id, demand_date, demand_qty "
         "  FROM marts.fct_customer_demand_daily WHERE demand_date > "
@@ -177,6 +184,8 @@ def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:
     """The model selection the last forecast run stored (``forecast.forecast_models``,
     ``forecast_calibration``, ``error_correlation``, ``forecast_accuracy``); None before the
     first run or when a table is missing."""
+    from forecasting.selection import Selection
+
     tables = {
         row[0]
         for row in con.execute(

@@ -7,9 +7,8 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import norm
 
-DEFAULT_SERVICE_LEVEL = 0.95  # cycle service where no rule of the service policy applies
-# the targets a rule or a scenario may set: below 0.5 safety stock turns negative, at 1 infinite
-SERVICE_LEVEL_RANGE = (0.5, 0.9999)
+from optimization.config import DEFAULT_SERVICE_LEVEL, SERVICE_LEVEL_RANGE
+
 DEFAULT_SERVICE_TYPE = "cycle"
 SCOPE_PRIORITY = ("item_location", "item", "location", "item_class", "default")
 

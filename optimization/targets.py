@@ -20,47 +20,15 @@ import pandas as pd
 from scipy.stats import norm
 
 from distributions.counts import count_quantile_at
+from optimization.config import SERVICE_LEVEL_RANGE, PlanningConfig
 from optimization.gsm import Network, Solution, single_echelon, solve, whole_periods
 from optimization.service import (
-    SERVICE_LEVEL_RANGE,
     resolve_service_policy,
     z_for_cycle_service,
     z_for_fill_rate,
 )
-from parameters import check_ranges, setting
 
 SUPPLIER = "SUPPLIER"
-
-
-@dataclass(frozen=True)
-class PlanningConfig:
-    """The optimizer's settings (the service targets come from the service policy)."""
-
-    holding_rate_per_year: float = setting(
-        0.25, unit="share of unit value per year", doc="cost of holding a unit", low=0.0, high=5.0
-    )
-    review_period_days: int = setting(
-        7, unit="days", doc="time between replenishment reviews", low=1, high=365
-    )
-    customer_service_days: int = setting(
-        0, unit="days", doc="delivery time promised to customers (0: from stock)", low=0, high=365
-    )
-    mip_time_limit_seconds: float = setting(
-        30.0, unit="seconds", doc="time limit of the exact solver per item network", low=0.1
-    )
-    min_cover_days: dict[str, float] = setting(
-        default_factory=dict,
-        unit="days of mean demand",
-        doc="lowest target stock per location type (absent: no floor)",
-    )
-    max_cover_days: dict[str, float] = setting(
-        default_factory=dict,
-        unit="days of mean demand",
-        doc="highest target stock per location type (absent: no cap)",
-    )
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
 
 
 @dataclass

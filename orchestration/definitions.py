@@ -1,7 +1,10 @@
 """Dagster definitions of the MEIO pipeline (`dagster dev` loads this via workspace.yaml).
 
 Every asset and check defined in a module of ``orchestration/defs`` is collected, so a new
-asset only needs to live in its concern's module.
+asset only needs to live in its concern's module. The assets import the libraries' heavy
+parts (statsforecast, the solvers, the simulation kernel) when they run: loading these
+definitions (`dagster dev`, every CLI command, every run's process) took 9.7 s of CPU with them
+at import and 5.2 s without (dagster, dagster-dbt and pandera remain).
 """
 
 import dagster as dg

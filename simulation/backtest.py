@@ -15,7 +15,8 @@ import pandas as pd
 
 from forecasting.config import ForecastConfig
 from forecasting.nodes import forecast_nodes
-from optimization.targets import PlanningConfig, PlanningInputs, plan_targets
+from optimization.config import PlanningConfig
+from optimization.targets import PlanningInputs, plan_targets
 from simulation.monte_carlo import (
     PLAN_COLUMNS,
     SimulationConfig,

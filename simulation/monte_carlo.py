@@ -31,7 +31,7 @@ from numba import njit
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
-from parameters import check_ranges, setting
+from simulation.config import SimulationConfig
 
 Z_95 = 1.959963984540054
 MEASURES = ("fill_rate", "cycle_service_level", "average_on_hand", "average_backorders")
@@ -50,67 +50,6 @@ def daily_matrix(
     )
     columns = pd.MultiIndex.from_frame(keys[["location_id", "sku"]])
     return table.reindex(index=days, columns=columns, fill_value=0.0).fillna(0.0).to_numpy(float)
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """The Monte Carlo simulation's settings (time in days)."""
-
-    days: int = setting(365, unit="days", doc="measured days per replication", low=1)
-    warmup_days: int = setting(56, unit="days", doc="discarded start-up days", low=0)
-    replications: int = setting(
-        200,
-        unit="replications",
-        doc="independent runs; with target_half_width: the most that are run",
-        low=1,
-    )
-    # 0.25 points: on the demo's plan 40 replications (batch means) instead of 200, 2.7 s
-    # instead of 12.5 s; class means over 6 seeds vary by sd <= 0.105 points (docs/performance.md)
-    target_half_width: float | None = setting(
-        0.0025,
-        unit="share (0.0025 = 0.25 points)",
-        doc="stop adding replications once the 95% Monte Carlo interval (batch means) of every "
-        "group's mean cycle service (customer nodes by demand class) is this narrow; None: "
-        "all replications",
-        low=1e-6,
-        high=0.5,
-    )
-    min_replications: int = setting(
-        40, unit="replications", doc="replications before the interval is first judged", low=2
-    )
-    batch_replications: int = setting(
-        5,
-        unit="replications",
-        doc="replications per batch (one at a time per worker; the batch means of the "
-        "adaptive stop)",
-        low=1,
-    )
-    workers: int = setting(
-        2, unit="threads", doc="batches simulated at once (the kernel releases the GIL)", low=1
-    )
-    lost_sales: bool = setting(False, unit="flag", doc="unmet demand is lost (False: backordered)")
-    seed: int = setting(0, unit="seed", doc="random seed", low=0)
-    demand: str = setting(
-        "empirical",
-        unit="empirical|gaussian",
-        doc="customer demand: each node's own history bootstrapped (empirical, what is "
-        "published as achieved service) or the forecast's model (gaussian: a self-check)",
-    )
-    block_days: int = setting(
-        28, unit="days", doc="bootstrap block length, whole weeks", low=7, high=364
-    )
-    history_days: int = setting(
-        364, unit="days", doc="latest days of history the bootstrap draws from", low=7
-    )
-
-    def __post_init__(self) -> None:
-        check_ranges(self)
-        if self.demand not in ("empirical", "gaussian"):
-            raise ValueError(
-                f"SimulationConfig.demand must be empirical|gaussian, got {self.demand!r}"
-            )
-        if self.block_days % 7:
-            raise ValueError("SimulationConfig.block_days must be a positive multiple of 7")
 
 
 @dataclass

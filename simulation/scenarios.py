@@ -14,64 +14,15 @@ A scenario changes copies of the inputs, never the inputs themselves. Changes (a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from optimization.service import SERVICE_LEVEL_RANGE
 from optimization.targets import SUPPLIER, PlanningInputs
-from parameters import check_ranges, setting
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One what-if, beside the base plan (the module's doc says what each change does)."""
-
-    name: str = setting(unit="name", doc="the scenario's name, unique, not 'base'")
-    lead_time_extra_days: float = setting(
-        0.0, unit="days", doc="added to the mean lead time of the lanes chosen below", low=0.0
-    )
-    lead_time_source: str | None = setting(
-        None, unit="location_id", doc="lanes from this location (None: any source)"
-    )
-    lead_time_destination: str | None = setting(
-        None, unit="location_id", doc="lanes into this location (None: any destination)"
-    )
-    demand_change: float = setting(
-        0.0, unit="share", doc="customer demand change, 0.2 = +20% (above -1)", low=-0.9999
-    )
-    demand_region: str | None = setting(
-        None, unit="region", doc="customers in this region only (None: all)"
-    )
-    demand_item_class: str | None = setting(
-        None, unit="demand class", doc="items of this demand class only (None: all)"
-    )
-    service_level: float | None = setting(
-        None,
-        unit="cycle service",
-        doc="one cycle-service target replacing every service rule (None: the policy's)",
-        low=SERVICE_LEVEL_RANGE[0],
-        high=SERVICE_LEVEL_RANGE[1],
-    )
-    closed_location: str | None = setting(
-        None, unit="location_id", doc="a location that ships nothing (needs reroute_to)"
-    )
-    reroute_to: str | None = setting(
-        None, unit="location_id", doc="serves the closed location's customers"
-    )
-
-    def __post_init__(self) -> None:
-        if not self.name or self.name == "base":
-            raise ValueError("a scenario needs a name other than 'base'")
-        try:
-            check_ranges(self)
-        except ValueError as reason:
-            raise ValueError(f"scenario {self.name}: {reason}") from None
-        if (self.closed_location is None) != (self.reroute_to is None):
-            raise ValueError(f"scenario {self.name}: closed_location needs reroute_to, and back")
+from simulation.config import Scenario
 
 
 def load_scenarios(path: Path) -> list[Scenario]:

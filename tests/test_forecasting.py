@@ -9,16 +9,12 @@ import pandas as pd
 import pytest
 
 from forecasting import engine
+from forecasting.buckets import bucket_demand
 from forecasting.config import QCOLS, ForecastConfig
 from forecasting.engine import backtest, choose_models, forecast
 from forecasting.lead_time import lead_time_demand
 from forecasting.models import classify
-from forecasting.nodes import (
-    bucket_demand,
-    forecast_nodes,
-    pooled_variance_check,
-    served_customers,
-)
+from forecasting.nodes import forecast_nodes, pooled_variance_check, served_customers
 from marts.reads import read_customer_buckets
 
 CONFIG = ForecastConfig(horizon=4, season_length=52, n_windows=2, n_jobs=1)

@@ -7,8 +7,8 @@ import pytest
 from planning_inputs import inputs
 
 from optimization.targets import plan_targets
+from simulation.config import Scenario
 from simulation.scenarios import (
-    Scenario,
     apply_scenario,
     load_scenarios,
     merge_scenarios,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from simulation.config import SimulationConfig
 from simulation.monte_carlo import (
-    SimulationConfig,
     SimulationNodes,
     _lead_time_cdf,
     fit_persistence,

@@ -9,8 +9,9 @@ import pytest
 from planning_inputs import inputs, lane_frames
 from scipy.stats import norm
 
+from optimization.config import PlanningConfig
 from optimization.service import loss_function, z_for_fill_rate
-from optimization.targets import PlanningConfig, PlanningInputs, plan_problems, plan_targets
+from optimization.targets import PlanningInputs, plan_problems, plan_targets
 
 
 def test_meio_beats_single_echelon_and_stores_serve_from_stock():

@@ -20,7 +20,6 @@ from orchestration.lib.keys import INVENTORY_TARGETS, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import ForecastRunConfig, OptimizeRunConfig
 from orchestration.lib.warehouse import markdown_table, replace_days
-from simulation.backtest import backtest_day
 
 
 class BacktestRunConfig(dg.Config):
@@ -43,6 +42,8 @@ class BacktestRunConfig(dg.Config):
 def historical_backtest(
     context: dg.AssetExecutionContext, config: BacktestRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from simulation.backtest import backtest_day
+
     days_run = [dt.date.fromisoformat(key) for key in context.partition_keys]
     forecast, planning = config.forecast.settings(), config.planning.settings()
     with warehouse.get_connection() as con:

@@ -4,7 +4,6 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from forecasting.nodes import forecast_nodes
 from marts.reads import (
     customer_nodes,
     read_customer_buckets,
@@ -30,6 +29,8 @@ from serving import pictures
 def node_forecasts(
     context: dg.AssetExecutionContext, config: ForecastRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from forecasting.nodes import forecast_nodes
+
     settings = config.settings()
     with warehouse.get_connection() as con:
         buckets = read_customer_buckets(con, settings.bucket_days)

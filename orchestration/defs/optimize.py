@@ -4,9 +4,6 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from marts.reads import read_planning_inputs, read_table
-from optimization.actions import plan_actions
-from optimization.targets import plan_targets
-from optimization.tradeoff import empty_tradeoff, service_tradeoff
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_POLICY, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig
@@ -28,6 +25,8 @@ from serving import pictures
 def inventory_targets(
     context: dg.AssetExecutionContext, config: OptimizeRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from optimization.targets import plan_targets
+
     with warehouse.get_connection() as con:
         inputs = read_planning_inputs(con)
     targets, summary = plan_targets(inputs, config.settings())
@@ -86,6 +85,8 @@ def inventory_targets(
 def planner_actions(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from optimization.actions import plan_actions
+
     with warehouse.get_connection() as con:
         actions = plan_actions(
             targets=read_table(con, "optimization", "inventory_targets"),
@@ -114,6 +115,8 @@ def planner_actions(
 def service_tradeoff_curve(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from optimization.tradeoff import empty_tradeoff, service_tradeoff
+
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
         inputs = read_planning_inputs(con)

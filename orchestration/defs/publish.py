@@ -4,9 +4,8 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from forecasting.nodes import bucket_demand
+from forecasting.buckets import bucket_demand
 from marts.reads import read_table
-from optimization.targets import plan_problems
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_SIMULATION, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.resources import ServingResource
@@ -100,6 +99,8 @@ def check_results(context: dg.AssetExecutionContext) -> pd.DataFrame:
 def published_plan(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
 ) -> dg.MaterializeResult:
+    from optimization.targets import plan_problems
+
     run_date = run_date_of(context)
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")

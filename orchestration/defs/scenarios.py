@@ -10,21 +10,11 @@ from marts.reads import (
     read_planning_inputs,
     read_table,
 )
-from optimization.targets import plan_targets
 from orchestration.lib.keys import INVENTORY_TARGETS, SERVICE_SIMULATION, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig, ScenarioConfig, SimulationRunConfig
 from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
 from orchestration.settings import scenarios_path
-from simulation.monte_carlo import simulate_plan
-from simulation.scenarios import (
-    apply_scenario,
-    demand_change,
-    load_scenarios,
-    merge_scenarios,
-    scenario_summary,
-    shifted_observations,
-)
 
 
 class ScenarioRunConfig(dg.Config):
@@ -46,6 +36,17 @@ def scenario_plans(
     config: ScenarioRunConfig,
     warehouse: DuckDBResource,
 ) -> dg.MaterializeResult:
+    from optimization.targets import plan_targets
+    from simulation.monte_carlo import simulate_plan
+    from simulation.scenarios import (
+        apply_scenario,
+        demand_change,
+        load_scenarios,
+        merge_scenarios,
+        scenario_summary,
+        shifted_observations,
+    )
+
     extra = [s.settings() for s in config.scenarios]
     names = [s.name for s in extra]
     if len(set(names)) != len(names):

@@ -24,8 +24,6 @@ from orchestration.lib.run_config import (
 )
 from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
 from serving import pictures
-from simulation.backtest import replan, replay, stratified_items
-from simulation.monte_carlo import calibration_table, echelon_totals, simulate_plan
 
 
 @daily_asset(
@@ -36,6 +34,8 @@ from simulation.monte_carlo import calibration_table, echelon_totals, simulate_p
 def service_simulation(
     context: dg.AssetExecutionContext, config: SimulationRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from simulation.monte_carlo import calibration_table, echelon_totals, simulate_plan
+
     settings = config.settings()
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
@@ -118,6 +118,9 @@ class HoldoutReplayConfig(dg.Config):
 def holdout_replay(
     context: dg.AssetExecutionContext, config: HoldoutReplayConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from simulation.backtest import replan, replay, stratified_items
+    from simulation.monte_carlo import calibration_table
+
     forecast = config.forecast.settings()
     with warehouse.get_connection() as con:
         _, last = demand_span(con)

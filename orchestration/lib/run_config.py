@@ -15,10 +15,9 @@ import dagster as dg
 import pydantic
 
 from forecasting.config import ForecastConfig
-from optimization.targets import PlanningConfig
+from optimization.config import PlanningConfig
 from parameters import describe
-from simulation.monte_carlo import SimulationConfig
-from simulation.scenarios import Scenario
+from simulation.config import Scenario, SimulationConfig
 
 
 class SettingsConfig(dg.Config):
