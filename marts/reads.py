@@ -131,7 +131,8 @@ def lead_time_observations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         "SELECT source_location_id, destination_location_id, lead_time_days, "
         "count(*) AS observations FROM intermediate.int_lead_time_observations "
-        "WHERE received_on > (SELECT max(received_on) FROM intermediate.int_lead_time_observations) - 365 "
+        "WHERE plausible AND received_on > "
+        "(SELECT max(received_on) FROM intermediate.int_lead_time_observations) - 365 "
         "GROUP BY ALL"
     ).df()
 

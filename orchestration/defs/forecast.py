@@ -40,10 +40,10 @@ def node_forecasts(
     result = forecast_nodes(buckets, network, customers, settings, previous)
     made_on = pd.Timestamp(result.selection.selected_on).date()
     selection_note = (
-        f"reused the selection made on data to {made_on} (cadence "
+        f"reused the selection made on the buckets up to the one starting {made_on} (cadence "
         f"{settings.selection_cadence_days} days): chosen models refit, nothing back-tested"
         if result.reused_selection
-        else f"new selection: every candidate back-tested on data to {made_on}"
+        else f"new selection: every candidate back-tested on the buckets up to the one starting {made_on}"
     )
     context.log.info(selection_note)
     tables = {

@@ -1,5 +1,6 @@
 -- One observed replenishment lead time per receipt: transfers from ship date to receipt,
--- purchase orders from order date to receipt. Days.
+-- purchase orders from order date to receipt. Days. plausible: within 0 .. max_lead_time_days
+-- (the estimates use only those).
 with
 
 receipts as (
@@ -44,7 +45,14 @@ unioned as (
     select * from transfer_lead_times
     union all
     select * from purchase_lead_times
+),
+
+lead_times as (
+    select *, date_diff('day', started_on, received_on) as lead_time_days
+    from unioned
 )
 
-select *, date_diff('day', started_on, received_on) as lead_time_days
-from unioned
+select
+    *,
+    lead_time_days between 0 and {{ var('max_lead_time_days') }} as plausible
+from lead_times

@@ -2,7 +2,7 @@
 with
 
 observations as (
-    select * from {{ ref('int_lead_time_observations') }}
+    select * from {{ ref('int_lead_time_observations') }} where plausible
 ),
 
 lanes as (
