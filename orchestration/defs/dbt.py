@@ -1,7 +1,7 @@
 """dbt models as Dagster assets: raw sources -> staging -> intermediate -> marts."""
 
 import datetime as dt
-import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,5 +54,6 @@ translator = MeioDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asse
 def meio_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """dbt build as of the last day of the run's partitions (extracts landed up to that day)."""
     as_of = (context.partition_time_window.end - dt.timedelta(days=1)).date().isoformat()
-    args = ["build", "--vars", json.dumps({"as_of_date": as_of})]
-    yield from dbt.cli(args, context=context).stream()
+    # read by the landed_as_of macro; dbt runs in a child process that inherits it
+    os.environ["MEIO_AS_OF_DATE"] = as_of
+    yield from dbt.cli(["build"], context=context).stream()
