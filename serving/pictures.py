@@ -13,6 +13,8 @@ from html import escape
 import numpy as np
 import pandas as pd
 
+from extracts.contract import LOCATION_TYPES
+
 WIDTH, HEIGHT = 640, 320
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 36, 46
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
@@ -151,7 +153,7 @@ def network_picture(targets: pd.DataFrame, network: pd.DataFrame) -> str:
     summed over items, lanes as lines."""
     value = targets.groupby(["location_id", "location_type"])["safety_stock_value"].sum()
     value = value.reset_index()
-    order = {"PLANT": 0, "DC": 1, "STORE": 2}
+    order = {t: k for k, t in enumerate(t for t in LOCATION_TYPES if t != "SUPPLIER")}
     value["column"] = value["location_type"].map(order).fillna(1)
     positions: dict[str, tuple[float, float]] = {}
     parents = network.groupby("destination_location_id")["source_location_id"].agg(list).to_dict()

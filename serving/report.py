@@ -15,7 +15,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-ECHELON_X = {"SUPPLIER": 0, "PLANT": 1, "DC": 2, "STORE": 3}
+from extracts.contract import LOCATION_TYPES
+
+# echelons left to right in the network's order (the contract's location types), everywhere
+ECHELON_X = {location_type: k for k, location_type in enumerate(LOCATION_TYPES)}
 REPORT_FILE = "planner_report.html"
 
 

@@ -3,6 +3,7 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from extracts.contract import LOCATION_TYPES
 from marts.reads import read_planning_inputs, read_table
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_POLICY, mart_key
 from orchestration.lib.partitions import daily_asset
@@ -37,9 +38,10 @@ def inventory_targets(
         run_date_of(context),
     )
     rows = counts["inventory_targets"]
-    by_echelon = (
+    by_echelon = (  # in the network's order: supplier side first, stores last
         targets.groupby("location_type")[["safety_stock_value", "baseline_safety_stock_value"]]
         .sum()
+        .reindex([t for t in LOCATION_TYPES if t in set(targets["location_type"])])
         .reset_index()
     )
     meio, base = targets["safety_stock_value"].sum(), targets["baseline_safety_stock_value"].sum()
