@@ -42,19 +42,45 @@ def _scale(values: np.ndarray, low: float, high: float, out_low: float, out_high
     return out_low + (np.asarray(values, dtype=float) - low) / span * (out_high - out_low)
 
 
-def _y_axis(low: float, high: float, label: str) -> list[str]:
+def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
+    """About ``count`` round ticks (steps of 1, 2, 2.5 or 5 x 10^k) from at or below ``low``
+    to at or above ``high``."""
+    span = (high - low) or 1.0
+    raw = span / max(count - 1, 1)
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = np.floor(low / step) * step
+    last = np.ceil(high / step) * step
+    return np.arange(round((last - first) / step) + 1) * step + first
+
+
+def _tick_labels(ticks: np.ndarray) -> list[str]:
+    """Tick labels in one unit (k or M, by the largest) with the decimals the step needs:
+    0, 250k, 500k, ... or 0.0M, 0.5M, 1.0M; never 507k beside 1.0M."""
+    top = float(np.max(np.abs(ticks))) if len(ticks) else 0.0
+    scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e3 else (1.0, "")
+    step = float(np.min(np.diff(ticks))) / scale if len(ticks) > 1 else 1.0
+    decimals = next((d for d in range(4) if abs(round(step, d) - step) < 1e-9), 3)
+    return [f"{t / scale:.{decimals}f}{suffix}" for t in ticks]
+
+
+def _y_axis(low: float, high: float, label: str) -> tuple[list[str], float, float]:
+    """The y axis over round ticks covering low .. high: its SVG parts and the axis' own
+    low and high (the round ticks' ends), which the plot must scale to."""
+    ticks = nice_ticks(low, high)
+    low, high = float(ticks[0]), float(ticks[-1])
     parts = [f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{HEIGHT - BOTTOM}" stroke="#333"/>']
-    for tick in np.linspace(low, high, 5):
+    for tick, text in zip(ticks, _tick_labels(ticks), strict=True):
         y = _scale(tick, low, high, HEIGHT - BOTTOM, TOP)
         parts.append(
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_short(tick)}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{text}</text>'
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#eee"/>'
         )
     parts.append(
         f'<text x="14" y="{(TOP + HEIGHT - BOTTOM) / 2}" transform="rotate(-90 14 '
         f'{(TOP + HEIGHT - BOTTOM) / 2})" text-anchor="middle">{escape(label)}</text>'
     )
-    return parts
+    return parts, low, high
 
 
 def _short(value: float) -> str:
@@ -81,8 +107,8 @@ def bar_chart(
     title: str, categories: Sequence[str], groups: dict[str, Sequence[float]], y_label: str
 ) -> str:
     """Grouped bars: one group of bars per category, one bar per entry of ``groups``."""
-    high = max(float(np.max(v)) for v in groups.values()) * 1.1 or 1.0
-    body = _y_axis(0.0, high, y_label)
+    high = max(float(np.max(v)) for v in groups.values()) or 1.0
+    body, _, high = _y_axis(0.0, high, y_label)
     slot = (WIDTH - LEFT - RIGHT) / max(len(categories), 1)
     width = slot * 0.8 / max(len(groups), 1)
     for c, category in enumerate(categories):
@@ -114,8 +140,8 @@ def line_chart(
     if band is not None:
         values += [np.asarray(b, dtype=float) for b in band]
     low = min(0.0, min(float(np.nanmin(v)) for v in values))
-    high = max(float(np.nanmax(v)) for v in values) * 1.05 or 1.0
-    body = _y_axis(low, high, y_label)
+    high = max(float(np.nanmax(v)) for v in values) or 1.0
+    body, low, high = _y_axis(low, high, y_label)
     xs = _scale(x, float(x.min()), float(x.max()), LEFT + 10, WIDTH - RIGHT - 10)
     if band is not None:
         upper = _scale(band[1], low, high, HEIGHT - BOTTOM, TOP)

@@ -62,3 +62,13 @@ def test_network_picture_sizes_nodes_by_safety_stock_and_embeds_as_markdown():
     markdown = pictures.as_markdown(svg, "network")
     encoded = markdown.split("base64,")[1].rstrip(")")
     assert base64.b64decode(encoded).decode() == svg
+
+
+def test_axis_ticks_are_round_and_labelled_in_one_unit():
+    from serving.pictures import _tick_labels, nice_ticks
+
+    ticks = nice_ticks(0, 1_115_000)
+    assert ticks.tolist() == [0, 500_000, 1_000_000, 1_500_000]
+    assert _tick_labels(ticks) == ["0.0M", "0.5M", "1.0M", "1.5M"]  # never 507k beside 1.0M
+    assert _tick_labels(nice_ticks(0.9, 0.97)) == ["0.90", "0.92", "0.94", "0.96", "0.98"]
+    assert _tick_labels(nice_ticks(0, 57)) == ["0", "20", "40", "60"]

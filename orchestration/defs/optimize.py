@@ -70,9 +70,9 @@ def inventory_targets(
             "by_echelon_picture": dg.MetadataValue.md(
                 pictures.as_markdown(echelon_bars, "GSM vs single-echelon by echelon")
             ),
-            "network_safety_stock_value": float(meio),
-            "single_echelon_safety_stock_value": float(base),
-            "saving_vs_single_echelon": dg.MetadataValue.float(float(saving)),
+            "network_safety_stock_value": round(float(meio), 2),  # currency
+            "single_echelon_safety_stock_value": round(float(base), 2),
+            "saving_vs_single_echelon": dg.MetadataValue.float(round(float(saving), 4)),
             "not_optimal_items": int((summary["status"] != "optimal").sum()),
             "by_echelon": dg.MetadataValue.md(markdown_table(by_echelon, ",.0f")),
         }

@@ -92,7 +92,7 @@ def service_simulation(
             # adaptive: as many as the target interval needed, at most settings.replications
             "replications": int(results["replications"].max()),
             "target_half_width": settings.target_half_width,
-            "achieved_cycle_service": dg.MetadataValue.float(achieved),
+            "achieved_cycle_service": dg.MetadataValue.float(round(achieved, 4)),
             "calibration": dg.MetadataValue.md(markdown_table(shown, ".4f")),
             "calibration_picture": dg.MetadataValue.md(pictures.as_markdown(picture, "service")),
             "stock_by_echelon": dg.MetadataValue.md(markdown_table(totals, ",.1f")),
@@ -158,7 +158,7 @@ def holdout_replay(
             "plan_date": cutoff.isoformat(),
             "days_replayed": len(days),
             "items": len(items),
-            "achieved_cycle_service": dg.MetadataValue.float(achieved),
+            "achieved_cycle_service": dg.MetadataValue.float(round(achieved, 4)),
             "calibration": dg.MetadataValue.md(
                 markdown_table(
                     calibration[
