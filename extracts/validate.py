@@ -121,6 +121,24 @@ def check_header(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -
         ]
     except duckdb.Error as exc:
         raise read_error(path, exc) from exc
+    if path.suffix != ".parquet":
+        first = _first_line_fields(path)
+        if [f.strip() for f in first] != [h.strip() for h in header]:
+            # DuckDB's reader skips lines above what it takes for the header: every row
+            # number it reported would then be off
+            shown = ",".join(first)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise ExtractError(
+                path,
+                [
+                    (
+                        None,
+                        None,
+                        f"line 1 is not the header row (it reads {shown!r}): the header must "
+                        "be the first line, with no title or blank line above it",
+                    )
+                ],
+            )
     missing = [c for c in extract.column_names if c not in header]
     extra = [c for c in header if c not in extract.column_names]
     failures: list[tuple[int | None, str | None, str]] = []
@@ -128,6 +146,14 @@ def check_header(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -
     failures += [(None, c, "column is not in the extract contract") for c in extra]
     if failures:
         raise ExtractError(path, failures)
+
+
+def _first_line_fields(path: Path) -> list[str]:
+    """The CSV fields of a file's first line (a UTF-8 byte order mark dropped)."""
+    with open(path, "rb") as handle:
+        line = handle.readline(1 << 16)
+    text = line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    return next(csv.reader([text]), [])
 
 
 def read_error(path: Path, exc: duckdb.Error) -> ExtractError:
