@@ -23,7 +23,7 @@ from forecasting.config import ForecastConfig
 from forecasting.engine import backtest, choose_models, forecast
 from forecasting.lead_time import error_correlation, lead_time_demand
 from forecasting.metrics import accuracy, series_scale
-from forecasting.selection import Selection, selection_settings
+from forecasting.selection import MODEL_COLUMNS, Selection, selection_settings
 
 
 @dataclass
@@ -37,8 +37,7 @@ class NodeForecasts:
     lead_time_demand: pd.DataFrame
     accuracy: pd.DataFrame
     models: pd.DataFrame
-    error_correlation: pd.DataFrame
-    selection: Selection  # what the next run may reuse
+    selection: Selection  # what the next run may reuse (and its error correlation)
     reused_selection: bool  # this run reused a previous selection (nothing back-tested)
 
 
@@ -119,10 +118,7 @@ def forecast_nodes(
     last_bucket = pd.Timestamp(series["ds"].max()) if len(series) else pd.NaT
     if previous is not None and len(series) and previous.is_fresh(last_bucket, config):
         chosen = previous.carried_over(series)
-        selection = dataclasses.replace(
-            previous,
-            models=chosen[["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]],
-        )
+        selection = dataclasses.replace(previous, models=chosen[MODEL_COLUMNS])
         reused = True
     else:
         tested = backtest(series, config)
@@ -131,7 +127,7 @@ def forecast_nodes(
         calibration = tested.calibration
         del tested
         selection = Selection(
-            models=chosen[["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]],
+            models=chosen[MODEL_COLUMNS],
             calibration=calibration,
             error_correlation=error_correlation(errors, chosen, config.horizon),
             accuracy=accuracy(errors, chosen, series_scale(series)),
@@ -140,8 +136,7 @@ def forecast_nodes(
         )
         reused = False
     fc = forecast(series, chosen, config, selection.calibration)
-    correlation = selection.error_correlation
-    ltd = lead_time_demand(fc, chosen, correlation, config.bucket_days)
+    ltd = lead_time_demand(fc, chosen, selection.error_correlation, config.bucket_days)
     ltd["count_valued"] = (
         count_valued(series, config).reindex(ltd["unique_id"].to_numpy()).to_numpy(bool)
     )
@@ -157,7 +152,7 @@ def forecast_nodes(
 
     models = split(chosen).assign(selected_on=selection.selected_on)
     acc = acc if not acc.empty else acc.assign(unique_id=pd.Series(dtype=str))
-    return NodeForecasts(split(fc), split(ltd), split(acc), models, correlation, selection, reused)
+    return NodeForecasts(split(fc), split(ltd), split(acc), models, selection, reused)
 
 
 def pooled_variance_check(ltd: pd.DataFrame, served: pd.DataFrame, periods: int) -> pd.DataFrame:

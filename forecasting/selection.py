@@ -22,6 +22,8 @@ from forecasting.calibration import Calibration
 from forecasting.config import ForecastConfig
 from forecasting.models import DEFAULT_MODEL, classify
 
+# a selection's per-series rows (``Selection.models``)
+MODEL_COLUMNS = ["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]
 # settings that do not change what the back-test chooses
 _NOT_SELECTION = ("n_jobs", "dask_scheduler", "selection_cadence_days")
 

@@ -185,7 +185,7 @@ def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:
     """The model selection the last forecast run stored (``forecast.forecast_models``,
     ``forecast_calibration``, ``error_correlation``, ``forecast_accuracy``); None before the
     first run or when a table is missing."""
-    from forecasting.selection import Selection
+    from forecasting.selection import MODEL_COLUMNS, Selection
 
     tables = {
         row[0]
@@ -206,7 +206,7 @@ def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:
 
     models = keyed(read_table(con, "forecast", "forecast_models"))
     return Selection(
-        models=models[["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]],
+        models=models[MODEL_COLUMNS],
         calibration=Selection.calibration_from(calibration),
         error_correlation=read_table(con, "forecast", "error_correlation").drop(columns="run_date"),
         accuracy=keyed(read_table(con, "forecast", "forecast_accuracy")),

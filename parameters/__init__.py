@@ -31,12 +31,14 @@ def describe(field: dataclasses.Field) -> str:
     meta = field.metadata
     if "doc" not in meta:
         return ""
-    bounds = ""
-    if meta["low"] is not None or meta["high"] is not None:
-        low = "-inf" if meta["low"] is None else f"{meta['low']:g}"
-        high = "inf" if meta["high"] is None else f"{meta['high']:g}"
-        bounds = f", in [{low}, {high}]"
+    bounded = meta["low"] is not None or meta["high"] is not None
+    bounds = f", in {_range_text(meta['low'], meta['high'])}" if bounded else ""
     return f"{meta['doc']} ({meta['unit']}{bounds})"
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    """A closed range as text, an open side as -inf or inf: [0.5, 0.9999]."""
+    return f"[{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}]"
 
 
 def check_ranges(settings: Any) -> None:
@@ -50,6 +52,5 @@ def check_ranges(settings: Any) -> None:
         if (low is not None and value < low) or (high is not None and value > high):
             raise ValueError(
                 f"{type(settings).__name__}.{field.name} = {value!r} is outside its range "
-                f"[{'-inf' if low is None else low}, {'inf' if high is None else high}] "
-                f"({field.metadata['unit']})"
+                f"{_range_text(low, high)} ({field.metadata['unit']})"
             )

@@ -124,9 +124,8 @@ def publish(
             [(p.name, p.rows) for p in published],
         )
         names = [p.name for p in published] + [f"{n}_history" for n in history]
-        folder = _write_snapshot(
-            con, serving_dir, snapshot, names + ["publication", "published_tables"]
-        )
+        names += ["publication", "published_tables"]
+        folder = _write_snapshot(con, serving_dir, snapshot, names)
     except Exception:
         con.execute("DETACH serving_copy")
         staging.unlink(missing_ok=True)
@@ -141,7 +140,7 @@ def publish(
     os.replace(staging, final)
     _flip_current(serving_dir, folder)
     _fsync_directory(serving_dir)
-    _write_views(serving_dir, names + ["publication", "published_tables"])
+    _write_views(serving_dir, names)
     _prune_snapshots(serving_dir, keep=SNAPSHOTS_KEPT)
     return published
 

@@ -171,22 +171,20 @@ def simulate(
     first_round = max(per_round, -(-config.min_replications // config.batch_replications))
     mean = squares = None
     count, done = 0, 0
-    # customer nodes per group, in simulation order, and each batch's mean per group
-    labels = np.zeros(n, dtype=object) if groups is None else np.asarray(groups, dtype=object)
-    customer = nodes.is_customer[order]
-    members = [
-        np.flatnonzero(customer & (labels[order] == label))
-        for label in pd.unique(labels[nodes.is_customer])
-    ]
+    # adaptive: customer nodes per group, in simulation order, and each batch's mean per group
+    members = _group_members(nodes.is_customer, groups, order) if adaptive else []
     group_means: list[np.ndarray] = []
     with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
         while done < len(batches):
             todo = batches[done : done + (first_round if done == 0 else per_round)]
-            results = pool.map(
-                lambda batch: _simulate_batch(sorted_nodes, blocks, config, batch, replay, history),
-                todo,
+            batch_results = list(
+                pool.map(
+                    lambda batch: _simulate_batch(
+                        sorted_nodes, blocks, config, batch, replay, history
+                    ),
+                    todo,
+                )
             )
-            batch_results = list(results)
             # Chan et al.'s pairwise update: mean and squared deviations over all replications
             for (batch_mean, batch_squares), batch in zip(batch_results, todo, strict=True):
                 if mean is None:
@@ -203,16 +201,29 @@ def simulate(
                 if _widest_half_width(group_means) <= config.target_half_width:
                     break
     out = pd.DataFrame({"node": np.arange(n)})
-    reps = count
     for k, name in enumerate(MEASURES):
         out[name] = mean[k, position]
-        sd = np.sqrt(squares[k, position] / (reps - 1)) if reps > 1 else 0.0
-        out[f"{name}_ci95"] = Z_95 * sd / np.sqrt(reps)
+        sd = np.sqrt(squares[k, position] / (count - 1)) if count > 1 else 0.0
+        out[f"{name}_ci95"] = Z_95 * sd / np.sqrt(count)
     customer = nodes.is_customer
     for name in ("fill_rate", "cycle_service_level"):
         out.loc[~customer, [name, f"{name}_ci95"]] = np.nan
-    out["replications"] = reps
+    out["replications"] = count
     return out
+
+
+def _group_members(
+    is_customer: np.ndarray, groups: np.ndarray | None, order: np.ndarray
+) -> list[np.ndarray]:
+    """Per group (one when ``groups`` is None), its customer nodes' positions in simulation
+    order."""
+    n = len(is_customer)
+    labels = np.zeros(n, dtype=object) if groups is None else np.asarray(groups, dtype=object)
+    customer = is_customer[order]
+    return [
+        np.flatnonzero(customer & (labels[order] == label))
+        for label in pd.unique(labels[is_customer])
+    ]
 
 
 def _group_means(batch_mean: np.ndarray, members: list[np.ndarray]) -> np.ndarray:

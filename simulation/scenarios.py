@@ -50,10 +50,15 @@ def load_scenarios(path: Path) -> list[Scenario]:
             scenarios.append(Scenario(**entry))
         except (TypeError, ValueError) as reason:
             raise ValueError(f"{where}: {reason}") from None
+    check_unique_names(scenarios, str(path))
+    return scenarios
+
+
+def check_unique_names(scenarios: list[Scenario], where: str) -> None:
+    """ValueError naming ``where`` when two scenarios share a name."""
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
-        raise ValueError(f"{path}: scenario names must be unique, got {names}")
-    return scenarios
+        raise ValueError(f"{where}: scenario names must be unique, got {names}")
 
 
 def merge_scenarios(base: list[Scenario], extra: list[Scenario]) -> list[Scenario]:

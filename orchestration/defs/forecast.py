@@ -36,7 +36,8 @@ def node_forecasts(
         buckets = read_customer_buckets(con, settings.bucket_days)
         customers = customer_nodes(con)
         network = read_table(con, "marts", "fct_item_network")
-        previous = read_forecast_selection(con)
+        # cadence 0: a selection every run, nothing to read back
+        previous = read_forecast_selection(con) if settings.selection_cadence_days else None
     result = forecast_nodes(buckets, network, customers, settings, previous)
     made_on = pd.Timestamp(result.selection.selected_on).date()
     selection_note = (
@@ -52,7 +53,7 @@ def node_forecasts(
         "lead_time_demand": result.lead_time_demand,
         "forecast_accuracy": result.accuracy,
         "forecast_models": result.models,
-        "error_correlation": result.error_correlation,
+        "error_correlation": result.selection.error_correlation,
     }
     counts = write_results(warehouse, "forecast", tables, run_date_of(context), scenario=None)
     accuracy = result.accuracy

@@ -40,6 +40,7 @@ def scenario_plans(
     from simulation.monte_carlo import simulate_plan
     from simulation.scenarios import (
         apply_scenario,
+        check_unique_names,
         demand_change,
         load_scenarios,
         merge_scenarios,
@@ -48,10 +49,8 @@ def scenario_plans(
     )
 
     extra = [s.settings() for s in config.scenarios]
-    names = [s.name for s in extra]
-    if len(set(names)) != len(names):
-        raise dg.Failure(f"scenario names must be unique, got {names}")
     try:
+        check_unique_names(extra, "the run configuration")
         versioned = load_scenarios(scenarios_path()) if config.use_file else []
     except ValueError as reason:
         raise dg.Failure(str(reason)) from None
