@@ -120,8 +120,16 @@ def project_levels(history: np.ndarray, ids: np.ndarray) -> dict[tuple[int, floa
                     [{"scope": "default", "service_type": "cycle", "service_level": target}]
                 ),
             )
-            targets, _ = plan_targets(inputs, PlanningConfig(review_period_days=1))
-            levels[lead, target] = targets.set_index("sku").loc[ids, "reorder_point"].to_numpy()
+            targets, _ = plan_targets(inputs, PlanningConfig(order_cycle_days=1))
+            # the base-stock level the GSM sizes (demand over tau + safety stock): the replay
+            # below orders up to it every month (the published reorder point is the (s, S)
+            # trigger of a daily review, which this monthly replay does not run)
+            plan = targets.set_index("sku").loc[ids]
+            levels[lead, target] = np.ceil(
+                plan["mean_daily_demand"] * plan["net_replenishment_time_days"]
+                + plan["safety_stock"]
+                - 1e-9
+            ).to_numpy()
     return levels
 
 

@@ -164,3 +164,74 @@ def _crps_and_cdf(mean, variance, y, crps, cdf_at_y, want_crps: bool) -> None:
         if target < 0:
             cdf_at_y[i] = 0.0
         crps[i] = total
+
+
+MAX_RENEWAL_LEVELS = 2_000  # units of order quantity walked at most (beyond: settled)
+
+
+def count_undershoot_moments(
+    mean: np.ndarray, sd: np.ndarray, order_quantity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance (units) of the undershoot of a daily-review (s, S) policy with
+    S - s = ``order_quantity`` under whole-unit daily demand (the negative binomial of
+    ``mean`` and ``sd`` per day, Poisson below a Poisson's spread): how far below s the
+    inventory position is on the day an order is triggered (at least 1 unit: the position
+    falls *below* s). The position starts at S and falls by each day's demand; the renewal of
+    positive days is walked exactly on the unit lattice up to ``order_quantity`` (at most
+    MAX_RENEWAL_LEVELS: beyond, the overshoot's distribution has settled). Where the mean is
+    at least EXACT_BELOW_MEAN, the settled continuous form E[D^2] / 2E[D],
+    E[D^3] / 3E[D]; rows without demand: 0, 0."""
+    mean = np.clip(np.nan_to_num(np.asarray(mean, dtype=float), nan=0.0), 0.0, None)
+    variance = np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0) ** 2
+    level = np.minimum(np.nan_to_num(np.asarray(order_quantity, dtype=float)), MAX_RENEWAL_LEVELS)
+    out_mean, out_var = np.zeros(len(mean)), np.zeros(len(mean))
+    _undershoot(mean, variance, np.ceil(level).astype(np.int64), out_mean, out_var)
+    return out_mean, out_var
+
+
+@njit(cache=True, nogil=True)
+def _undershoot(mean, variance, level, out_mean, out_var) -> None:
+    for i in range(len(mean)):
+        m = mean[i]
+        if m <= 0.0:
+            continue
+        v = max(variance[i], m)
+        if m >= EXACT_BELOW_MEAN:  # settled, continuous
+            second, third = v + m * m, m**3 + 3.0 * m * v
+            out_mean[i] = second / (2.0 * m)
+            out_var[i] = max(third / (3.0 * m) - out_mean[i] ** 2, 0.0)
+            continue
+        # a positive day's demand X: the daily pmf from 1 until 1 - 1e-12 is covered
+        size, pmf, q = _first_term(m, v)
+        zero = pmf
+        sizes = [0.0]
+        covered = pmf
+        k = 0
+        while covered < 1.0 - 1e-12 and k < MAX_EXACT_STEPS:
+            pmf *= (k + size) / (k + 1.0) * q if size > 0.0 else m / (k + 1.0)
+            covered += pmf
+            k += 1
+            sizes.append(pmf / (1.0 - zero))
+        f = np.array(sizes)
+        top = len(f) - 1
+        # renewal: reach[j] = P(the cumulative demand of positive days ever equals j)
+        n = level[i]
+        reach = np.zeros(n + 1)
+        reach[0] = 1.0
+        for j in range(1, n + 1):
+            total = 0.0
+            for x in range(1, min(j, top) + 1):
+                total += f[x] * reach[j - x]
+            reach[j] = total
+        # the jump from j <= n past n: undershoot j + x - n
+        mass = first = second = 0.0
+        for j in range(max(n - top + 1, 0), n + 1):
+            for x in range(n - j + 1, top + 1):
+                w = reach[j] * f[x]
+                u = j + x - n
+                mass += w
+                first += w * u
+                second += w * u * u
+        if mass > 0.0:
+            out_mean[i] = first / mass
+            out_var[i] = max(second / mass - (first / mass) ** 2, 0.0)

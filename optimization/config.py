@@ -18,8 +18,13 @@ class PlanningConfig:
     holding_rate_per_year: float = setting(
         0.25, unit="share of unit value per year", doc="cost of holding a unit", low=0.0, high=5.0
     )
-    review_period_days: int = setting(
-        7, unit="days", doc="time between replenishment reviews", low=1, high=365
+    order_cycle_days: int = setting(
+        7,
+        unit="days",
+        doc="days of mean demand one replenishment order covers (stock is reviewed daily: an "
+        "order is placed when the inventory position falls below the reorder point)",
+        low=1,
+        high=365,
     )
     customer_service_days: int = setting(
         0, unit="days", doc="delivery time promised to customers (0: from stock)", low=0, high=365

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from distributions.counts import count_quantile_at
+from distributions.counts import count_quantile_at, count_undershoot_moments
 from optimization.config import SERVICE_LEVEL_RANGE, PlanningConfig
 from optimization.gsm import Network, Solution, single_echelon, solve, whole_periods
 from optimization.service import (
@@ -315,14 +315,14 @@ def plan_targets(
         )
         z = cycle_z.copy()
         fill = is_customer & (service_type == "fill_rate")
+        lot, moq = _order_rules(items, group.skus)
+        order_quantity = order_quantities(mean_daily, lot, moq, config.order_cycle_days)
         tau_guess = np.broadcast_to(net.processing_time[None, :], (n_items, n)).astype(np.int64)
         for _ in range(3):  # fill rates: z depends on tau, tau on z; a few fixed-point passes
             if fill.any():
                 for i, k in zip(*np.nonzero(fill), strict=True):
                     z[i, k] = z_for_fill_rate(
-                        level[i, k],
-                        sd_table[i, k, tau_guess[i, k]],
-                        mean_daily[i, k] * config.review_period_days,
+                        level[i, k], sd_table[i, k, tau_guess[i, k]], order_quantity[i, k]
                     )
             z_full = _propagate_z(net, z)
             safety_table = safety_stock_table(
@@ -345,6 +345,8 @@ def plan_targets(
             unit_cost,
             h,
             max_service,
+            sd_table,
+            counts,
         )
         frames.append(_targets_frame(plan, solution, baseline, config, items))
         summaries.append(
@@ -380,6 +382,63 @@ def plan_targets(
         0.0,
     )
     return targets.sort_values(["sku", "location_id"]).reset_index(drop=True), summary
+
+
+def reorder_points(
+    plan: _GroupPlan, tau: np.ndarray, safety: np.ndarray, order_quantity: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder points (units, whole) and expected undershoot (units) per item x stage for
+    net replenishment times ``tau`` (days) and their safety stock (units).
+
+    Stock is reviewed daily and an order is triggered when the inventory position falls below
+    the reorder point; it lands ``tau`` days later at the start of the day, before that day's
+    demand. A customer-facing stage must therefore cover the demand of the tau - 1 days in
+    between plus how far below the reorder point the day that triggered the order took the
+    position (the undershoot, large when single days are lumpy:
+    ``distributions.counts.count_undershoot_moments``): the reorder point is the quantile at
+    Phi(z) of that sum (negative binomial of its mean and variance for whole-unit demand,
+    normal otherwise). Internal stages (their demand is their children's orders) and stages
+    with tau = 0: demand over tau plus the safety stock, rounded up."""
+    mean_daily, z, customer = plan.mean_daily, plan.z, plan.is_customer
+    reorder_point = np.maximum(np.ceil(mean_daily * tau + safety - 1e-9), 0.0)
+    undershoot = np.zeros(mean_daily.shape)
+    rows = customer & (tau >= 1) & (mean_daily > 0)
+    if not rows.any():
+        return reorder_point, undershoot
+    m, lead = mean_daily[rows], tau[rows] - 1
+    one_day = plan.sd_table[..., 1][rows]
+    u_mean, u_var = count_undershoot_moments(m, one_day, order_quantity[rows])
+    lead_time_sd = np.broadcast_to(plan.group.lead_time_sd[None, :], mean_daily.shape)[rows]
+    waiting = np.take_along_axis(plan.sd_table, (tau - 1).clip(0)[..., None], axis=2)[..., 0]
+    mean = m * lead + u_mean
+    variance = waiting[rows] ** 2 + (m * lead_time_sd) ** 2 + u_var
+    counts = plan.count_valued[rows]
+    covered = mean + z[rows] * np.sqrt(variance)
+    if counts.any():
+        covered[counts] = count_quantile_at(
+            mean[counts],
+            np.sqrt(np.maximum(variance[counts], mean[counts])),
+            norm.cdf(z[rows][counts]),
+        )
+    reorder_point[rows] = np.maximum(np.ceil(covered - 1e-9), 0.0)
+    undershoot[rows] = u_mean
+    return reorder_point, undershoot
+
+
+def _order_rules(items: pd.DataFrame, skus: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(items, 1) lot size (at least 1 unit) and MOQ (units) of ``skus``."""
+    lot = items.loc[skus, "lot_size"].to_numpy(dtype=float)[:, None].clip(min=1)
+    return lot, items.loc[skus, "moq"].to_numpy(dtype=float)[:, None]
+
+
+def order_quantities(
+    mean_daily: np.ndarray, lot: np.ndarray, moq: np.ndarray, cycle_days: float
+) -> np.ndarray:
+    """Units per replenishment order: ``cycle_days`` of mean daily demand, at least the MOQ,
+    rounded up to whole lots; 0 for a node without demand (no lot, no MOQ)."""
+    cycle = mean_daily * cycle_days
+    rounded = np.maximum(np.ceil(np.maximum(cycle, moq) / lot - 1e-9) * lot, lot)
+    return np.where(mean_daily > 0, rounded, 0.0)
 
 
 def _group_policy(
@@ -469,6 +528,8 @@ class _GroupPlan:
     unit_cost: np.ndarray  # currency per unit
     h: np.ndarray  # holding cost, currency per unit per day
     max_service: np.ndarray  # days (inf: none)
+    sd_table: np.ndarray  # sd of demand over tau days (items, stages, tau)
+    count_valued: np.ndarray  # whole-unit demand
 
 
 def _targets_frame(
@@ -493,13 +554,10 @@ def _targets_frame(
     safety = np.take_along_axis(safety_table, tau[..., None], axis=2)[..., 0]
     base_tau = baseline.net_replenishment_time
     base_safety = np.take_along_axis(safety_table, base_tau[..., None], axis=2)[..., 0]
-    lot = items.loc[group.skus, "lot_size"].to_numpy(dtype=float)[:, None].clip(min=1)
-    moq = items.loc[group.skus, "moq"].to_numpy(dtype=float)[:, None]
-    reorder_point = np.maximum(np.ceil(mean_daily * tau + safety - 1e-9), 0.0)
-    cycle = mean_daily * config.review_period_days
-    order_quantity = np.where(  # an item without demand gets no order (no lot, no MOQ)
-        mean_daily > 0, np.maximum(np.ceil(np.maximum(cycle, moq) / lot - 1e-9) * lot, lot), 0.0
-    )
+    lot, moq = _order_rules(items, group.skus)
+    order_quantity = order_quantities(mean_daily, lot, moq, config.order_cycle_days)
+    reorder_point, undershoot = reorder_points(plan, tau, safety, order_quantity)
+    base_reorder_point, _ = reorder_points(plan, base_tau, base_safety, order_quantity)
     target = reorder_point + order_quantity
     smallest_order = np.where(mean_daily > 0, np.ceil(np.maximum(moq, lot) / lot - 1e-9) * lot, 0)
     bound_note = np.full((n_items, n), "", dtype=object)
@@ -534,6 +592,13 @@ def _targets_frame(
     for i, sku in enumerate(group.skus):
         for k in range(n):
             reason, binding, buffer = _explain(plan, solution, safety, i, k)
+            if undershoot[i, k] > 0:
+                reason += (
+                    f" Reorder point {reorder_point[i, k]:.0f}: demand over the "
+                    f"{tau[i, k] - 1} d an order waits after the review that triggers it, "
+                    f"plus {undershoot[i, k]:.1f} units the triggering day typically takes "
+                    "the position below the point, at the service target."
+                )
             if bound_note[i, k]:
                 reason += f" Target {bound_note[i, k]}."
             rows.append(
@@ -567,13 +632,17 @@ def _targets_frame(
         safety_stock=flat(safety),
         pipeline_stock=flat(mean_daily * net.processing_time[None, :]),
         reorder_point=flat(reorder_point),
+        expected_undershoot=flat(undershoot),
         order_quantity=flat(order_quantity),
+        lot_size=flat(np.broadcast_to(lot, (n_items, n))),
+        minimum_order_quantity=flat(np.broadcast_to(moq, (n_items, n))),
         target_stock_level=flat(target),
         unit_value=flat(unit_cost),
         safety_stock_value=flat(safety * unit_cost),
         holding_cost_per_day=flat(safety * h),
         baseline_net_replenishment_time_days=flat(base_tau),
         baseline_safety_stock=flat(base_safety),
+        baseline_reorder_point=flat(base_reorder_point),
         baseline_safety_stock_value=flat(base_safety * unit_cost),
     )
     return frame

@@ -125,7 +125,7 @@ def replay(
     days: pd.DatetimeIndex,
     replications: int,
 ) -> pd.DataFrame:
-    """The plan's base stocks against the customer demand of ``days`` as it came (``daily``:
+    """The plan's policy (reorder point, target, lot, MOQ) against the customer demand of ``days`` as it came (``daily``:
     location_id, sku, demand_date, demand_qty); lead times drawn per replication, the warm-up
     from the forecast's model. One row per node of ``targets``."""
     nodes = plan_nodes(

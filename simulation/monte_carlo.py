@@ -1,8 +1,10 @@
-"""Monte Carlo simulation of a network base-stock policy: a numba kernel, network by network.
+"""Monte Carlo simulation of a network replenishment policy: a numba kernel, network by network.
 
-Units: one period = one day; quantities in units. Every node (location x item) reviews daily
-and orders up to its base-stock level from its parent (or from an outside supplier that always
-delivers). A parent ships as soon as it holds stock, rationing a shortage across its children in
+Units: one period = one day; quantities in units. Every node (location x item) reviews daily:
+when its inventory position is below its reorder level it orders up to its order-up-to level
+(at least the MOQ, rounded up to whole lots) from its parent (or from an outside supplier that
+always delivers); the published plan is (reorder point, target stock level) with the item's
+lot size and MOQ, a pure base-stock policy has both levels equal. A parent ships as soon as it holds stock, rationing a shortage across its children in
 proportion to what each is owed, so upstream shortages delay downstream replenishment. Shipments
 take a random lead time: the lane's observed lead times where given (empirical), else normal
 with the lane's measured mean and sd, rounded; at least one day; orders may cross. Customer
@@ -10,14 +12,16 @@ demand at customer-facing nodes comes, by default, from each node's own daily hi
 (``block_days`` long, starting on the same weekday) for every node, so weekly patterns, bursts
 and the co-movement of stores and items are kept and nothing is assumed about the shape of
 demand. ``demand="gaussian"`` draws from the forecast's own model instead (Gaussian with AR(1)
-persistence, see :func:`fit_persistence`; negative draws are returns): a check of the model
+persistence, see :func:`fit_persistence`; a negative draw is a day without demand): a check of the model
 against itself, not of the plan against the world. Unmet customer demand is backordered (or
 lost, ``lost_sales=True``).
 
 Measured per customer-facing node: fill rate (share of demand served from stock on its day),
-cycle service level (share of days, i.e. review periods, that end with no customer backorder:
-the GSM's meaning of its safety factor z), average on hand and backorders, each with a 95%
-confidence interval over replications. Internal nodes report average on hand.
+cycle service level (share of replenishment cycles, from one order to the next, in which no
+day ends with a customer short: the meaning of the GSM's safety factor z, which protects the
+time until an order arrives; with a daily base stock a cycle is a day of demand), ready rate
+(share of days that end with no customer backorder), average on hand and backorders, each with
+a 95% confidence interval over replications. Internal nodes report average on hand.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ from scipy.stats import t as student_t
 from simulation.config import SimulationConfig
 
 Z_95 = 1.959963984540054
-MEASURES = ("fill_rate", "cycle_service_level", "average_on_hand", "average_backorders")
+MEASURES = (
+    "fill_rate",
+    "cycle_service_level",
+    "ready_rate",
+    "average_on_hand",
+    "average_backorders",
+)
 ROUND_BATCHES = 4  # batches simulated between two looks at the adaptive stop
 BLOCK_NODES = 4_096  # nodes whose draws for all days are made at once (whole networks)
 
@@ -55,13 +65,16 @@ def daily_matrix(
 @dataclass
 class SimulationNodes:
     """One entry per node (location x item). ``parent`` indexes the supplying node (-1: outside
-    supplier). Base stock and order-up-to in units (equal for a pure base-stock policy);
-    ``lot_size`` > 0 rounds orders up to multiples. Lead times in days. Demand per day."""
+    supplier). Each day a node whose inventory position is below its ``reorder_level`` orders
+    up to ``order_up_to`` (units; equal for a pure base-stock policy), at least
+    ``minimum_order`` units, rounded up to multiples of ``lot_size`` where > 0. Lead times in
+    days. Demand per day."""
 
     parent: np.ndarray
     reorder_level: np.ndarray
     order_up_to: np.ndarray
     lot_size: np.ndarray
+    minimum_order: np.ndarray
     lead_time_mean: np.ndarray
     lead_time_sd: np.ndarray
     is_customer: np.ndarray
@@ -206,7 +219,7 @@ def simulate(
         sd = np.sqrt(squares[k, position] / (count - 1)) if count > 1 else 0.0
         out[f"{name}_ci95"] = Z_95 * sd / np.sqrt(count)
     customer = nodes.is_customer
-    for name in ("fill_rate", "cycle_service_level"):
+    for name in ("fill_rate", "cycle_service_level", "ready_rate"):
         out.loc[~customer, [name, f"{name}_ci95"]] = np.nan
     out["replications"] = count
     return out
@@ -267,7 +280,7 @@ def _simulate_batch(
     per_rep = np.empty((len(streams), len(MEASURES), n))
     for rep, stream in enumerate(streams):
         rng = np.random.default_rng(stream)
-        totals = np.zeros((5, n))
+        totals = np.zeros((7, n))
         rows = (
             bootstrap_rows(rng, len(history), total_days, config.block_days)
             if len(history)
@@ -286,6 +299,7 @@ def _simulate_batch(
                 sd_state,
                 sd_shock,
                 nodes.lot_size,
+                nodes.minimum_order,
                 nodes.reorder_level,
                 nodes.order_up_to,
                 lead_cdf,
@@ -299,10 +313,11 @@ def _simulate_batch(
                 rows,
                 totals,
             )
-        demand, served, no_backorder_days, on_hand, backorders = totals
+        demand, served, no_backorder_days, on_hand, backorders, cycles, cycles_met = totals
         with np.errstate(divide="ignore", invalid="ignore"):
             per_rep[rep, 0] = np.where(demand > 0, served / demand, 1.0)
-        per_rep[rep, 1:] = np.stack([no_backorder_days, on_hand, backorders]) / config.days
+            per_rep[rep, 1] = np.where(cycles > 0, cycles_met / cycles, 1.0)
+        per_rep[rep, 2:] = np.stack([no_backorder_days, on_hand, backorders]) / config.days
     mean = per_rep.mean(axis=0)
     return mean, ((per_rep - mean) ** 2).sum(axis=0)
 
@@ -365,6 +380,7 @@ def _simulate_block(
     sd_state: np.ndarray,
     sd_shock: np.ndarray,
     lot: np.ndarray,
+    minimum_order: np.ndarray,
     reorder: np.ndarray,
     up_to: np.ndarray,
     lead_cdf: np.ndarray,
@@ -382,7 +398,10 @@ def _simulate_block(
     ``components[c + 1]`` of nodes; ``low`` is the first node. Nodes of a component are
     contiguous, children before parents. Draws are days x (nodes from ``low``): standard
     normal demand shocks and uniform lead-time draws. Adds to ``totals`` rows (measured days
-    only): demand, served, days without customer backlog, on hand, customer backlog.
+    only): demand, served, days without customer backlog, on hand, customer backlog,
+    replenishment cycles and cycles without customer backlog. A cycle runs from one order to
+    the next (the last one to the end); it counts if it has measured days, and is met if none
+    of them ended with customer backlog.
     ``actual_demand`` (measured days x nodes, or no rows) replaces sampled demand on measured
     days; else ``history`` (days x nodes, or no rows) at ``history_rows[day]`` does on all."""
     horizon = lead_cdf.shape[1]
@@ -390,8 +409,9 @@ def _simulate_block(
     widest = np.max(components[1:] - components[:-1])
     # per node of a component: on hand, customer backlog, backlog owed to children, owed by
     # the parent, in transit, demand state, today's order, share of the children's backlog
-    # shipped today; arrivals: a ring of days x nodes
-    stock = np.empty((8, widest))
+    # shipped today, backlog seen in the current cycle, current cycle has measured days;
+    # arrivals: a ring of days x nodes
+    stock = np.empty((10, widest))
     arrivals = np.empty((horizon, widest))
     for c in range(components.shape[0] - 1):
         first, last = components[c], components[c + 1]
@@ -418,8 +438,7 @@ def _simulate_block(
                     demand = history[history_rows[day], j]
                 else:
                     demand = mu[j] + stock[5, i]
-                on_hand += max(-demand, 0.0)  # a return
-                demand = max(demand, 0.0)
+                demand = max(demand, 0.0)  # a negative Gaussian draw is no demand, not a return
                 backlog = stock[1, i]
                 served_old = min(on_hand, backlog)  # oldest backorders first
                 on_hand -= served_old
@@ -433,7 +452,7 @@ def _simulate_block(
                 # children come first: the backlog owed to them holds today's orders
                 position = on_hand - backlog - stock[2, i] + stock[3, i] + stock[4, i]
                 below = position < reorder[j] - 1e-9
-                placed = below * max(up_to[j] - position, 0.0)
+                placed = below * max(up_to[j] - position, minimum_order[j])
                 if lot[j] > 0:
                     placed = np.ceil(placed / lot[j] - 1e-9) * lot[j]
                 stock[6, i] = placed
@@ -444,6 +463,15 @@ def _simulate_block(
                     totals[0, j] += demand
                     totals[1, j] += served
                     totals[2, j] += backlog <= 1e-9
+                    short = (backlog > 1e-9) or (served < demand - 1e-9)  # lost sales too
+                    if short:
+                        stock[8, i] = 1.0
+                    stock[9, i] = 1.0
+                if placed > 0.0:  # today closes the node's cycle, a new one starts
+                    totals[5, j] += stock[9, i]
+                    totals[6, j] += stock[9, i] * (1.0 - stock[8, i])
+                    stock[8, i] = 0.0
+                    stock[9, i] = 0.0
             # parents first: a parent ships in proportion to what each child is owed
             for j in range(last - 1, first - 1, -1):
                 i = j - first
@@ -468,6 +496,10 @@ def _simulate_block(
                 if measured:
                     totals[3, j] += stock[0, i]
                     totals[4, j] += stock[1, i]
+        for j in range(first, last):  # the cycle still open at the end
+            i = j - first
+            totals[5, j] += stock[9, i]
+            totals[6, j] += stock[9, i] * (1.0 - stock[8, i])
 
 
 def _networks(parent: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
@@ -534,9 +566,13 @@ PLAN_COLUMNS = [  # what a simulated or replayed node carries over from the plan
 ]
 
 POLICIES = {
-    # policy: (net replenishment time column, safety stock column)
-    "meio": ("net_replenishment_time_days", "safety_stock"),
-    "single_echelon": ("baseline_net_replenishment_time_days", "baseline_safety_stock"),
+    # policy: (net replenishment time, safety stock, reorder point columns)
+    "meio": ("net_replenishment_time_days", "safety_stock", "reorder_point"),
+    "single_echelon": (
+        "baseline_net_replenishment_time_days",
+        "baseline_safety_stock",
+        "baseline_reorder_point",
+    ),
 }
 
 
@@ -548,13 +584,15 @@ def plan_nodes(
     policy: str = "meio",
     lead_time_observations: pd.DataFrame | None = None,
 ) -> SimulationNodes:
-    """Nodes of a published plan (one per ``targets`` row, in order) under a base-stock policy:
-    base stock = mean daily demand x net replenishment time + safety stock, the level the GSM
-    sizes (``meio``) or each node's own full lead time (``single_echelon``). A node with several
+    """Nodes of a published plan (one per ``targets`` row, in order) under the published
+    policy: order when the inventory position falls below the reorder point, up to the target
+    stock level, at least the MOQ, in whole lots. ``meio``: the plan's reorder point and
+    target; ``single_echelon``: the baseline's reorder point (each node covering its own full
+    lead time) with the same distance to its target as the plan's. A node with several
     inbound lanes orders on the slowest (the GSM's lead time is that lane's).
     ``lead_time_observations`` (source_location_id, destination_location_id, lead_time_days,
     observations): shipments then take the lane's observed lead times (else normal)."""
-    tau_column, safety_column = POLICIES[policy]
+    tau_column, _, reorder_column = POLICIES[policy]
     keys = targets[["sku", "location_id"]].reset_index(drop=True)
     row_of = {k: i for i, k in enumerate(zip(keys["sku"], keys["location_id"], strict=True))}
     lanes = item_network.merge(
@@ -582,14 +620,16 @@ def plan_nodes(
     )
     mean = targets["mean_daily_demand"].to_numpy(float)
     tau = targets[tau_column].to_numpy(int)
-    base_stock = mean * tau + targets[safety_column].to_numpy(float)
+    reorder_point = targets[reorder_column].to_numpy(float)
+    order_room = targets["target_stock_level"].to_numpy(float) - targets["reorder_point"]
     customer = targets["is_customer_facing"].to_numpy(bool)
     sd_one, sd_many, periods = _demand_spread(keys, lead_time_demand, np.maximum(tau, 1))
     return SimulationNodes(
         parent=parent,
-        reorder_level=base_stock,
-        order_up_to=base_stock,
-        lot_size=np.zeros(len(keys)),
+        reorder_level=reorder_point,
+        order_up_to=reorder_point + order_room.to_numpy(float),
+        lot_size=targets["lot_size"].to_numpy(float),
+        minimum_order=targets["minimum_order_quantity"].to_numpy(float),
         lead_time_mean=inbound["lead_time_mean_days"].to_numpy(float),
         lead_time_sd=inbound["lead_time_stddev_days"].to_numpy(float),
         is_customer=customer,
@@ -719,7 +759,7 @@ def simulate_plan(
         result = simulate(
             nodes, config, demand_history=history, groups=targets["demand_class"].to_numpy()
         ).drop(columns="node")
-        tau_column, safety_column = POLICIES[policy]
+        _, safety_column, _ = POLICIES[policy]
         frames.append(
             pd.concat(
                 [
@@ -731,7 +771,8 @@ def simulate_plan(
                 policy=policy,
                 demand_model=config.demand,
                 lead_time_model="normal" if lead_time_observations is None else "empirical",
-                base_stock=nodes.order_up_to,
+                reorder_level=nodes.reorder_level,
+                order_up_to_level=nodes.order_up_to,
                 safety_stock=targets[safety_column].to_numpy(float),
             )
         )

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.stats import nbinom, poisson
 
 from distributions.counts import count_quantiles
@@ -75,3 +76,20 @@ def test_whole_unit_series_get_whole_unit_quantiles_others_keep_their_intervals(
         tested.calibration,
     ).set_index("unique_id")[QCOLS]
     assert (off.loc["pieces"].to_numpy() != np.round(off.loc["pieces"].to_numpy())).any()
+
+
+def test_undershoot_of_poisson_demand_matches_renewal_theory():
+    from distributions.counts import count_undershoot_moments
+
+    lam = 3.0
+    mean, variance = count_undershoot_moments(
+        np.array([lam, lam, 150.0]), np.sqrt([lam, lam, 150.0]), np.array([1_000, 0, 10_000])
+    )
+    # a large order quantity: the settled overshoot, E[X (X + 1)] / 2 E[X] over demand days
+    # = (E[D^2] + E[D]) / 2 E[D] = 2.5, and E[U^2] = E[D (D + 1) (2 D + 1)] / 6 E[D] = 8.5
+    assert mean[0] == pytest.approx(2.5, abs=1e-9)
+    assert variance[0] == pytest.approx(8.5 - 2.5**2, abs=1e-9)
+    # order quantity 0: any demand day triggers, the undershoot is that day's demand
+    assert mean[1] == pytest.approx(lam / (1 - np.exp(-lam)), abs=1e-9)
+    # a fast mover: the continuous form E[D^2] / 2 E[D] = (150 + 150^2) / 300
+    assert mean[2] == pytest.approx((150 + 150**2) / 300)

@@ -307,9 +307,10 @@ def test_simulation_reports_service_for_both_policies(built):
     assert [r[0] for r in rows] == ["meio", "single_echelon"]
     for _, target, nodes, achieved, fill in rows:
         assert target == 0.95 and nodes > 0
-        # on the nodes' own demand history: the promise held within 2 points (measured 95.3%);
-        # fill rates are lower where demand is lumpy (cycle service is the target)
-        assert abs(achieved - target) <= 0.02 and 0.75 < fill <= 1
+        # the published policy on the nodes' own demand history: the promise held (98.8% of
+        # replenishment cycles: every node also holds its order quantity as cycle stock, which
+        # the GSM does not credit; the exact figures are pinned below)
+        assert target - 0.01 <= achieved <= 1 and 0.95 < fill <= 1
 
 
 def test_historical_backtest_replays_a_past_plan_against_what_happened(built):
@@ -408,13 +409,15 @@ def test_an_unpublishable_plan_leaves_the_published_copy_and_report_as_they_were
             con.close()
 
 
-# This network's figures at commit 6b68fc4 (the demo's headline function on the test warehouse).
+# This network's figures (the demo's headline function on the test warehouse); service since
+# session 11: the published policy simulated, per replenishment cycle (was 0.948460 /
+# 0.939247 for a daily base stock counted per day, at 6b68fc4).
 # The plan is deterministic: pinned to rounding. Simulated service comes from a seeded Monte
 # Carlo that stops once each class is known within 0.25 points (SimulationConfig
 # .target_half_width): pinned within that half-width, so a change in the policy, the demand
 # draws or the kernel shows, and numerical noise does not.
 PINNED_SAFETY_STOCK = {"meio": 36_139.5064, "single_echelon": 36_947.5346}
-PINNED_SERVICE = {"meio": 0.948460, "single_echelon": 0.939247}
+PINNED_SERVICE = {"meio": 0.988025, "single_echelon": 0.966328}
 
 
 def test_the_small_network_s_figures_are_pinned(built):
@@ -429,4 +432,4 @@ def test_the_small_network_s_figures_are_pinned(built):
         if r["demand_class"] == "all"
     }
     for policy, value in PINNED_SERVICE.items():
-        assert pooled[policy] == pytest.approx(value, abs=0.0025)
+        assert pooled[policy] == pytest.approx(value, abs=0.0025), pooled

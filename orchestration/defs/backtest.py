@@ -84,7 +84,7 @@ def historical_backtest(
     summary = pd.DataFrame(
         {
             "measure": [
-                "cycle service (days ending without backorder)",
+                "cycle service (replenishment cycles without a short)",
                 "fill rate",
                 "average on-hand value",
                 "in-stock day share",
