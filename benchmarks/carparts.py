@@ -26,13 +26,12 @@ Paired bootstrap over series (2,000 draws): the selection's exact CRPS against e
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from provenance import write_results
 
 from distributions.counts import count_quantiles
 from forecasting.config import ForecastConfig
@@ -220,15 +219,6 @@ def main() -> None:
     print(f"{df['unique_id'].nunique()} complete series, horizon {HORIZON} months")
     started = time.perf_counter()
     payload: dict = {
-        "command": f"python benchmarks/carparts.py --window {args.window}"
-        + (
-            f" --dispersion-buckets {args.dispersion_buckets}"
-            if args.dispersion_buckets is not None
-            else ""
-        ),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip(),
         "split": {
             k: f"trained on months 1-{v}, scored on {v + 1}-{v + HORIZON}"
             for k, v in WINDOWS.items()
@@ -245,8 +235,7 @@ def main() -> None:
         payload[f"{window}_info"] = info
     payload["seconds"] = round(time.perf_counter() - started, 1)
     print(f"\n{payload['seconds']} s in total")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=1))
+    write_results(args.out, payload)
 
 
 if __name__ == "__main__":

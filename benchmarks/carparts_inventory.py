@@ -32,13 +32,12 @@ Writes benchmarks/results/carparts_inventory.json ({"rows": [...]} on the test w
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from provenance import write_results
 from scipy.stats import norm
 
 from distributions.counts import count_quantile_at
@@ -268,12 +267,7 @@ def main() -> None:
         print_table(results[window], f"{window} window (trained on months 1-{WINDOWS[window]})")
     seconds = time.perf_counter() - started
     print(f"\n{seconds:.1f} s in total; per window and method: {timing}")
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
     payload = {
-        "commit": commit,
-        "command": "python benchmarks/carparts_inventory.py --window " + args.window,
         "seconds": round(seconds, 1),
         "split": {
             k: f"trained on months 1-{v}, replayed {v + 1}-{v + HELD_OUT}"
@@ -282,8 +276,7 @@ def main() -> None:
         "rows": results.get("test", []),
         "validation_rows": results.get("validation", []),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=1))
+    write_results(args.out, payload)
 
 
 if __name__ == "__main__":

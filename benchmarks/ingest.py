@@ -5,20 +5,20 @@ transaction per extract) into a fresh warehouse, then the same files with a bare
 `CREATE TABLE AS SELECT * FROM read_csv(..., all_varchar)` into another; prints rows, seconds,
 rows per second, the ratio and the peak RSS of the process, and writes a JSON.
 
-Usage: python benchmarks/ingest.py LANDING_DAY_FOLDER [--out benchmarks/results/ingest.json]
+Usage: python benchmarks/ingest.py LANDING_DAY_FOLDER [--out benchmarks/results/ingest_scale.json]
 (e.g. the day written by `meio-demo-data --stores 50 --dcs 5 --items 2000 --drop-days 1`).
 """
 
 import argparse
 import datetime as dt
 import json
-import os
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 import duckdb
+from provenance import write_results
 
 from extracts.contract import EXTRACTS
 from extracts.ingest import ingest_extract
@@ -28,7 +28,7 @@ from orchestration.settings import duckdb_memory_limit
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("day_folder", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ingest.json"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ingest_scale.json"))
     args = parser.parse_args()
     day = dt.date.fromisoformat(args.day_folder.name)
     scratch = Path(tempfile.mkdtemp(prefix="meio-ingest-"))
@@ -66,12 +66,10 @@ def main() -> None:
         "bare_rows_per_second": round(rows / bare_seconds),
         "ratio_pipeline_to_bare": round(pipeline / bare_seconds, 2),
         "peak_rss_gib_after_pipeline_ingest": round(rss_pipeline, 2),
-        "cores": os.cpu_count(),
         "per_extract": per_extract,
     }
     print(json.dumps(figures, indent=1))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=1))
+    write_results(args.out, figures)
     for path in scratch.iterdir():
         path.unlink()
     scratch.rmdir()

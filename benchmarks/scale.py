@@ -16,10 +16,8 @@ Usage: python benchmarks/scale.py [--stores 50 --dcs 5 --items 2000 --days 730]
 """
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -28,6 +26,7 @@ import time
 from pathlib import Path
 
 import psutil
+from provenance import write_results
 
 
 class _MemorySampler(threading.Thread):
@@ -113,12 +112,6 @@ def main() -> None:
     ensure_dagster_home()
     figures: dict = {
         "network": {"stores": args.stores, "dcs": args.dcs, "items": args.items, "days": args.days},
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
-        "measured_on": dt.date.today().isoformat(),
     }
     started = time.perf_counter()
     figures["extracts_reused_from"] = str(args.extracts) if args.extracts else None
@@ -219,14 +212,8 @@ def main() -> None:
         ]
         <= 1.2,
     }
-    figures["commit"] = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    figures["command"] = "python " + " ".join(sys.argv)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=1, default=str))
+    write_results(args.out, figures)
     print(json.dumps(figures["goals"], indent=1))
-    print(f"written {args.out}")
 
 
 def _generate(args: argparse.Namespace) -> None:

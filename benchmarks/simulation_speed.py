@@ -12,15 +12,14 @@ python benchmarks/simulation_speed.py [--serving data/serving/meio.duckdb] [--re
 """
 
 import argparse
-import json
 import os
-import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from provenance import write_results
 
 from simulation.config import SimulationConfig
 from simulation.monte_carlo import (
@@ -42,11 +41,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/simulation.json"))
     args = parser.parse_args()
     record: dict = {
-        "commit": subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip(),
-        "command": f"python benchmarks/simulation_speed.py --replications {args.replications} "
-        f"--days {args.days}",
         "seconds": {},
         "calibration": {},
     }
@@ -102,8 +96,7 @@ def main() -> None:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(table.to_string(index=False))
             print(echelon_totals(results).to_string(index=False))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(record, indent=1, default=float))
+    write_results(args.out, record)
 
 
 if __name__ == "__main__":

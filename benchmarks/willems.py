@@ -8,10 +8,10 @@ Usage: python benchmarks/willems.py [--time-limit SECONDS] [--chains 01 02 ...]
 """
 
 import argparse
-import json
-import subprocess
 import time
 from pathlib import Path
+
+from provenance import write_results
 
 from optimization.gsm import single_echelon, solve
 from optimization.instances import read_willems_chain
@@ -68,20 +68,9 @@ def main() -> None:
             f"{chain:>5} {row['stages']:>6} {row['arcs']:>5} {solution.method:>16} {cost:>14,.1f} {baseline:>14,.1f} {row['saving']:>7.1%} {seconds:>8.2f} {solution.status:>10} {solution.gap:>8.2e}  {row['notes']}",
             flush=True,
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    args.out.write_text(
-        json.dumps(
-            {
-                "commit": commit,
-                "command": "python benchmarks/willems.py --time-limit " + str(args.time_limit),
-                "total_seconds": round(sum(r["seconds"] for r in rows), 1),
-                "rows": rows,
-            },
-            indent=2,
-        )
+    write_results(
+        args.out,
+        {"total_seconds": round(sum(r["seconds"] for r in rows), 1), "rows": rows},
     )
     solved = sum(r["status"] == "optimal" for r in rows)
     print(
