@@ -31,7 +31,10 @@ def provenance() -> dict:
         script = script.resolve().relative_to(Path.cwd())
     return {
         "commit": _git("rev-parse", "HEAD"),
-        "uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # the results files themselves excepted (run_all rewrites them one after another)
+        "uncommitted_changes": bool(
+            _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")
+        ),
         "command": " ".join(["python", str(script), *sys.argv[1:]]),
         "machine": {
             "cores": os.cpu_count(),
