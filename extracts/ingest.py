@@ -11,6 +11,7 @@ leaves ``raw`` as it was, and no copy of the rows is made.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import shutil
@@ -25,6 +26,7 @@ import pandas as pd
 from extracts.contract import EXTRACTS
 from extracts.validate import (
     ExtractError,
+    WarehouseWriteError,
     check_header,
     check_rows,
     check_whole_file,
@@ -32,6 +34,7 @@ from extracts.validate import (
     master_ids,
     sql_text,
     stage_file,
+    storage_failure,
 )
 from faults import crash_point
 
@@ -226,10 +229,18 @@ def ingest_extract(
                 raise ExtractError(path, failures)
             _swap_in(con, name, extract_date, path.name, rows)
         finally:
-            con.execute(f"DROP TABLE IF EXISTS {incoming}")
+            with contextlib.suppress(duckdb.Error):  # a full disk may refuse even this
+                con.execute(f"DROP TABLE IF EXISTS {incoming}")
     except ExtractError as error:
         quarantine(path, landing, extract_date, str(error))
         raise
+    except (duckdb.Error, OSError) as exc:  # writing the warehouse failed, not the file
+        if isinstance(exc, WarehouseWriteError) or not storage_failure(exc):
+            raise
+        raise WarehouseWriteError(
+            f"{path.name} not loaded: the warehouse could not be written "
+            f"({str(exc).splitlines()[0]}); the file is left in the landing"
+        ) from exc
     return LoadResult(name, extract_date, path.name, int(rows))
 
 

@@ -55,6 +55,24 @@ class ExtractError(ValueError):
         super().__init__("\n".join(lines))
 
 
+class WarehouseWriteError(OSError):
+    """The warehouse, not the extract, failed: its disk is full or another error writing it.
+    The extract file is left in the landing (not quarantined): free the space and re-run."""
+
+
+# DuckDB's messages when writing its database or temporary files fails (not the file read)
+STORAGE_FAILURES = ("no space left", "could not write", "disk full", "could not truncate")
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """Whether a DuckDB error is the warehouse's storage failing (disk full, write error)."""
+    message = str(exc).lower()
+    return isinstance(exc, duckdb.OutOfMemoryException) or (
+        isinstance(exc, duckdb.IOException | OSError)
+        and any(sign in message for sign in STORAGE_FAILURES)
+    )
+
+
 def find_extract_file(folder: Path, name: str) -> Path | None:
     """The file for extract ``name`` in a landing folder (CSV or Parquet), or None. Refused
     (ExtractError): both formats at once, a directory, a symbolic link (never followed: it
@@ -105,6 +123,11 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> str:
     try:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {scan}", params)
     except duckdb.Error as exc:
+        if storage_failure(exc):  # the warehouse could not take it: not the file's fault
+            raise WarehouseWriteError(
+                f"{Path(path).name} not loaded: the warehouse could not be written "
+                f"({str(exc).splitlines()[0]}); the file is left in the landing"
+            ) from exc
         raise read_error(path, exc) from exc
     return f"(SELECT rowid + 1 AS source_row, * FROM {table})"
 

@@ -18,6 +18,7 @@ date's slice).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -127,8 +128,13 @@ def publish(
         names += ["publication", "published_tables"]
         folder = _write_snapshot(con, serving_dir, snapshot, names)
     except Exception:
-        con.execute("DETACH serving_copy")
+        # a failed copy (a full disk among the causes) leaves nothing behind: the copy, its
+        # write-ahead log and a half-written snapshot
+        with contextlib.suppress(duckdb.Error):
+            con.execute("DETACH serving_copy")
         staging.unlink(missing_ok=True)
+        Path(f"{staging}.wal").unlink(missing_ok=True)
+        shutil.rmtree(serving_dir / SNAPSHOTS / f".{snapshot}.tmp", ignore_errors=True)
         raise
     finally:
         if previous:

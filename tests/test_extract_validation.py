@@ -11,7 +11,7 @@ import pytest
 from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
 from extracts.ingest import ingest_extract, landing_days, landing_folder, remove_day
-from extracts.validate import ExtractError
+from extracts.validate import ExtractError, WarehouseWriteError
 
 DAY = dt.date(2026, 3, 3)
 CONFIG = DemoConfig(stores=3, dcs=1, items=8, history_days=60, drop_days=1, end_date=DAY, seed=3)
@@ -314,3 +314,30 @@ def test_a_quarantine_folder_that_is_a_link_is_never_written_through(landing, tm
     finally:
         con.close()
     assert list(elsewhere.iterdir()) == []
+
+
+class _FullDisk:
+    """A connection whose disk is full: creating a table fails as DuckDB reports it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+
+    def execute(self, sql: str, *args):
+        if sql.lstrip().upper().startswith("CREATE OR REPLACE TABLE"):
+            raise duckdb.IOException(
+                'IO Error: Could not write file "warehouse.duckdb.wal": No space left on device'
+            )
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def test_a_full_disk_is_not_blamed_on_the_file(landing):
+    con = duckdb.connect()
+    with pytest.raises(WarehouseWriteError, match="No space left on device"):
+        ingest_extract(_FullDisk(con), landing, DAY, "sales_orders")
+    assert (landing_folder(landing, DAY) / "sales_orders.csv").exists()  # left in place
+    assert not (landing / "_quarantine").exists()
+    # space back: the same file loads on the re-run
+    assert ingest_extract(con, landing, DAY, "sales_orders").rows > 0

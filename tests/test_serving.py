@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from serving.publish import SERVING_FILE, publish
 
@@ -145,3 +146,25 @@ def test_a_serving_folder_copied_without_links_still_publishes(tmp_path):
     ).fetchone()[0]
     reader.close()
     assert run_date == day + dt.timedelta(days=1)
+
+
+def test_a_failed_publication_leaves_no_temporary_file_and_the_last_plan(tmp_path, monkeypatch):
+    import serving.publish as publication
+
+    warehouse, serving = tmp_path / "w.duckdb", tmp_path / "s"
+    day = dt.date(2026, 2, 1)
+    _warehouse(warehouse, day, 10)
+    con = duckdb.connect(str(warehouse))
+    publish(con, [("marts", "plan")], serving, day, history=["plan"])
+    before = (serving / SERVING_FILE).read_bytes()
+
+    def disk_full(con, serving_dir, snapshot, names):
+        (serving_dir / "snapshots" / f".{snapshot}.tmp").mkdir(parents=True)  # half written
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publication, "_write_snapshot", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        publish(con, [("marts", "plan")], serving, day + dt.timedelta(days=1), history=["plan"])
+    con.close()
+    assert (serving / SERVING_FILE).read_bytes() == before
+    assert not [p.name for p in serving.rglob(".*tmp*")]

@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from extracts.contract import EXTRACTS
 from extracts.ingest import ingest_extract
-from extracts.validate import ExtractError
+from extracts.validate import ExtractError, WarehouseWriteError
 from orchestration.lib.partitions import daily_partitions, single_run_backfill
 from orchestration.lib.resources import LandingResource
 
@@ -37,6 +37,11 @@ def build_raw_asset(name: str) -> dg.AssetsDefinition:
                 raise dg.Failure(
                     description=f"Extract {name} of {key} rejected and quarantined:\n{error}",
                     metadata={"file": str(error.path), "failures": len(error.failures)},
+                ) from error
+            except WarehouseWriteError as error:
+                raise dg.Failure(
+                    description=f"Extract {name} of {key} not loaded, the file is fine: {error}. "
+                    "Free space on the warehouse's disk and re-run this day."
                 ) from error
             loaded[key] = result.rows
             context.log.info(f"{name} {key}: {result.rows} rows from {result.source_file}")
