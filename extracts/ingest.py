@@ -96,6 +96,39 @@ DAYS = "raw_days"  # schema of the per-day tables
 LOADS = f"{DAYS}.loaded_days"  # one row per extract x day loaded
 
 
+def held_days(con: duckdb.DuckDBPyConnection, landing: Path) -> pd.DataFrame:
+    """Extracts of landing days up to the latest day loaded that are not loaded: the day is
+    held (a plan made now would silently lack its rows). One row per extract_date x extract
+    with the reason: the quarantine's, else that no file was delivered. Empty before anything
+    was loaded."""
+    columns = ["extract_date", "extract", "reason"]
+    try:
+        loaded = con.execute(f"SELECT extract, extract_date FROM {LOADS}").fetchall()
+    except duckdb.CatalogException:
+        return pd.DataFrame(columns=columns)
+    if not loaded:
+        return pd.DataFrame(columns=columns)
+    done = {(name, day) for name, day in loaded}
+    latest = max(day for _, day in loaded)
+    rows = []
+    for day in landing_days(landing):
+        if day > latest:
+            continue
+        for name in EXTRACTS:
+            if (name, day) in done:
+                continue
+            reasons = sorted(
+                (Path(landing) / QUARANTINE / day.isoformat()).glob(f"{name}.*.reason.txt")
+            )
+            reason = (
+                f"quarantined: {reasons[-1].read_text().strip().splitlines()[0]}"
+                if reasons
+                else "no file delivered"
+            )
+            rows.append((day, name, reason))
+    return pd.DataFrame(rows, columns=columns)
+
+
 def day_table(name: str, extract_date: dt.date, incoming: bool = False, schema: bool = True) -> str:
     """Quoted SQL name of an extract's table for one day (``incoming``: while it is checked;
     ``schema``: qualified by the DAYS schema). ``name`` is a contract extract name and the date

@@ -341,3 +341,26 @@ def test_a_full_disk_is_not_blamed_on_the_file(landing):
     assert not (landing / "_quarantine").exists()
     # space back: the same file loads on the re-run
     assert ingest_extract(con, landing, DAY, "sales_orders").rows > 0
+
+
+def test_a_day_with_an_extract_not_loaded_is_held_until_it_is(landing):
+    from extracts.ingest import held_days
+
+    con = duckdb.connect()
+    assert held_days(con, landing).empty  # nothing loaded yet
+    days = landing_days(landing)
+    good = landing_folder(landing, days[0]) / "sales_orders.csv"
+    kept = good.read_bytes()
+    good.write_text(good.read_text().replace("\n", "\nnot,a,valid,row\n", 1))
+    for day in days:
+        for name in EXTRACTS:
+            try:
+                ingest_extract(con, landing, day, name)
+            except ExtractError:
+                assert (day, name) == (days[0], "sales_orders")
+    held = held_days(con, landing)
+    assert held[["extract_date", "extract"]].values.tolist() == [[days[0], "sales_orders"]]
+    assert held["reason"].iloc[0].startswith("quarantined: file sales_orders.csv")
+    good.write_bytes(kept)  # the fixed file delivered again and loaded: nothing is held
+    ingest_extract(con, landing, days[0], "sales_orders")
+    assert held_days(con, landing).empty
