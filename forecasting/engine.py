@@ -11,6 +11,7 @@ models: ``forecasting.running``; from intervals to calibrated quantiles:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,6 +44,8 @@ from forecasting.models import (
 from forecasting.running import run_models
 
 CHUNK_SERIES = 5_000  # series cross-validated per statsforecast call (bounds its frames' memory)
+
+Progress = Callable[[str], None]  # told how far a long step is (a logger's info)
 
 
 @dataclass
@@ -228,9 +231,12 @@ def _global_models(training: pd.DataFrame, config: ForecastConfig) -> dict:
     return {repr(model): model}
 
 
-def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
+def backtest(
+    df: pd.DataFrame, config: ForecastConfig, progress: Progress | None = None
+) -> Backtest:
     """Cross-validate each class's candidates, ``CHUNK_SERIES`` series per call (see
-    ``ForecastConfig.screen_series`` for classes of many series).
+    ``ForecastConfig.screen_series`` for classes of many series). ``progress`` is told after
+    each class how many series are back-tested.
 
     Scores use the calibrated intervals, so models compete on calibrated quantiles. Series
     shorter than ``horizon x (n_windows + 2) + 2`` buckets are not back-tested.
@@ -252,6 +258,7 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
     scores = []
     long_enough = df["unique_id"].map(lengths).to_numpy() >= min_length
     trained = _global_models(df[long_enough], config)
+    total, done = int((lengths >= min_length).sum()), 0
     for demand_class, ids in classes.groupby("demand_class")["unique_id"]:
         ids = [i for i in ids if lengths[i] >= min_length]
         if not ids:
@@ -275,6 +282,9 @@ def backtest(df: pd.DataFrame, config: ForecastConfig) -> Backtest:
         scores.append(class_scores)
         calibration.update(class_calibration)
         runs += chunks
+        done += len(ids)
+        if progress:
+            progress(f"back-test: {done:,} of {total:,} series ({demand_class} done)")
     score = (
         pd.concat(scores, ignore_index=True)
         if scores
@@ -338,14 +348,16 @@ def forecast(
     chosen: pd.DataFrame,
     config: ForecastConfig,
     calibration: Calibration | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """Forecast each series with its chosen model: unique_id, ds, step, mean, sd (``forecast_sd``),
-    model, quantiles (units per bucket)."""
+    model, quantiles (units per bucket). ``progress`` is told after each class x model."""
     lengths = df.groupby("unique_id").size()
     counts = count_valued(df, config)
     frames = []
     calibration = calibration or {}
     trained = _global_models(df, config)
+    done = 0
     for (demand_class, name), ids in chosen.groupby(["demand_class", "model"])["unique_id"]:
         part = df[df["unique_id"].isin(ids)]
         members = ensemble_members(demand_class) if name == ENSEMBLE else (name,)
@@ -386,6 +398,9 @@ def forecast(
             }
         )
         frames.append(frame)
+        done += len(ids)
+        if progress:
+            progress(f"forecast: {done:,} of {len(chosen):,} series ({demand_class}, {name})")
     out = pd.concat(frames, ignore_index=True).sort_values(["unique_id", "ds"], ignore_index=True)
     out["step"] = out.groupby("unique_id").cumcount() + 1
     return out

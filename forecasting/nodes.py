@@ -20,7 +20,7 @@ from scipy import sparse
 from forecasting.buckets import SEP
 from forecasting.calibration import count_valued
 from forecasting.config import ForecastConfig
-from forecasting.engine import backtest, choose_models, forecast
+from forecasting.engine import Progress, backtest, choose_models, forecast
 from forecasting.lead_time import error_correlation, lead_time_demand
 from forecasting.metrics import accuracy, series_scale
 from forecasting.selection import MODEL_COLUMNS, Selection, selection_settings
@@ -108,11 +108,13 @@ def forecast_nodes(
     customer_nodes: pd.DataFrame,
     config: ForecastConfig = ForecastConfig(),
     previous: Selection | None = None,
+    progress: Progress | None = None,
 ) -> NodeForecasts:
     """Back-test, choose and forecast every node's (echelon) demand from customer demand per
     bucket of ``config.bucket_days`` (``bucket_demand``); lead-time demand in days. With a
     ``previous`` selection still fresh (``Selection.is_fresh``), its choice, calibration and
-    error correlation are reused and nothing is back-tested."""
+    error correlation are reused and nothing is back-tested. ``progress`` hears how far the
+    back-test and the forecast are."""
     served = served_customers(item_network, customer_nodes)
     series = echelon_series(customer_buckets, served)
     last_bucket = pd.Timestamp(series["ds"].max()) if len(series) else pd.NaT
@@ -121,7 +123,7 @@ def forecast_nodes(
         selection = dataclasses.replace(previous, models=chosen[MODEL_COLUMNS])
         reused = True
     else:
-        tested = backtest(series, config)
+        tested = backtest(series, config, progress)
         chosen = choose_models(series, tested.scores)
         errors = tested.errors(chosen)
         calibration = tested.calibration
@@ -135,7 +137,7 @@ def forecast_nodes(
             settings=selection_settings(config),
         )
         reused = False
-    fc = forecast(series, chosen, config, selection.calibration)
+    fc = forecast(series, chosen, config, selection.calibration, progress)
     ltd = lead_time_demand(fc, chosen, selection.error_correlation, config.bucket_days)
     ltd["count_valued"] = (
         count_valued(series, config).reindex(ltd["unique_id"].to_numpy()).to_numpy(bool)

@@ -26,6 +26,7 @@ a 95% confidence interval over replications. Internal nodes report average on ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -123,8 +124,10 @@ def simulate(
     actual_demand: np.ndarray | None = None,
     demand_history: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Simulate the policy; one row per node with service and stock measures (see module doc).
+    ``progress`` is told after each round how many replications ran.
 
     With ``config.target_half_width``, replications are added a round at a time until the 95%
     Monte Carlo interval of each group's mean cycle service (``groups``: a label per node,
@@ -209,10 +212,22 @@ def simulate(
                 squares = squares + batch_squares + delta**2 * count * len(batch) / total
                 count = total
             done += len(todo)
+            widest = None
             if adaptive:
                 group_means += [_group_means(m, members) for m, _ in batch_results]
-                if _widest_half_width(group_means) <= config.target_half_width:
-                    break
+                widest = _widest_half_width(group_means)
+            if progress:
+                progress(
+                    f"{count} of at most {config.replications} replications"
+                    + (
+                        f", widest class interval +-{100 * widest:.2f} points (target "
+                        f"+-{100 * config.target_half_width:.2f})"
+                        if widest is not None and np.isfinite(widest)
+                        else ""
+                    )
+                )
+            if widest is not None and widest <= config.target_half_width:
+                break
     out = pd.DataFrame({"node": np.arange(n)})
     for k, name in enumerate(MEASURES):
         out[name] = mean[k, position]
@@ -736,6 +751,7 @@ def simulate_plan(
     config: SimulationConfig = SimulationConfig(),
     demand_history: DemandHistory | None = None,
     lead_time_observations: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Simulate the GSM plan and the single-echelon baseline on the same demand draws.
     One row per policy x node x item. ``demand_history`` feeds the empirical mode (required
@@ -757,7 +773,13 @@ def simulate_plan(
             lead_time_observations,
         )
         result = simulate(
-            nodes, config, demand_history=history, groups=targets["demand_class"].to_numpy()
+            nodes,
+            config,
+            demand_history=history,
+            groups=targets["demand_class"].to_numpy(),
+            progress=(lambda line, policy=policy: progress(f"simulation, {policy}: {line}"))
+            if progress
+            else None,
         ).drop(columns="node")
         _, safety_column, _ = POLICIES[policy]
         frames.append(

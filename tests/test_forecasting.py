@@ -104,7 +104,13 @@ def test_upstream_echelon_demand_pools_variance():
         {"sku": "A", "source_location_id": ["DC"] * 3, "destination_location_id": stores}
     )
     customers = daily[["location_id", "sku"]].drop_duplicates()
-    result = forecast_nodes(bucket_demand(daily, 7), network, customers, CONFIG)
+    heard: list[str] = []
+    result = forecast_nodes(
+        bucket_demand(daily, 7), network, customers, CONFIG, progress=heard.append
+    )
+    # the long steps say how far they are: back-test then forecast, ending at all 4 series
+    assert heard[-1].startswith("forecast: 4 of 4 series")
+    assert any(line.startswith("back-test: 4 of 4 series") for line in heard)
     check = pooled_variance_check(
         result.lead_time_demand, served_customers(network, customers), periods=14
     )

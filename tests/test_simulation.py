@@ -329,16 +329,21 @@ def test_adaptive_replications_stop_at_the_target_interval_and_repeat_a_fixed_ru
     fixed = dict(days=120, warmup_days=14, seed=4, demand="gaussian", batch_replications=5)
     groups = np.array(["", "fast", "slow"], dtype=object)
 
+    heard: list[str] = []
+
     def run(target: float, most: int = 100):
         config = SimulationConfig(
             replications=most, target_half_width=target, min_replications=20, **fixed
         )
-        return simulate(nodes, config, groups=groups)
+        return simulate(nodes, config, groups=groups, progress=heard.append)
 
     loose, middle, tight = run(0.2), run(0.02), run(0.001, most=60)
     assert loose["replications"].iloc[0] == 20  # wide target: the first round is enough
     assert 20 < middle["replications"].iloc[0] < 100  # more rounds, short of the maximum
     assert tight["replications"].iloc[0] == 60  # out of reach: the maximum
+    # each round said how far it was: the loose run's one round first, the tight run's last
+    assert heard[0].startswith("20 of at most 100 replications, widest class interval")
+    assert heard[-1].startswith("60 of at most 60 replications")
     # the replications an adaptive run made are those of a fixed run of that many
     reps = int(middle["replications"].iloc[0])
     same = simulate(nodes, SimulationConfig(replications=reps, **fixed))

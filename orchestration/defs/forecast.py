@@ -38,7 +38,9 @@ def node_forecasts(
         network = read_table(con, "marts", "fct_item_network")
         # cadence 0: a selection every run, nothing to read back
         previous = read_forecast_selection(con) if settings.selection_cadence_days else None
-    result = forecast_nodes(buckets, network, customers, settings, previous)
+    result = forecast_nodes(
+        buckets, network, customers, settings, previous, progress=context.log.info
+    )
     made_on = pd.Timestamp(result.selection.selected_on).date()
     selection_note = (
         f"reused the selection made on the buckets up to the one starting {made_on} (cadence "

@@ -40,7 +40,7 @@ def service_simulation(
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
         inputs = simulation_inputs(con, settings.history_days)
-    results = simulate_plan(targets, **inputs, config=settings)
+    results = simulate_plan(targets, **inputs, config=settings, progress=context.log.info)
     calibration = calibration_table(results)
     totals = echelon_totals(results)
     counts = write_results(
