@@ -46,7 +46,14 @@ _ensure_dbt_manifest()
 
 # Test modules that run the pipeline end to end (Dagster + dbt + DuckDB): marked ``slow``
 # (`pytest -m "not slow"`: the unit tests alone, under a minute on 2 cores).
-PIPELINE_MODULES = {"test_pipeline", "test_crash", "test_backfill", "test_serving", "test_report"}
+PIPELINE_MODULES = {
+    "test_pipeline",
+    "test_crash",
+    "test_backfill",
+    "test_serving",
+    "test_report",
+    "test_incremental",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

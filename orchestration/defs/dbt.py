@@ -13,7 +13,9 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_duckdb import DuckDBResource
 
+from marts.reads import full_refresh_reason
 from orchestration.lib.partitions import daily_partitions, single_run_backfill
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -51,9 +53,19 @@ translator = MeioDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asse
     partitions_def=daily_partitions,
     backfill_policy=single_run_backfill,
 )
-def meio_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """dbt build as of the last day of the run's partitions (extracts landed up to that day)."""
-    as_of = (context.partition_time_window.end - dt.timedelta(days=1)).date().isoformat()
+def meio_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource
+):
+    """dbt build as of the last day of the run's partitions (extracts landed up to that day);
+    the incremental staging models are rebuilt where an update would be wrong
+    (``marts.reads.full_refresh_reason``: a backfill of the past, tables from before)."""
+    as_of = (context.partition_time_window.end - dt.timedelta(days=1)).date()
     # read by the landed_as_of macro; dbt runs in a child process that inherits it
-    os.environ["MEIO_AS_OF_DATE"] = as_of
-    yield from dbt.cli(["build"], context=context).stream()
+    os.environ["MEIO_AS_OF_DATE"] = as_of.isoformat()
+    with warehouse.get_connection() as con:  # closed before dbt opens the file
+        reason = full_refresh_reason(con, as_of)
+    args = ["build"]
+    if reason:
+        context.log.info(f"dbt full refresh: {reason}")
+        args.append("--full-refresh")
+    yield from dbt.cli(args, context=context).stream()

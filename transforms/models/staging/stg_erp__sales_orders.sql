@@ -16,16 +16,11 @@ renamed as (
         {{ clean_id('order_type') }} as order_type,
         {{ clean_id('status') }} as status,
         extract_date,
+        loaded_at,
         source_row
     from source
 ),
 
-latest as (
-    -- re-sent and corrected lines: the latest extract wins
-    select * from renamed
-    qualify row_number() over (
-        partition by order_id, line_number order by extract_date desc, source_row desc
-    ) = 1
-)
+{{ latest_extract_wins('sales_orders', ['order_id', 'line_number']) }}
 
 select * exclude (source_row) from latest

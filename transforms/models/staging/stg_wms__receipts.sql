@@ -15,13 +15,11 @@ renamed as (
         {{ clean_id('receipt_type') }} as receipt_type,
         {{ clean_id('reference_id') }} as reference_id,
         extract_date,
+        loaded_at,
         source_row
     from source
 ),
 
-latest as (
-    select * from renamed
-    qualify row_number() over (partition by receipt_id order by extract_date desc, source_row desc) = 1
-)
+{{ latest_extract_wins('receipts', ['receipt_id']) }}
 
 select * exclude (source_row) from latest

@@ -15,13 +15,11 @@ renamed as (
         {{ text_to_number('quantity') }} as quantity,
         {{ clean_id('shipment_type') }} as shipment_type,
         extract_date,
+        loaded_at,
         source_row
     from source
 ),
 
-latest as (
-    select * from renamed
-    qualify row_number() over (partition by shipment_id order by extract_date desc, source_row desc) = 1
-)
+{{ latest_extract_wins('shipments', ['shipment_id']) }}
 
 select * exclude (source_row) from latest
