@@ -3,7 +3,7 @@
 # provenance (commit, command, machine, time). Needs ../shared for the car-parts and Willems
 # figures and the demo's published plan (bash scripts/demo.sh) for the simulation's.
 #   bash benchmarks/run_all.sh           ~7 min on 2 cores (tree DP, Willems, car parts x 2, simulation)
-#   bash benchmarks/run_all.sh --scale   adds the 2,000-item refresh and its ingest (~40 min, 6 GB of extracts)
+#   bash benchmarks/run_all.sh --scale   adds the 2,000-item refresh, its next-day dbt and its ingest (~45 min, 6 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DO_NOT_TRACK=1 DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
@@ -18,6 +18,7 @@ step $py benchmarks/carparts.py --window both
 step $py benchmarks/carparts_inventory.py --window both
 if [ "${1:-}" = "--scale" ]; then
   step $py benchmarks/scale.py --items 2000 --stores 50 --dcs 5 --out benchmarks/results/scale_2000_items.json
+  step $py benchmarks/dbt_incremental.py --day-after 1
   day=$(ls -d /tmp/meio-scale/landing/*/ | sort | tail -1)
   step $py benchmarks/ingest.py "${day%/}"
 fi

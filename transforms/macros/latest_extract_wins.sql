@@ -5,35 +5,64 @@
     Incremental runs recompute only the keys a newly (re)loaded day touches: a day is new
     when its load (extract_date, loaded_at in raw_days.loaded_days) is not reflected in the
     table; the touched keys are that day's keys and the keys the table took from that day
-    before (a re-delivered day that dropped a line). Their latest version is taken from every
-    loaded day again and replaces them (delete+insert on the keys);
+    before (a re-delivered day that dropped a line). Their latest version is the latest of the
+    new days' versions and the table's own (the latest of the days that did not change), and
+    for a key the table took from a re-delivered day, of every other loaded day's versions; it
+    replaces them (delete+insert on the keys): only the new days' tables are read, and the
+    other days only for lines a re-delivery touched;
     `drop_versions_no_longer_loaded` (post-hook) then removes rows whose load is gone. A run as
     of an earlier day than the latest loaded one is a full refresh (orchestration/defs/dbt.py),
     and a full refresh gives the same table (tests/test_incremental.py). -#}
 {% macro latest_extract_wins(extract, keys) -%}
 {%- set key_list = keys | join(', ') -%}
 {% if is_incremental() %}
-new_loads as (
-    select loads.extract_date
-    from {{ source('raw_days', 'loaded_days') }} as loads
-    where loads.extract = '{{ extract }}'
-        and {{ landed_as_of('loads.extract_date') }}
-        and not exists (
-            select 1 from {{ this }} as kept
-            where kept.extract_date = loads.extract_date and kept.loaded_at = loads.loaded_at
-        )
+{#- The new days, as literals: the raw view is a union of day tables, and a literal filter on
+    its constant extract_date leaves out every other day's table (a subquery would scan them). -#}
+{%- set new_days, redelivered = [], [] -%}
+{%- if execute -%}
+{%- set found = run_query(
+    "select loads.extract_date::varchar, exists (select 1 from " ~ this ~ " as kept "
+    ~ "where kept.extract_date = loads.extract_date) from " ~ source('raw_days', 'loaded_days')
+    ~ " as loads where loads.extract = '" ~ extract ~ "' and "
+    ~ landed_as_of('loads.extract_date') ~ " and not exists (select 1 from " ~ this
+    ~ " as kept where kept.extract_date = loads.extract_date and kept.loaded_at = loads.loaded_at)"
+) -%}
+{%- for row in found.rows -%}
+{%- do new_days.append("date '" ~ row[0] ~ "'") -%}
+{%- if row[1] -%}{%- do redelivered.append("date '" ~ row[0] ~ "'") -%}{%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{%- set new_list = new_days | join(', ') if new_days else 'null' -%}
+arrived as (  -- every version the new days hold (their day tables only)
+    select * from renamed where extract_date in ({{ new_list }})
 ),
 
 touched as (
-    select {{ key_list }} from renamed
-    where extract_date in (select extract_date from new_loads)
-    union
-    select {{ key_list }} from {{ this }}
-    where extract_date in (select extract_date from new_loads)
+    select {{ key_list }} from arrived
+{%- if redelivered %}
+    union  -- a re-delivered day's lines the table took before (dropped ones included)
+    select {{ key_list }} from {{ this }} where extract_date in ({{ redelivered | join(', ') }})
+{%- endif %}
+),
+
+kept as (  -- the table's version of a touched key: the latest of the days that did not change
+    select kept.*, null::bigint as source_row
+    from {{ this }} as kept semi join touched using ({{ key_list }})
+    where kept.extract_date not in ({{ new_list }})
 ),
 
 candidates as (
-    select renamed.* from renamed semi join touched using ({{ key_list }})
+    select * from arrived
+    union all by name
+    select * from kept
+{%- if redelivered %}
+    union all by name  -- lines the table took from a re-delivered day: every other day again
+    select renamed.* from renamed semi join (
+        select {{ key_list }} from {{ this }}
+        where extract_date in ({{ redelivered | join(', ') }})
+    ) as superseded using ({{ key_list }})
+    where renamed.extract_date not in ({{ new_list }})
+{%- endif %}
 ),
 {% else %}
 candidates as (
@@ -43,7 +72,7 @@ candidates as (
 latest as (
     select * from candidates
     qualify row_number() over (
-        partition by {{ key_list }} order by extract_date desc, source_row desc
+        partition by {{ key_list }} order by extract_date desc, source_row desc nulls last
     ) = 1
 )
 {%- endmacro %}

@@ -1,0 +1,97 @@
+"""A next day's dbt cost at scale: incremental update against a full rebuild of the same data.
+
+On a warehouse the scale benchmark built (`python benchmarks/scale.py`, default
+/tmp/meio-scale), writes a next extract day (the masters as they were, the last day's sales
+order lines, shipments and receipts sent again: the size of one day), loads it, then times
+`dbt run` as of that day incrementally and then with --full-refresh on the same data. Prints
+the seconds per model and writes benchmarks/results/dbt_incremental.json.
+
+Usage: python benchmarks/dbt_incremental.py [--work /tmp/meio-scale] [--day-after N]
+(N: days after the scale run's landing day; use a new N for each run so the day is new).
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+from provenance import write_results
+
+from extracts.contract import EXTRACTS
+from extracts.ingest import ingest_extract, landing_days
+
+PROJECT = Path(__file__).resolve().parents[1] / "transforms"
+DATE_OF = {"sales_orders": "order_date", "shipments": "ship_date", "receipts": "receipt_date"}
+
+
+def dbt_run(warehouse: Path, as_of: dt.date, target: Path, *flags: str) -> dict:
+    env = {
+        **os.environ,
+        "MEIO_WAREHOUSE": str(warehouse),
+        "MEIO_AS_OF_DATE": as_of.isoformat(),
+        "DO_NOT_TRACK": "1",
+    }
+    started = time.perf_counter()
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "run", "--profiles-dir", ".", "--quiet",
+         "--target-path", str(target), *flags],
+        cwd=PROJECT, env=env, check=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    models = {r["unique_id"].split(".")[-1]: round(r["execution_time"], 1) for r in results}
+    print(f"dbt run {' '.join(flags) or '(incremental)'}: {seconds:.1f} s", models, flush=True)
+    return {"seconds": round(seconds, 1), "model_seconds": models}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/meio-scale"))
+    parser.add_argument("--day-after", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dbt_incremental.json"))
+    args = parser.parse_args()
+    warehouse = args.work / "warehouse.duckdb"
+    day = landing_days(args.work / "landing")[-1]
+    following = day + dt.timedelta(days=args.day_after)
+    landing = args.work / "landing_next"
+    folder = landing / following.isoformat()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    con = duckdb.connect(str(warehouse))
+    for name, extract in EXTRACTS.items():
+        if name not in DATE_OF:
+            shutil.copy(args.work / "landing" / day.isoformat() / f"{name}.csv", folder)
+            continue
+        table = f'raw_days."{name}@{day.isoformat()}"'
+        date = f"left(trim({DATE_OF[name]}), 10)"
+        columns = ", ".join(f'"{c}"' for c in extract.column_names)
+        con.execute(
+            f"COPY (SELECT {columns} FROM {table} WHERE {date} = (SELECT max({date}) FROM "
+            f"{table})) TO '{folder / f'{name}.csv'}' (HEADER)"
+        )
+    started = time.perf_counter()
+    rows = {name: ingest_extract(con, landing, following, name).rows for name in EXTRACTS}
+    con.close()
+    figures = {
+        "warehouse": str(warehouse),
+        "new_day": following.isoformat(),
+        "new_day_rows": rows,
+        "ingest_seconds": round(time.perf_counter() - started, 1),
+    }
+    scratch = Path("/tmp/meio-dbt-incremental-target")
+    figures["incremental"] = dbt_run(warehouse, following, scratch)
+    figures["full_refresh"] = dbt_run(warehouse, following, scratch, "--full-refresh")
+    figures["ratio_full_to_incremental"] = round(
+        figures["full_refresh"]["seconds"] / figures["incremental"]["seconds"], 2
+    )
+    write_results(args.out, figures)
+
+
+if __name__ == "__main__":
+    main()
