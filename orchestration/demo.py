@@ -134,7 +134,10 @@ def summary(warehouse: Path, serving: Path) -> str:
             f"(MEIO {value['saving']:.1%} lower)"
         )
     if "simulated_service" in figures:
-        lines.append("\nsimulated cycle service (simulation.service_calibration)")
+        lines.append(
+            "\nsimulated cycle service: replenishment cycles without a short, the policy as "
+            "published (simulation.service_calibration)"
+        )
         lines.append(
             f"  {'policy':<14} {'class':<12} {'demand':<9} {'target':>7} {'achieved':>9} "
             f"{'+-95%':>6} {'fill rate':>9}"
