@@ -22,7 +22,7 @@
 {%- if execute -%}
 {%- set found = run_query(
     "select loads.extract_date::varchar, exists (select 1 from " ~ this ~ " as kept "
-    ~ "where kept.extract_date = loads.extract_date) from " ~ source('raw_days', 'loaded_days')
+    ~ "where kept.extract_date = loads.extract_date) from raw_days.loaded_days"
     ~ " as loads where loads.extract = '" ~ extract ~ "' and "
     ~ landed_as_of('loads.extract_date') ~ " and not exists (select 1 from " ~ this
     ~ " as kept where kept.extract_date = loads.extract_date and kept.loaded_at = loads.loaded_at)"
@@ -81,7 +81,7 @@ latest as (
 {% macro drop_versions_no_longer_loaded(extract) -%}
     delete from {{ this }} as kept
     where not exists (
-        select 1 from {{ source('raw_days', 'loaded_days') }} as loads
+        select 1 from raw_days.loaded_days as loads
         where loads.extract = '{{ extract }}'
             and loads.extract_date = kept.extract_date
             and loads.loaded_at = kept.loaded_at
