@@ -1,5 +1,6 @@
 """Resources shared by the assets: the DuckDB warehouse, the landing folder, dbt."""
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,9 @@ from orchestration.settings import (
     serving_path,
     warehouse_path,
 )
+
+DBT_CHILD = Path(__file__).resolve().parents[2] / "scripts" / "dbt"
+os.environ.setdefault("MEIO_PYTHON", sys.executable)  # the Python scripts/dbt starts
 
 
 class WarehouseResource(DuckDBResource):
@@ -65,7 +69,8 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         "dbt": DbtCliResource(
             project_dir=str(DBT_PROJECT_DIR),
             profiles_dir=str(DBT_PROJECT_DIR),
-            # the dbt of this environment, whether or not its bin/ is on PATH
-            dbt_executable=str(Path(sys.executable).parent / "dbt"),
+            # this environment's dbt, bound to die with the run's process: a killed run must
+            # not leave dbt holding the warehouse's lock (orchestration/lib/dbt_child.py)
+            dbt_executable=str(DBT_CHILD),
         ),
     }
