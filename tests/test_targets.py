@@ -2,6 +2,7 @@
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -374,3 +375,14 @@ def test_a_plan_meets_its_target_when_its_policy_is_simulated(service_type, leve
     # met within the Monte Carlo error (+-0.07 / 0.4 points here), not overshot by a point
     assert achieved[measure] >= level - achieved[f"{measure}_ci95"] - 0.001
     assert achieved[measure] <= level + 0.01
+
+
+def test_the_dbt_service_level_range_is_the_optimizers():
+    import yaml
+
+    from optimization.config import SERVICE_LEVEL_RANGE
+
+    project = Path(__file__).resolve().parent.parent / "transforms" / "dbt_project.yml"
+    assert tuple(yaml.safe_load(project.read_text())["vars"]["service_level_range"]) == (
+        SERVICE_LEVEL_RANGE
+    )
