@@ -209,6 +209,33 @@ def simulation_inputs(con: duckdb.DuckDBPyConnection, history_days: int) -> dict
     }
 
 
+def bullwhip_flows(con: duckdb.DuckDBPyConnection, weeks: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(received, placed) flows per node and day for ``simulation.bullwhip`` over the last
+    ``weeks`` weeks (location_id, sku, day, qty): customer demand and outbound transfers
+    received; inbound transfers, and the plant's receipts, placed."""
+    start = f"(SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - {7 * int(weeks)}"
+    received = con.execute(
+        f"""
+        SELECT location_id, sku, demand_date AS day, demand_qty AS qty
+        FROM marts.fct_customer_demand_daily WHERE demand_qty > 0 AND demand_date > {start}
+        UNION ALL
+        SELECT source_location_id, sku, ship_date, shipped_qty
+        FROM marts.fct_internal_transfers_daily WHERE ship_date > {start}
+        """
+    ).df()
+    placed = con.execute(
+        f"""
+        SELECT destination_location_id AS location_id, sku, ship_date AS day, shipped_qty AS qty
+        FROM marts.fct_internal_transfers_daily WHERE ship_date > {start}
+        UNION ALL
+        SELECT r.location_id, r.sku, r.receipt_date, r.quantity
+        FROM marts.fct_receipts_daily AS r JOIN marts.dim_locations AS l USING (location_id)
+        WHERE l.location_type = 'PLANT' AND r.receipt_date > {start}
+        """
+    ).df()
+    return received, placed
+
+
 def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:
     """The model selection the last forecast run stored (``forecast.forecast_models``,
     ``forecast_calibration``, ``error_correlation``, ``forecast_accuracy``); None before the

@@ -35,6 +35,7 @@ PUBLISHED_RESULTS = [
     ("simulation", "service_simulation"),
     ("simulation", "service_calibration"),
     ("simulation", "echelon_stock"),
+    ("simulation", "bullwhip"),
     ("simulation", "holdout_replay"),
     ("simulation", "holdout_calibration"),
     ("scenario", "scenario_summary"),

@@ -8,6 +8,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from marts.reads import (
+    bullwhip_flows,
     customer_demand_after,
     demand_span,
     read_customer_buckets,
@@ -25,24 +26,31 @@ from orchestration.lib.run_config import (
 from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
 from serving import pictures
 
+BULLWHIP_WEEKS = 52  # weeks of history the bullwhip ratios are measured over
+
 
 @daily_asset(
     key=["simulation", "service_simulation"],
     deps=[INVENTORY_TARGETS],
-    description="Monte Carlo simulation of the GSM plan and the single-echelon baseline: achieved service and stock per node, calibration per target.",
+    description="Monte Carlo simulation of the GSM plan and the single-echelon baseline: achieved service and stock per node, calibration per target; and the bullwhip of history per echelon and demand class.",
 )
 def service_simulation(
     context: dg.AssetExecutionContext, config: SimulationRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from simulation.bullwhip import bullwhip
     from simulation.monte_carlo import calibration_table, echelon_totals, simulate_plan
 
     settings = config.settings()
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
         inputs = simulation_inputs(con, settings.history_days)
+        received, placed = bullwhip_flows(con, BULLWHIP_WEEKS)
     results = simulate_plan(targets, **inputs, config=settings, progress=context.log.info)
     calibration = calibration_table(results)
     totals = echelon_totals(results)
+    amplification = bullwhip(
+        received, placed, targets[["location_id", "sku", "location_type", "demand_class"]]
+    ).assign(source="history")
     counts = write_results(
         warehouse,
         "simulation",
@@ -50,6 +58,7 @@ def service_simulation(
             "service_simulation": results,
             "service_calibration": calibration,
             "echelon_stock": totals,
+            "bullwhip": amplification,
         },
         run_date_of(context),
     )
