@@ -342,9 +342,10 @@ def test_loss_function_matches_the_textbook_table():
 def test_a_plan_meets_its_target_when_its_policy_is_simulated(service_type, level, measure):
     # one store, 4-day lead time, normal demand 100 +- 30 a day, order quantity 7 days of
     # demand in lots of 50: the plan simulated as published (reorder point, target, lots).
-    # Sized as a base stock (reorder point = demand over tau + safety stock) the same plan
-    # achieved 99.7% fill rate / 98.8% cycle service: the order lands tau - 1 days after the
-    # review that triggers it and the position is then only ~half a day below the point.
+    # Sized as a base stock (reorder point = demand over tau + safety stock: 450 / 499) the
+    # same plan achieved 99.75% fill rate / 98.58% cycle service (measured on this case): the
+    # order lands tau - 1 days after the review that triggers it and the position is then only
+    # ~half a day below the point.
     from simulation.config import SimulationConfig
     from simulation.monte_carlo import simulate_plan
 
