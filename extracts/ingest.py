@@ -270,10 +270,7 @@ def ingest_extract(
     except (duckdb.Error, OSError) as exc:  # writing the warehouse failed, not the file
         if isinstance(exc, WarehouseWriteError) or not storage_failure(exc):
             raise
-        raise WarehouseWriteError(
-            f"{path.name} not loaded: the warehouse could not be written "
-            f"({str(exc).splitlines()[0]}); the file is left in the landing"
-        ) from exc
+        raise WarehouseWriteError.loading(path, exc) from exc
     return LoadResult(name, extract_date, path.name, int(rows))
 
 

@@ -59,6 +59,14 @@ class WarehouseWriteError(OSError):
     """The warehouse, not the extract, failed: its disk is full or another error writing it.
     The extract file is left in the landing (not quarantined): free the space and re-run."""
 
+    @classmethod
+    def loading(cls, path: Path, exc: BaseException) -> WarehouseWriteError:
+        """The error for ``path`` not loaded because writing failed with ``exc``."""
+        return cls(
+            f"{Path(path).name} not loaded: the warehouse could not be written "
+            f"({str(exc).splitlines()[0]}); the file is left in the landing"
+        )
+
 
 # DuckDB's messages when writing its database or temporary files fails (not the file read)
 STORAGE_FAILURES = ("no space left", "could not write", "disk full", "could not truncate")
@@ -124,10 +132,7 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> str:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {scan}", params)
     except duckdb.Error as exc:
         if storage_failure(exc):  # the warehouse could not take it: not the file's fault
-            raise WarehouseWriteError(
-                f"{Path(path).name} not loaded: the warehouse could not be written "
-                f"({str(exc).splitlines()[0]}); the file is left in the landing"
-            ) from exc
+            raise WarehouseWriteError.loading(path, exc) from exc
         raise read_error(path, exc) from exc
     return f"(SELECT rowid + 1 AS source_row, * FROM {table})"
 
