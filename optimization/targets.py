@@ -384,11 +384,29 @@ def plan_targets(
     return targets.sort_values(["sku", "location_id"]).reset_index(drop=True), summary
 
 
-def reorder_points(
-    plan: _GroupPlan, tau: np.ndarray, safety: np.ndarray, order_quantity: np.ndarray
+def undershoot_moments(
+    plan: _GroupPlan, order_quantity: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Reorder points (units, whole) and expected undershoot (units) per item x stage for
-    net replenishment times ``tau`` (days) and their safety stock (units).
+    """Mean and variance (units) of the undershoot per item x stage of the customer-facing
+    stages with demand (0 elsewhere; ``distributions.counts.count_undershoot_moments``)."""
+    mean, variance = np.zeros(plan.mean_daily.shape), np.zeros(plan.mean_daily.shape)
+    rows = plan.is_customer & (plan.mean_daily > 0)
+    if rows.any():
+        mean[rows], variance[rows] = count_undershoot_moments(
+            plan.mean_daily[rows], plan.sd_table[..., 1][rows], order_quantity[rows]
+        )
+    return mean, variance
+
+
+def reorder_points(
+    plan: _GroupPlan,
+    tau: np.ndarray,
+    safety: np.ndarray,
+    undershoot: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder points (units, whole) and expected undershoot (units, where it counts) per
+    item x stage for net replenishment times ``tau`` (days), their safety stock (units) and
+    the undershoot's mean and variance (``undershoot_moments``).
 
     Stock is reviewed daily and an order is triggered when the inventory position falls below
     the reorder point; it lands ``tau`` days later at the start of the day, before that day's
@@ -401,13 +419,12 @@ def reorder_points(
     with tau = 0: demand over tau plus the safety stock, rounded up."""
     mean_daily, z, customer = plan.mean_daily, plan.z, plan.is_customer
     reorder_point = np.maximum(np.ceil(mean_daily * tau + safety - 1e-9), 0.0)
-    undershoot = np.zeros(mean_daily.shape)
+    expected = np.zeros(mean_daily.shape)
     rows = customer & (tau >= 1) & (mean_daily > 0)
     if not rows.any():
-        return reorder_point, undershoot
+        return reorder_point, expected
     m, lead = mean_daily[rows], tau[rows] - 1
-    one_day = plan.sd_table[..., 1][rows]
-    u_mean, u_var = count_undershoot_moments(m, one_day, order_quantity[rows])
+    u_mean, u_var = undershoot[0][rows], undershoot[1][rows]
     lead_time_sd = np.broadcast_to(plan.group.lead_time_sd[None, :], mean_daily.shape)[rows]
     waiting = np.take_along_axis(plan.sd_table, (tau - 1).clip(0)[..., None], axis=2)[..., 0]
     mean = m * lead + u_mean
@@ -421,8 +438,8 @@ def reorder_points(
             norm.cdf(z[rows][counts]),
         )
     reorder_point[rows] = np.maximum(np.ceil(covered - 1e-9), 0.0)
-    undershoot[rows] = u_mean
-    return reorder_point, undershoot
+    expected[rows] = u_mean
+    return reorder_point, expected
 
 
 def _order_rules(items: pd.DataFrame, skus: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -556,10 +573,11 @@ def _targets_frame(
     base_safety = np.take_along_axis(safety_table, base_tau[..., None], axis=2)[..., 0]
     lot, moq = _order_rules(items, group.skus)
     order_quantity = order_quantities(mean_daily, lot, moq, config.order_cycle_days)
-    reorder_point, undershoot = reorder_points(plan, tau, safety, order_quantity)
-    base_reorder_point, _ = reorder_points(plan, base_tau, base_safety, order_quantity)
+    moments = undershoot_moments(plan, order_quantity)  # the same for both policies
+    reorder_point, undershoot = reorder_points(plan, tau, safety, moments)
+    base_reorder_point, _ = reorder_points(plan, base_tau, base_safety, moments)
     target = reorder_point + order_quantity
-    smallest_order = np.where(mean_daily > 0, np.ceil(np.maximum(moq, lot) / lot - 1e-9) * lot, 0)
+    smallest_order = order_quantities(mean_daily, lot, moq, 0)  # the MOQ in whole lots
     bound_note = np.full((n_items, n), "", dtype=object)
     for k, loc_type in enumerate(group.stage_types):
         low = config.min_cover_days.get(loc_type)
