@@ -44,14 +44,14 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pd.Dat
     return con.execute(f'SELECT * FROM "{schema}"."{name}"').df()
 
 
-INCREMENTAL_MODELS = ("stg_erp__sales_orders", "stg_wms__shipments", "stg_wms__receipts")
-
-
-def full_refresh_reason(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str | None:
-    """Why a dbt build as of ``as_of`` must rebuild its incremental models (transforms/macros/
-    latest_extract_wins.sql) instead of updating them, or None: a run as of a day before the
-    latest extract day loaded (a backfill of the past: the tables hold later days), or an
-    incremental model's table built before it was incremental (no ``loaded_at``)."""
+def full_refresh_reason(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, incremental: list[tuple[str, str]]
+) -> str | None:
+    """Why a dbt build as of ``as_of`` must rebuild its ``incremental`` models (schema, name;
+    transforms/macros/latest_extract_wins.sql) instead of updating them, or None: a run as of
+    a day before the latest extract day loaded (a backfill of the past: the tables hold later
+    days), or an incremental model's table built before it was incremental (no
+    ``loaded_at``)."""
     tables = con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables"
     ).fetchall()
@@ -59,16 +59,16 @@ def full_refresh_reason(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str |
         latest = con.execute("SELECT max(extract_date) FROM raw_days.loaded_days").fetchone()[0]
         if latest is not None and as_of < latest:
             return f"run as of {as_of}, before the latest extract day loaded ({latest})"
-    for name in INCREMENTAL_MODELS:
-        if ("staging", name) not in tables:
+    for schema, name in incremental:
+        if (schema, name) not in tables:
             continue
         columns = con.execute(
             "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = 'staging' AND table_name = ?",
-            [name],
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
         ).fetchall()
         if ("loaded_at",) not in columns:
-            return f"staging.{name} was built before it was incremental"
+            return f"{schema}.{name} was built before it was incremental"
     return None
 
 

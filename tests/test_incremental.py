@@ -14,12 +14,14 @@ import pandas as pd
 from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
 from extracts.ingest import ingest_extract, landing_folder
-from marts.reads import INCREMENTAL_MODELS, full_refresh_reason
+from marts.reads import full_refresh_reason
+from orchestration.defs.dbt import incremental_models
 
 PROJECT = Path(__file__).resolve().parent.parent / "transforms"
 END = dt.date(2026, 3, 3)
 CONFIG = DemoConfig(stores=3, dcs=1, items=6, history_days=45, drop_days=3, end_date=END, seed=5)
-TABLES = [("staging", name) for name in INCREMENTAL_MODELS] + [
+INCREMENTAL = incremental_models()
+TABLES = INCREMENTAL + [
     ("intermediate", "int_lead_time_observations"),
     ("marts", "fct_customer_demand_daily"),
     ("marts", "fct_internal_transfers_daily"),
@@ -63,7 +65,7 @@ def test_day_by_day_updates_equal_a_full_rebuild(tmp_path):
     for day in days:  # a day loaded, then dbt as that day's run does it
         _load(warehouse, landing, day)
         con = duckdb.connect(str(warehouse))
-        assert full_refresh_reason(con, day) is None
+        assert full_refresh_reason(con, day, INCREMENTAL) is None
         con.close()
         _dbt(warehouse, day, target)
     # the middle day re-delivered: one line's quantity corrected, one line no longer sent
@@ -80,8 +82,8 @@ def test_day_by_day_updates_equal_a_full_rebuild(tmp_path):
     con = duckdb.connect(str(warehouse))
     ingest_extract(con, landing, days[1], "sales_orders")
     # a backfill of the past must rebuild; today's run may update
-    assert "before the latest extract day" in full_refresh_reason(con, days[0])
-    assert full_refresh_reason(con, days[-1]) is None
+    assert "before the latest extract day" in full_refresh_reason(con, days[0], INCREMENTAL)
+    assert full_refresh_reason(con, days[-1], INCREMENTAL) is None
     con.close()
     _dbt(warehouse, days[-1], target)
 
@@ -105,3 +107,14 @@ def test_day_by_day_updates_equal_a_full_rebuild(tmp_path):
 
     assert version(dropped).empty
     assert version(corrected)["quantity"].tolist() == [float(corrected["quantity"])]
+
+
+def test_tables_built_before_they_were_incremental_are_rebuilt():
+    con = duckdb.connect()
+    assert full_refresh_reason(con, END, INCREMENTAL) is None  # a new warehouse: dbt builds
+    schema, name = INCREMENTAL[0]
+    con.execute(f"CREATE SCHEMA {schema}")
+    con.execute(f"CREATE TABLE {schema}.{name} (extract_date DATE)")  # no loaded_at
+    assert full_refresh_reason(con, END, INCREMENTAL) == (
+        f"{schema}.{name} was built before it was incremental"
+    )

@@ -1,6 +1,7 @@
 """dbt models as Dagster assets: raw sources -> staging -> intermediate -> marts."""
 
 import datetime as dt
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,17 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_D
 if not dbt_project.manifest_path.exists():
     # Setup and test fixtures run `dbt parse`; this keeps a bare import working too.
     dbt_project.preparer.prepare(dbt_project)
+
+
+def incremental_models() -> list[tuple[str, str]]:
+    """(schema, name) of the dbt models materialized incrementally, from the manifest (the
+    dbt configuration is the one list of them)."""
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    return sorted(
+        (node["schema"], node["name"])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
+    )
 
 
 class MeioDbtTranslator(DagsterDbtTranslator):
@@ -63,7 +75,7 @@ def meio_dbt_models(
     # read by the landed_as_of macro; dbt runs in a child process that inherits it
     os.environ["MEIO_AS_OF_DATE"] = as_of.isoformat()
     with warehouse.get_connection() as con:  # closed before dbt opens the file
-        reason = full_refresh_reason(con, as_of)
+        reason = full_refresh_reason(con, as_of, incremental_models())
     args = ["build"]
     if reason:
         context.log.info(f"dbt full refresh: {reason}")
