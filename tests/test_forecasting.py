@@ -11,7 +11,7 @@ import pytest
 from forecasting import engine
 from forecasting.buckets import bucket_demand
 from forecasting.config import QCOLS, ForecastConfig
-from forecasting.engine import backtest, choose_models, forecast
+from forecasting.engine import MIN_CLASS_SERIES, backtest, choose_models, forecast
 from forecasting.lead_time import lead_time_demand
 from forecasting.models import classify
 from forecasting.nodes import forecast_nodes, pooled_variance_check, served_customers
@@ -54,8 +54,41 @@ def test_intermittent_series_gets_an_intermittent_model_and_short_series_a_defau
     assert {"CrostonSBA", "ADIDA", "IMAPA"} <= set(scores[scores.unique_id == "slow"].model)
     assert "AutoETS" not in set(scores[scores.unique_id == "slow"].model)
     chosen = choose_models(series, scores).set_index("unique_id")
-    assert chosen.loc["slow", "model"] in {"CrostonSBA", "ADIDA", "IMAPA", "HistoricAverage"}
+    # a class of one series cannot choose on its back-test: it takes the global model
+    assert chosen.loc["slow", "model"] == "GlobalLightGBM"
     assert chosen.loc["short", "selected_by"].startswith("default")
+
+
+def test_a_class_of_few_series_takes_the_global_model_a_large_one_its_best():
+    """choose_models: a class of MIN_CLASS_SERIES series or more takes its best model pooled
+    (a series keeps its own where it beats that by more than the margin); a smaller class takes
+    the global model for every series, whatever its back-test said."""
+    rng = np.random.default_rng(3)
+    ids = {"intermittent": [f"i{k}" for k in range(MIN_CLASS_SERIES)], "smooth": ["s0", "s1"]}
+    shape = {
+        "intermittent": lambda: np.where(rng.random(60) < 0.3, 1.0, 0.0),
+        "smooth": lambda: 20 + rng.normal(0, 1, 60),
+    }
+    df = weekly({uid: shape[c]() for c, uids in ids.items() for uid in uids})
+    loss = {"IMAPA": 1.0, "GlobalLightGBM": 1.2, "AutoETS": 1.0}
+    rows = [
+        (uid, model, loss[model])
+        for c, uids in ids.items()
+        for uid in uids
+        for model in (
+            ("IMAPA", "GlobalLightGBM") if c == "intermittent" else ("AutoETS", "GlobalLightGBM")
+        )
+    ]
+    scores = pd.DataFrame(rows, columns=["unique_id", "model", "scaled_pinball"])
+    # one intermittent series where the global model wins by far, one smooth series likewise
+    scores.loc[
+        (scores.unique_id == "i0") & (scores.model == "GlobalLightGBM"), "scaled_pinball"
+    ] = 0.1
+    scores.loc[(scores.unique_id == "s0") & (scores.model == "AutoETS"), "scaled_pinball"] = 0.1
+    chosen = choose_models(df, scores).set_index("unique_id")["model"]
+    assert chosen["i0"] == "GlobalLightGBM"  # its own, better by more than the margin
+    assert (chosen[ids["intermittent"][1:]] == "IMAPA").all()  # the class's best
+    assert (chosen[ids["smooth"]] == "GlobalLightGBM").all()  # two series: the global model
 
 
 def test_quantiles_monotone_and_non_negative(series):
