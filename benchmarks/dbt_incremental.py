@@ -30,6 +30,26 @@ PROJECT = Path(__file__).resolve().parents[1] / "transforms"
 DATE_OF = {"sales_orders": "order_date", "shipments": "ship_date", "receipts": "receipt_date"}
 
 
+def write_next_day(last_day: Path, folder: Path) -> None:
+    """A next extract day of one day's size into ``folder``: the masters as ``last_day`` has
+    them, and the sales order lines, shipments and receipts of its latest date sent again."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    con = duckdb.connect()
+    for name in EXTRACTS:
+        source = last_day / f"{name}.csv"
+        if name not in DATE_OF:
+            shutil.copy(source, folder)
+            continue
+        date = f"left(trim({DATE_OF[name]}), 10)"
+        lines = f"read_csv('{source}', header = true, all_varchar = true)"
+        con.execute(
+            f"COPY (SELECT * FROM {lines} WHERE {date} = (SELECT max({date}) FROM {lines})) "
+            f"TO '{folder / f'{name}.csv'}' (HEADER)"
+        )
+    con.close()
+
+
 def dbt_run(warehouse: Path, as_of: dt.date, target: Path, *flags: str) -> dict:
     env = {
         **os.environ,
@@ -60,21 +80,8 @@ def main() -> None:
     day = landing_days(args.work / "landing")[-1]
     following = day + dt.timedelta(days=args.day_after)
     landing = args.work / "landing_next"
-    folder = landing / following.isoformat()
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    write_next_day(args.work / "landing" / day.isoformat(), landing / following.isoformat())
     con = duckdb.connect(str(warehouse))
-    for name, extract in EXTRACTS.items():
-        if name not in DATE_OF:
-            shutil.copy(args.work / "landing" / day.isoformat() / f"{name}.csv", folder)
-            continue
-        table = f'raw_days."{name}@{day.isoformat()}"'
-        date = f"left(trim({DATE_OF[name]}), 10)"
-        columns = ", ".join(f'"{c}"' for c in extract.column_names)
-        con.execute(
-            f"COPY (SELECT {columns} FROM {table} WHERE {date} = (SELECT max({date}) FROM "
-            f"{table})) TO '{folder / f'{name}.csv'}' (HEADER)"
-        )
     started = time.perf_counter()
     rows = {name: ingest_extract(con, landing, following, name).rows for name in EXTRACTS}
     con.close()
