@@ -45,13 +45,14 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pd.Dat
 
 
 def full_refresh_reason(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, incremental: list[tuple[str, str]]
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, incremental: list[tuple[str, str, bool]]
 ) -> str | None:
-    """Why a dbt build as of ``as_of`` must rebuild its ``incremental`` models (schema, name;
-    transforms/macros/latest_extract_wins.sql) instead of updating them, or None: a run as of
-    a day before the latest extract day loaded (a backfill of the past: the tables hold later
-    days), or an incremental model's table built before it was incremental (no
-    ``loaded_at``)."""
+    """Why a dbt build as of ``as_of`` must rebuild its ``incremental`` models (schema, name,
+    keeps_versions: ``orchestration.defs.dbt.incremental_models``) instead of updating them, or
+    None: a run as of a day before the latest extract day loaded (a backfill of the past: the
+    tables hold later days), or a model keeping extract versions
+    (transforms/macros/latest_extract_wins.sql) whose table was built before it was
+    incremental (no ``loaded_at``)."""
     tables = con.execute(
         "SELECT table_schema, table_name FROM information_schema.tables"
     ).fetchall()
@@ -59,8 +60,8 @@ def full_refresh_reason(
         latest = con.execute("SELECT max(extract_date) FROM raw_days.loaded_days").fetchone()[0]
         if latest is not None and as_of < latest:
             return f"run as of {as_of}, before the latest extract day loaded ({latest})"
-    for schema, name in incremental:
-        if (schema, name) not in tables:
+    for schema, name, keeps_versions in incremental:
+        if not keeps_versions or (schema, name) not in tables:
             continue
         columns = con.execute(
             "SELECT column_name FROM information_schema.columns "

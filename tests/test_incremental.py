@@ -13,7 +13,7 @@ import pandas as pd
 
 from extracts.contract import EXTRACTS
 from extracts.demo import DemoConfig, write_landing
-from extracts.ingest import ingest_extract, landing_folder
+from extracts.ingest import ingest_extract, landing_folder, remove_day
 from marts.reads import full_refresh_reason
 from orchestration.defs.dbt import incremental_models
 
@@ -21,9 +21,8 @@ PROJECT = Path(__file__).resolve().parent.parent / "transforms"
 END = dt.date(2026, 3, 3)
 CONFIG = DemoConfig(stores=3, dcs=1, items=6, history_days=45, drop_days=3, end_date=END, seed=5)
 INCREMENTAL = incremental_models()
-TABLES = INCREMENTAL + [
+TABLES = [(schema, name) for schema, name, _ in INCREMENTAL] + [
     ("intermediate", "int_lead_time_observations"),
-    ("marts", "fct_customer_demand_daily"),
     ("marts", "fct_internal_transfers_daily"),
     ("marts", "fct_receipts_daily"),
     ("marts", "fct_lane_lead_times"),
@@ -87,13 +86,7 @@ def test_day_by_day_updates_equal_a_full_rebuild(tmp_path):
     con.close()
     _dbt(warehouse, days[-1], target)
 
-    rebuilt = tmp_path / "rebuilt.duckdb"
-    shutil.copy(warehouse, rebuilt)
-    _dbt(rebuilt, days[-1], target, "--full-refresh")
-    for schema, name in TABLES:
-        pd.testing.assert_frame_equal(
-            _rows(warehouse, schema, name), _rows(rebuilt, schema, name), obj=f"{schema}.{name}"
-        )
+    _assert_equal_to_a_full_rebuild(warehouse, tmp_path / "rebuilt.duckdb", days[-1], target)
     # and the correction is in: the dropped line's day-2 version is gone, the corrected one
     # carries its new quantity
     staged = _rows(warehouse, "staging", "stg_erp__sales_orders")
@@ -108,11 +101,39 @@ def test_day_by_day_updates_equal_a_full_rebuild(tmp_path):
     assert version(dropped).empty
     assert version(corrected)["quantity"].tolist() == [float(corrected["quantity"])]
 
+    # the first day's orders unloaded (the history's backlog): the demand calendar shrinks and
+    # nodes that sold only then lose every day
+    con = duckdb.connect(str(warehouse))
+    before = con.execute(
+        "SELECT min(demand_date), count(DISTINCT (location_id, sku)) FROM marts.fct_customer_demand_daily"
+    ).fetchone()
+    remove_day(con, "sales_orders", days[0])
+    con.close()
+    _dbt(warehouse, days[-1], target)
+    _assert_equal_to_a_full_rebuild(warehouse, tmp_path / "rebuilt_after.duckdb", days[-1], target)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    after = con.execute(
+        "SELECT min(demand_date), count(DISTINCT (location_id, sku)) FROM marts.fct_customer_demand_daily"
+    ).fetchone()
+    con.close()
+    assert after[0] > before[0]
+
+
+def _assert_equal_to_a_full_rebuild(
+    warehouse: Path, rebuilt: Path, as_of: dt.date, target: Path
+) -> None:
+    shutil.copy(warehouse, rebuilt)
+    _dbt(rebuilt, as_of, target, "--full-refresh")
+    for schema, name in TABLES:
+        pd.testing.assert_frame_equal(
+            _rows(warehouse, schema, name), _rows(rebuilt, schema, name), obj=f"{schema}.{name}"
+        )
+
 
 def test_tables_built_before_they_were_incremental_are_rebuilt():
     con = duckdb.connect()
     assert full_refresh_reason(con, END, INCREMENTAL) is None  # a new warehouse: dbt builds
-    schema, name = INCREMENTAL[0]
+    schema, name, _ = next(model for model in INCREMENTAL if model[2])
     con.execute(f"CREATE SCHEMA {schema}")
     con.execute(f"CREATE TABLE {schema}.{name} (extract_date DATE)")  # no loaded_at
     assert full_refresh_reason(con, END, INCREMENTAL) == (

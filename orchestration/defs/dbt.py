@@ -26,12 +26,17 @@ if not dbt_project.manifest_path.exists():
     dbt_project.preparer.prepare(dbt_project)
 
 
-def incremental_models() -> list[tuple[str, str]]:
-    """(schema, name) of the dbt models materialized incrementally, from the manifest (the
-    dbt configuration is the one list of them)."""
+def incremental_models() -> list[tuple[str, str, bool]]:
+    """(schema, name, keeps_versions) of the dbt models materialized incrementally, from the
+    manifest (the dbt configuration is the one list of them); keeps_versions: the model keeps
+    each key's latest extract version with its ``loaded_at`` (macros/latest_extract_wins.sql)."""
     manifest = json.loads(dbt_project.manifest_path.read_text())
     return sorted(
-        (node["schema"], node["name"])
+        (
+            node["schema"],
+            node["name"],
+            "macro.meio.latest_extract_wins" in node["depends_on"]["macros"],
+        )
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental"
     )
