@@ -2,7 +2,8 @@
 
 On a warehouse the scale benchmark built (`python benchmarks/scale.py`, default
 /tmp/meio-scale), writes a next extract day (the masters as they were, the last day's sales
-order lines, shipments and receipts sent again: the size of one day), loads it, then times
+order lines, shipments and receipts again as new lines a day later: the size of one day),
+loads it, then times
 `dbt run` as of that day incrementally and then with --full-refresh on the same data. Prints
 the seconds per model and writes benchmarks/results/dbt_incremental.json.
 
@@ -28,14 +29,19 @@ from extracts.ingest import ingest_extract, landing_days
 
 PROJECT = Path(__file__).resolve().parents[1] / "transforms"
 DATE_OF = {"sales_orders": "order_date", "shipments": "ship_date", "receipts": "receipt_date"}
+ID_OF = {"sales_orders": "order_id", "shipments": "shipment_id", "receipts": "receipt_id"}
 
 
-def write_next_day(last_day: Path, folder: Path) -> None:
-    """A next extract day of one day's size into ``folder``: the masters as ``last_day`` has
-    them, and the sales order lines, shipments and receipts of its latest date sent again."""
+def write_next_day(last_day: Path, folder: Path, day: dt.date) -> None:
+    """A next extract day of one day's size into ``folder`` (extract day ``day``): the masters
+    as ``last_day`` has them, and the sales order lines, shipments and receipts of its latest
+    date again as new ones: dated a day later, their ids (and a receipt's shipment reference)
+    suffixed with the day (a transfer receipt's shipment reference too), so every line is a
+    new key on a new date."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     con = duckdb.connect()
+    suffix = f"-{day:%Y%m%d}"
     for name in EXTRACTS:
         source = last_day / f"{name}.csv"
         if name not in DATE_OF:
@@ -43,8 +49,19 @@ def write_next_day(last_day: Path, folder: Path) -> None:
             continue
         date = f"left(trim({DATE_OF[name]}), 10)"
         lines = f"read_csv('{source}', header = true, all_varchar = true)"
+        renamed = {
+            DATE_OF[name]: f"strftime(cast({date} as date) + 1, '%Y-%m-%d')",
+            ID_OF[name]: f"{ID_OF[name]} || '{suffix}'",
+        }
+        if name == "receipts":
+            renamed["reference_id"] = (  # a transfer's shipment is new too; a PO is the same
+                f"CASE WHEN trim(upper(receipt_type)) = 'TRANSFER' "
+                f"THEN reference_id || '{suffix}' ELSE reference_id END"
+            )
+        replace = ", ".join(f"{expr} AS {column}" for column, expr in renamed.items())
         con.execute(
-            f"COPY (SELECT * FROM {lines} WHERE {date} = (SELECT max({date}) FROM {lines})) "
+            f"COPY (SELECT * REPLACE ({replace}) FROM {lines} "
+            f"WHERE {date} = (SELECT max({date}) FROM {lines})) "
             f"TO '{folder / f'{name}.csv'}' (HEADER)"
         )
     con.close()
@@ -80,7 +97,9 @@ def main() -> None:
     day = landing_days(args.work / "landing")[-1]
     following = day + dt.timedelta(days=args.day_after)
     landing = args.work / "landing_next"
-    write_next_day(args.work / "landing" / day.isoformat(), landing / following.isoformat())
+    write_next_day(
+        args.work / "landing" / day.isoformat(), landing / following.isoformat(), following
+    )
     con = duckdb.connect(str(warehouse))
     started = time.perf_counter()
     rows = {name: ingest_extract(con, landing, following, name).rows for name in EXTRACTS}

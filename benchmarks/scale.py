@@ -155,7 +155,7 @@ def main() -> None:
     if args.next_day:
         # the next morning: one more extract day of one day's size, the daily refresh of it
         following = days[-1] + dt.timedelta(days=1)
-        write_next_day(landing_day, args.work / "landing" / following.isoformat())
+        write_next_day(landing_day, args.work / "landing" / following.isoformat(), following)
         daily = _timed_refresh(instance, following, following, sampler)
         figures["next_day"] = {"day": following.isoformat(), **daily}
         figures["daily_refresh_seconds"] = daily["seconds"]
