@@ -26,6 +26,17 @@ from extracts.contract import (
 )
 
 MAX_REPORTED_FAILURES = 10
+EXCERPT_CHARS = 40  # characters of a value an error message quotes
+
+
+def excerpt(value: object) -> str:
+    """A value as an error message quotes it: escaped (repr: no raw control characters or
+    line breaks) and cut to EXCERPT_CHARS characters, so no message echoes a whole file."""
+    text = str(value)
+    cut = text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 3]
+    return repr(cut) if cut == text else repr(cut) + "..."
+
+
 # UTF-32 first: its little-endian mark starts with UTF-16's
 BYTE_ORDER_MARKS = (
     (b"\xff\xfe\x00\x00", "UTF-32"),
@@ -154,15 +165,14 @@ def check_header(con: duckdb.DuckDBPyConnection, path: Path, extract: Extract) -
         if [f.strip() for f in first] != [h.strip() for h in header]:
             # DuckDB's reader skips lines above what it takes for the header: every row
             # number it reported would then be off
-            shown = ",".join(first)
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
             raise ExtractError(
                 path,
                 [
                     (
                         None,
                         None,
-                        f"line 1 is not the header row (it reads {shown!r}): the header must "
+                        f"line 1 is not the header row (it reads {excerpt(','.join(first))}): the "
+                        "header must "
                         "be the first line, with no title or blank line above it",
                     )
                 ],
@@ -410,7 +420,7 @@ def check_rows(
                 f"ORDER BY source_row LIMIT {MAX_REPORTED_FAILURES}"
             ).fetchall()
             for source_row, value in found:
-                message = rule.message if value is None else f"{value!r} {rule.message}"
+                message = rule.message if value is None else f"{excerpt(value)} {rule.message}"
                 failures.append((int(source_row), rule.field, message))
             if count > len(found):
                 failures.append(
@@ -445,7 +455,7 @@ def _duplicate_keys(
             row[0],
             "+".join(key),
             "duplicate key ("
-            + ", ".join(f"{k}={v}" for k, v in zip(key, row[1:], strict=True))
+            + ", ".join(f"{k}={excerpt(v)}" for k, v in zip(key, row[1:], strict=True))
             + ")",
         )
         for row in found

@@ -79,7 +79,22 @@ def test_wrong_type_names_row_and_field(landing):
 def test_duplicate_key(landing):
     _edit(landing, "items", lambda f: pd.concat([f, f.iloc[[2]]], ignore_index=True))
     error = _reject(landing, "items")
-    assert "row 9 (line 10), field sku: duplicate key (sku=SKU-00003)" in str(error)
+    assert "row 9 (line 10), field sku: duplicate key (sku='SKU-00003')" in str(error)
+
+
+def test_a_long_value_is_quoted_short_and_escaped(landing):
+    """A message quotes at most a short excerpt of a value, escaped: never a whole file
+    pasted into a cell, nor its line breaks."""
+
+    def edit(frame):
+        frame.loc[4, "quantity"] = "ten\n" + "x" * 100_000
+        return frame
+
+    _edit(landing, "sales_orders", edit)
+    message = str(_reject(landing, "sales_orders"))
+    assert "row 5 (line 6), field quantity: 'ten\\nxxxxxxxxx" in message
+    assert "'... is not a number" in message
+    assert len(message) < 500 and "\n" + "x" not in message
 
 
 def test_unknown_item_and_location(landing):
