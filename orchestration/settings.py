@@ -7,6 +7,9 @@ MEIO_SCENARIOS  YAML of the what-if scenarios every run plans (default config/sc
 MEIO_PARTITIONS_START  first extract day of the daily partitions (default: the earliest landing
                 folder at start-up, else today)
 MEIO_TIMEZONE   time zone of the partitions' days and the 06:00 schedule (default UTC)
+MEIO_CURRENCY   currency of every value column (unit cost, safety stock value, ...), as the ERP's
+                item and lane masters state them; published in ``publication.currency``
+                (default EUR)
 MEIO_DUCKDB_MEMORY  memory DuckDB may use in the pipeline's connections and dbt before it
                 spills to disk (default 4GB; DuckDB's own default is 80% of the machine)
 """
@@ -66,3 +69,7 @@ def timezone() -> str:
 
 def duckdb_memory_limit() -> str:
     return os.environ.get("MEIO_DUCKDB_MEMORY", "4GB")
+
+
+def currency() -> str:
+    return os.environ.get("MEIO_CURRENCY", "EUR")

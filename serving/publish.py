@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from faults import crash_point
+from serving.catalogue import Catalogue, comment_statements
 
 SERVING_FILE = "meio.duckdb"
 OUTPUT_VERSION = 1
@@ -51,13 +52,17 @@ def publish(
     serving_dir: Path,
     run_date: dt.date,
     history: Sequence[str] = (),
+    catalogue: Catalogue | None = None,
+    currency: str = "",
 ) -> list[PublishedTable]:
     """Copy ``(schema, table)`` pairs from the warehouse behind ``con`` into the serving file.
 
-    Every published table gets ``output_version``; ``publication`` records the run date and
-    the row count of each table, so a reader can check it read one complete plan. Publishing
-    a day older than the one already published (a backfill) replaces that day's history slices
-    and keeps the newer current plan.
+    Every published table gets ``output_version``; ``publication`` records the run date, the
+    ``currency`` of the value columns and the row count of each table, so a reader can check
+    it read one complete plan. Publishing a day older than the one already published (a
+    backfill) replaces that day's history slices and keeps the newer current plan. Tables and
+    columns carry the ``catalogue``'s descriptions as COMMENTs (also on the views of
+    ``views.sql``).
     """
     serving_dir = Path(serving_dir)
     serving_dir.mkdir(parents=True, exist_ok=True)
@@ -114,8 +119,9 @@ def publish(
                 con.execute(f'CREATE TABLE serving_copy.main."{target}" AS {current}', [run_date])
         con.execute(
             "CREATE TABLE serving_copy.main.publication AS SELECT ?::DATE AS run_date, "
-            "?::TIMESTAMP AS published_at, ? AS output_version, ? AS snapshot",
-            [latest_run_date, published_at, OUTPUT_VERSION, snapshot],
+            "?::TIMESTAMP AS published_at, ? AS output_version, ? AS snapshot, "
+            "?::VARCHAR AS currency",
+            [latest_run_date, published_at, OUTPUT_VERSION, snapshot, currency],
         )
         con.execute(
             "CREATE TABLE serving_copy.main.published_tables (table_name VARCHAR, row_count BIGINT)"
@@ -126,6 +132,12 @@ def publish(
         )
         names = [p.name for p in published] + [f"{n}_history" for n in history]
         names += ["publication", "published_tables"]
+        columns = _columns(con, "serving_copy", names)
+        if catalogue is not None:
+            for name in names:
+                relation = f'serving_copy.main."{name}"'
+                for statement in comment_statements(catalogue, relation, name, columns[name]):
+                    con.execute(statement)
         folder = _write_snapshot(con, serving_dir, snapshot, names)
     except Exception:
         # a failed copy (a full disk among the causes) leaves nothing behind: the copy, its
@@ -146,7 +158,7 @@ def publish(
     os.replace(staging, final)
     _flip_current(serving_dir, folder)
     _fsync_directory(serving_dir)
-    _write_views(serving_dir, names)
+    _write_views(serving_dir, columns, catalogue)
     _prune_snapshots(serving_dir, keep=SNAPSHOTS_KEPT)
     return published
 
@@ -184,14 +196,36 @@ def _flip_current(serving_dir: Path, folder: Path) -> None:
     os.replace(fresh, link)
 
 
-def _write_views(serving_dir: Path, names: list[str]) -> None:
-    """``views.sql``: one view per table over ``current/<table>.parquet`` (absolute paths), for
-    a DuckDB reader to run once on a connection it keeps."""
+def _columns(con: duckdb.DuckDBPyConnection, database: str, names: list[str]) -> dict:
+    """Column names of each of ``names`` in ``database``'s main schema, in order."""
+    rows = con.execute(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = ? "
+        "AND schema_name = 'main' ORDER BY table_name, column_index",
+        [database],
+    ).fetchall()
+    out: dict[str, list[str]] = {name: [] for name in names}
+    for table, column in rows:
+        if table in out:
+            out[table].append(column)
+    return out
+
+
+def _write_views(
+    serving_dir: Path, columns: dict[str, list[str]], catalogue: Catalogue | None
+) -> None:
+    """``views.sql``: one view per table over ``current/<table>.parquet`` (absolute paths),
+    with the catalogue's COMMENTs, for a DuckDB reader to run once on a connection it keeps."""
     current = (serving_dir / CURRENT).absolute()
-    lines = [
-        f"CREATE OR REPLACE VIEW \"{name}\" AS FROM read_parquet('{current / name}.parquet');"
-        for name in names
-    ]
+    lines = []
+    for name, names in columns.items():
+        lines.append(
+            f"CREATE OR REPLACE VIEW \"{name}\" AS FROM read_parquet('{current / name}.parquet');"
+        )
+        if catalogue is not None:
+            lines += [
+                f"{statement};"
+                for statement in comment_statements(catalogue, f'"{name}"', name, names, "VIEW")
+            ]
     staging = serving_dir / f".{VIEWS_FILE}.{os.getpid()}.tmp"
     staging.write_text("\n".join(lines) + "\n")
     os.replace(staging, serving_dir / VIEWS_FILE)

@@ -102,6 +102,32 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         ("sales_orders", "sku", "NOPE-1", "field sku: 'NOPE-1' unknown item"),
     ],
 )
+def test_every_published_table_and_column_says_what_it_means(built):
+    """COMMENTs from one source (serving/catalogue.yml, the marts' dbt yml) on every table and
+    column of the serving file and of the views BI readers create from views.sql."""
+    served = duckdb.connect(str(SERVING), read_only=True)
+    try:
+        bare_tables = served.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE coalesce(comment, '') = ''"
+        ).fetchall()
+        bare_columns = served.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE coalesce(comment, '') = ''"
+        ).fetchall()
+        columns = served.execute("SELECT count(*) FROM duckdb_columns()").fetchone()[0]
+        assert served.execute("SELECT currency FROM publication").fetchone()[0] == "EUR"
+    finally:
+        served.close()
+    assert bare_tables == [] and bare_columns == [] and columns > 400
+    reader = duckdb.connect()
+    reader.execute((SERVING.parent / "views.sql").read_text())
+    described = reader.execute(
+        "SELECT comment FROM duckdb_columns() WHERE table_name = 'inventory_targets' "
+        "AND column_name = 'outbound_service_time_days'"
+    ).fetchone()[0]
+    assert described.startswith("S: days this node promises")
+    reader.close()
+
+
 def test_bad_day_is_quarantined_and_published_tables_stay(built, name, column, value, message):
     bad_day = built[-1] + dt.timedelta(days=1)
     folder = LANDING / bad_day.isoformat()
