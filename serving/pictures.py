@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from extracts.contract import LOCATION_TYPES
+from serving.style import GSM_COLOUR, SERIES_COLOURS
 
 WIDTH, HEIGHT = 640, 320
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 36, 46
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+COLOURS = SERIES_COLOURS  # the first series is the plan, the second the baseline
 
 
 def as_markdown(svg: str, title: str) -> str:
@@ -150,7 +151,7 @@ def line_chart(
         bx, upper, lower = xs[shown], upper[shown], lower[shown]
         points = list(zip(bx, upper, strict=True)) + list(zip(bx[::-1], lower[::-1], strict=True))
         body.append(
-            '<polygon fill="#1f77b4" fill-opacity="0.2" points="'
+            f'<polygon fill="{GSM_COLOUR}" fill-opacity="0.2" points="'
             + " ".join(f"{a:.1f},{b:.1f}" for a, b in points)
             + '"/>'
         )

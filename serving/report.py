@@ -1,7 +1,10 @@
 """The planner report: one self-contained HTML file (opens offline) with the plan's pictures.
 
-Pictures: the network with safety stock per node (echelon layout), GSM vs single-echelon safety
-stock by echelon, the service-vs-inventory curve, and forecast fan charts for the largest nodes.
+What a planner acts on first: today's actions and the exceptions (below reorder point, excess,
+service short of target) by value; then the network with safety stock per node (layered
+layout), GSM vs single-echelon safety stock by echelon, the service-vs-inventory curve, the
+bullwhip per echelon, forecast fan charts for the nodes that matter (largest safety stock
+value, worst simulated service), and the plan of every node, searchable by item and location.
 """
 
 from __future__ import annotations
@@ -11,19 +14,80 @@ import html
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
 from extracts.contract import LOCATION_TYPES
+from serving.style import BASELINE_COLOUR, GSM_COLOUR, rgba
 
 # echelons left to right in the network's order (the contract's location types), everywhere
 ECHELON_X = {location_type: k for k, location_type in enumerate(LOCATION_TYPES)}
 REPORT_FILE = "planner_report.html"
+LABELLED_PER_LAYER = 25  # a layer with more locations names them on hover only
+TOP_ROWS = 20  # actions and exceptions listed, largest value first
+PLAN_ROWS = 5_000  # nodes in the searchable plan table, largest safety stock value first
+
+
+def network_layout(network: pd.DataFrame, locations: pd.DataFrame) -> pd.DataFrame:
+    """Positions of ``locations`` (location_id, location_type): x the echelon, y such that no
+    two locations of a layer are closer than 1 and each sits near what it supplies.
+
+    Layers are ordered top-down (a location after those whose parents come first, so a DC's
+    stores sit together), the widest layer is spaced evenly, and every other layer takes the
+    mean height of the locations it ships to (or, below the widest, of its suppliers), pushed
+    apart where closer than 1. ``network``: source_location_id, destination_location_id."""
+    nodes = locations.drop_duplicates("location_id").copy()
+    nodes["x"] = nodes["location_type"].map(ECHELON_X)
+    lanes = network[["source_location_id", "destination_location_id"]].drop_duplicates()
+    lanes = lanes[
+        lanes["source_location_id"].isin(nodes["location_id"])
+        & lanes["destination_location_id"].isin(nodes["location_id"])
+    ]
+    rank: dict[str, float] = {}
+    for _, layer in nodes.groupby("x", sort=True):
+        parents = lanes[lanes["destination_location_id"].isin(layer["location_id"])]
+        mean_parent = (
+            parents.assign(r=parents["source_location_id"].map(rank))
+            .groupby("destination_location_id")["r"]
+            .mean()
+        )
+        order = layer.assign(key=layer["location_id"].map(mean_parent).fillna(-1.0)).sort_values(
+            ["key", "location_id"]
+        )
+        rank.update({loc: float(k) for k, loc in enumerate(order["location_id"])})
+    nodes["rank"] = nodes["location_id"].map(rank)
+    y: dict[str, float] = {}
+    sizes = nodes.groupby("x").size()
+    widest = int(sizes.idxmax())
+    layer = nodes[nodes["x"] == widest].sort_values("rank")
+    y.update(dict(zip(layer["location_id"], layer["rank"] - (len(layer) - 1) / 2, strict=True)))
+    above = sorted((x for x in sizes.index if x < widest), reverse=True)
+    below = sorted(x for x in sizes.index if x > widest)
+    for x, near, far in [(x, "destination_location_id", "source_location_id") for x in above] + [
+        (x, "source_location_id", "destination_location_id") for x in below
+    ]:
+        layer = nodes[nodes["x"] == x].sort_values("rank")
+        linked = lanes[lanes[far].isin(layer["location_id"]) & lanes[near].isin(y)]
+        wanted = linked.assign(h=linked[near].map(y)).groupby(far)["h"].mean()
+        heights = layer["location_id"].map(wanted).to_numpy(dtype=float)
+        fallback = layer["rank"].to_numpy(dtype=float) - (len(layer) - 1) / 2
+        wanted_heights = np.where(np.isnan(heights), fallback, heights)
+        order = np.argsort(wanted_heights, kind="stable")
+        heights = wanted_heights[order]
+        for k in range(1, len(heights)):  # in the wanted order, at least 1 apart
+            heights[k] = max(heights[k], heights[k - 1] + 1.0)
+        heights += wanted_heights.mean() - heights.mean()  # centred where they wanted to be
+        ids = layer["location_id"].to_numpy()[order]
+        y.update(dict(zip(ids, heights, strict=True)))
+    nodes["y"] = nodes["location_id"].map(y)
+    return nodes.drop(columns="rank").sort_values(["x", "y"], ignore_index=True)
 
 
 def network_figure(targets: pd.DataFrame, network: pd.DataFrame) -> go.Figure:
-    """Locations by echelon (left to right), sized by the safety stock value they hold."""
+    """Locations by echelon (left to right, ``network_layout``), sized by the safety stock
+    value they hold; named where a layer has at most LABELLED_PER_LAYER, else on hover."""
     held = targets.groupby(["location_id", "location_type"], as_index=False)[
         "safety_stock_value"
     ].sum()
@@ -38,27 +102,23 @@ def network_figure(targets: pd.DataFrame, network: pd.DataFrame) -> go.Figure:
             ),
         ],
         ignore_index=True,
-    )
-    nodes["x"] = nodes["location_type"].map(ECHELON_X)
-    nodes = nodes.sort_values(["x", "location_id"])
-    nodes["y"] = nodes.groupby("x").cumcount()
-    nodes["y"] = nodes["y"] - nodes.groupby("x")["y"].transform("max") / 2
-    where = nodes.set_index("location_id")[["x", "y"]]
+    ).drop_duplicates("location_id")
+    where = network_layout(network, nodes[["location_id", "location_type"]])
+    nodes = where.merge(nodes[["location_id", "safety_stock_value"]], on="location_id")
+    crowded = nodes.groupby("x")["location_id"].transform("size") > LABELLED_PER_LAYER
+    at = where.set_index("location_id")[["x", "y"]]
     lanes = network[["source_location_id", "destination_location_id"]].drop_duplicates()
     lanes = lanes[
-        lanes["source_location_id"].isin(where.index)
-        & lanes["destination_location_id"].isin(where.index)
+        lanes["source_location_id"].isin(at.index) & lanes["destination_location_id"].isin(at.index)
     ]
+    a = at.loc[lanes["source_location_id"]].to_numpy()
+    b = at.loc[lanes["destination_location_id"]].to_numpy()
+    gaps = np.full((len(lanes), 1), np.nan)
     fig = go.Figure()
-    xs, ys = [], []
-    for lane in lanes.itertuples(index=False):
-        a, b = where.loc[lane.source_location_id], where.loc[lane.destination_location_id]
-        xs += [a.x, b.x, None]
-        ys += [a.y, b.y, None]
     fig.add_trace(
         go.Scatter(
-            x=xs,
-            y=ys,
+            x=np.hstack([a[:, :1], b[:, :1], gaps]).ravel(),
+            y=np.hstack([a[:, 1:], b[:, 1:], gaps]).ravel(),
             mode="lines",
             line={"color": "#bbb", "width": 1},
             hoverinfo="skip",
@@ -71,14 +131,15 @@ def network_figure(targets: pd.DataFrame, network: pd.DataFrame) -> go.Figure:
             x=nodes["x"],
             y=nodes["y"],
             mode="markers+text",
-            text=nodes["location_id"],
-            textposition="top center",
+            text=nodes["location_id"].where(~crowded, ""),
+            textposition="middle right",
             marker={
                 "size": 8 + 40 * (nodes["safety_stock_value"] / top) ** 0.5,
-                "color": "#2a7ab9",
+                "color": GSM_COLOUR,
             },
-            customdata=nodes[["safety_stock_value"]],
-            hovertemplate="%{text}<br>safety stock value %{customdata[0]:,.0f}<extra></extra>",
+            customdata=nodes[["location_id", "safety_stock_value"]],
+            hovertemplate="%{customdata[0]}<br>safety stock value %{customdata[1]:,.0f}"
+            "<extra></extra>",
             name="locations",
         )
     )
@@ -88,10 +149,11 @@ def network_figure(targets: pd.DataFrame, network: pd.DataFrame) -> go.Figure:
             "tickvals": list(ECHELON_X.values()),
             "ticktext": list(ECHELON_X),
             "showgrid": False,
+            "range": [-0.3, len(ECHELON_X) - 0.5],
         },
         yaxis={"visible": False},
         showlegend=False,
-        height=520,
+        height=max(520, int(14 * (nodes["y"].max() - nodes["y"].min()))),
     )
     return fig
 
@@ -107,13 +169,13 @@ def echelon_figure(targets: pd.DataFrame) -> go.Figure:
                 name="single-echelon",
                 x=by.index,
                 y=by["baseline_safety_stock_value"],
-                marker_color="#c8553d",
+                marker_color=BASELINE_COLOUR,
             ),
             go.Bar(
                 name="multi-echelon (GSM)",
                 x=by.index,
                 y=by["safety_stock_value"],
-                marker_color="#2a7ab9",
+                marker_color=GSM_COLOUR,
             ),
         ]
     )
@@ -131,14 +193,14 @@ def tradeoff_figure(curve: pd.DataFrame) -> go.Figure:
                 y=curve["single_echelon_safety_stock_value"],
                 name="single-echelon",
                 mode="lines+markers",
-                line_color="#c8553d",
+                line_color=BASELINE_COLOUR,
             ),
             go.Scatter(
                 x=curve["service_level"] * 100,
                 y=curve["meio_safety_stock_value"],
                 name="multi-echelon (GSM)",
                 mode="lines+markers",
-                line_color="#2a7ab9",
+                line_color=GSM_COLOUR,
             ),
         ]
     )
@@ -155,8 +217,8 @@ def fan_figure(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> go.
     """history: ds, y (units per bucket); forecast: ds, mean, q05, q20, q80, q95."""
     fig = go.Figure()
     for lo, hi, shade in (
-        ("q05", "q95", "rgba(42,122,185,0.15)"),
-        ("q20", "q80", "rgba(42,122,185,0.3)"),
+        ("q05", "q95", rgba(GSM_COLOUR, 0.15)),
+        ("q20", "q80", rgba(GSM_COLOUR, 0.3)),
     ):
         fig.add_trace(
             go.Scatter(
@@ -188,11 +250,163 @@ def fan_figure(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> go.
             y=forecast["mean"],
             mode="lines",
             name="forecast mean",
-            line_color="#2a7ab9",
+            line_color=GSM_COLOUR,
         )
     )
     fig.update_layout(title=title, yaxis_title="units per bucket", height=360)
     return fig
+
+
+def bullwhip_figure(bullwhip: pd.DataFrame) -> go.Figure:
+    """Median ratio (orders placed upstream / demand received, variance of weekly sums) per
+    echelon and demand class; 1 = demand passed on as it came."""
+    fig = go.Figure()
+    for demand_class, rows in bullwhip.groupby("demand_class", sort=True):
+        rows = rows.assign(order=rows["location_type"].map(ECHELON_X)).sort_values("order")
+        fig.add_trace(
+            go.Bar(
+                name=demand_class,
+                x=rows["location_type"],
+                y=rows["median_ratio"],
+                customdata=rows[["nodes", "pooled_ratio"]],
+                hovertemplate="%{x}, "
+                + demand_class
+                + ": median %{y:.2f} over %{customdata[0]} nodes, pooled %{customdata[1]:.2f}"
+                "<extra></extra>",
+            )
+        )
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
+    fig.update_layout(
+        title="Bullwhip: how much more the orders placed upstream vary than the demand received",
+        barmode="group",
+        yaxis={"title": "variance ratio (median over nodes)", "type": "log"},
+        xaxis={"categoryorder": "array", "categoryarray": list(ECHELON_X)},
+        height=420,
+    )
+    return fig
+
+
+def action_rows(actions: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
+    """Today's actions, largest value first (quantity x the receiving node's unit value)."""
+    value = targets.set_index(["sku", "location_id"])["unit_value"]
+    keys = pd.MultiIndex.from_frame(actions[["sku", "to_location_id"]])
+    out = actions.assign(value=actions["quantity"] * value.reindex(keys).to_numpy())
+    return out.sort_values("value", ascending=False).head(TOP_ROWS)[
+        ["action", "sku", "from_location_id", "to_location_id", "quantity", "value", "reason"]
+    ]
+
+
+def exception_rows(
+    targets: pd.DataFrame, position: pd.DataFrame, simulation: pd.DataFrame
+) -> pd.DataFrame:
+    """Nodes off plan, largest value first: below the reorder point (value of the units
+    short of it), above the target stock (value of the excess), and customer nodes whose
+    simulated cycle service falls short of the target by more than 2 points (value of their
+    safety stock)."""
+    plan = targets.merge(position[["location_id", "sku", "inventory_position"]], how="left")
+    plan["inventory_position"] = plan["inventory_position"].fillna(0.0)
+    below = plan[plan["inventory_position"] < plan["reorder_point"]]
+    excess = plan[plan["inventory_position"] > plan["target_stock_level"]]
+    frames = [
+        below.assign(
+            exception="below reorder point",
+            value=(below["reorder_point"] - below["inventory_position"]) * below["unit_value"],
+            detail=[
+                f"position {p:,.0f} < reorder point {r:,.0f}"
+                for p, r in zip(below["inventory_position"], below["reorder_point"], strict=True)
+            ],
+        ),
+        excess.assign(
+            exception="excess",
+            value=(excess["inventory_position"] - excess["target_stock_level"])
+            * excess["unit_value"],
+            detail=[
+                f"position {p:,.0f} > target {t:,.0f}"
+                for p, t in zip(
+                    excess["inventory_position"], excess["target_stock_level"], strict=True
+                )
+            ],
+        ),
+    ]
+    simulated = simulation.loc[
+        (simulation["policy"] == "meio") & simulation["is_customer_facing"],
+        ["sku", "location_id", "service_level", "cycle_service_level"],
+    ].merge(targets[["sku", "location_id", "safety_stock_value"]], on=["sku", "location_id"])
+    short = simulated[simulated["cycle_service_level"] < simulated["service_level"] - 0.02]
+    frames.append(
+        short.assign(
+            exception="service short of target",
+            value=short["safety_stock_value"],
+            detail=[
+                f"simulated {a:.1%} for a {t:.1%} target"
+                for a, t in zip(short["cycle_service_level"], short["service_level"], strict=True)
+            ],
+        )
+    )
+    columns = ["exception", "sku", "location_id", "value", "detail"]
+    found = [f[columns] for f in frames if len(f)]
+    if not found:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(found).sort_values("value", ascending=False).head(TOP_ROWS)
+
+
+def plan_rows(targets: pd.DataFrame, simulation: pd.DataFrame | None) -> pd.DataFrame:
+    """The plan per node for the searchable table, largest safety stock value first (at most
+    PLAN_ROWS), with the GSM plan's simulated cycle service where simulated."""
+    rows = targets.sort_values("safety_stock_value", ascending=False).head(PLAN_ROWS)
+    if simulation is not None:
+        simulated = simulation.loc[
+            simulation["policy"] == "meio", ["sku", "location_id", "cycle_service_level"]
+        ]
+        rows = rows.merge(simulated, on=["sku", "location_id"], how="left")
+    else:
+        rows = rows.assign(cycle_service_level=np.nan)
+    return rows[
+        [
+            "sku",
+            "location_id",
+            "location_type",
+            "demand_class",
+            "service_level",
+            "cycle_service_level",
+            "safety_stock",
+            "reorder_point",
+            "target_stock_level",
+            "safety_stock_value",
+        ]
+    ]
+
+
+def _html_table(frame: pd.DataFrame, table_id: str = "") -> str:
+    """``frame`` as an HTML table, numbers formatted (values and units with thousands
+    separators, shares as percentages)."""
+
+    def cell(column: str, value: object) -> str:
+        if isinstance(value, float):
+            if pd.isna(value):
+                return ""
+            share = column in ("service_level", "cycle_service_level")
+            return f"{value:.1%}" if share else f"{value:,.0f}"
+        return html.escape(str(value))
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td>{cell(c, v)}</td>" for c, v in zip(frame.columns, row, strict=True))
+        + "</tr>"
+        for row in frame.itertuples(index=False)
+    )
+    ident = f" id='{table_id}'" if table_id else ""
+    return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# filters the plan table's rows by every word typed (item, location, type, class), offline
+_SEARCH = """<input id='plan-search' type='search' placeholder='item or location, e.g. SKU-00012 ST-003'
+ size='48' oninput="var w=this.value.toLowerCase().split(/\\s+/).filter(Boolean);
+ var n=0;document.querySelectorAll('#plan tbody tr').forEach(function(r){
+ var t=r.textContent.toLowerCase();var ok=w.every(function(x){return t.indexOf(x)>=0});
+ r.style.display=ok?'':'none';if(ok)n++});document.getElementById('plan-count').textContent=n;">
+ <span id='plan-count'></span> nodes shown"""
 
 
 def build_report(
@@ -202,8 +416,14 @@ def build_report(
     curve: pd.DataFrame,
     fans: list[tuple[str, pd.DataFrame, pd.DataFrame]],
     figures: dict[str, str] | None = None,
+    actions: pd.DataFrame | None = None,
+    position: pd.DataFrame | None = None,
+    simulation: pd.DataFrame | None = None,
+    bullwhip: pd.DataFrame | None = None,
 ) -> str:
-    """The report as one HTML string; plotly's JavaScript is inlined once (works offline)."""
+    """The report as one HTML string; plotly's JavaScript is inlined once (works offline).
+    ``actions``: planner_actions; ``position``: fct_inventory_position; ``simulation``:
+    service_simulation; ``bullwhip``: the bullwhip table (each section shown where given)."""
     meio, base = targets["safety_stock_value"].sum(), targets["baseline_safety_stock_value"].sum()
     facts = {
         "plan as of": run_date.isoformat(),
@@ -218,17 +438,37 @@ def build_report(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in facts.items()
     )
+    sections = [f"<h2>Summary</h2><table>{rows}</table>"]
+    if actions is not None:
+        sections.append(
+            f"<h2>Actions today (largest value first, top {TOP_ROWS})</h2>"
+            + _html_table(action_rows(actions, targets))
+        )
+    if position is not None and simulation is not None:
+        sections.append(
+            f"<h2>Exceptions (largest value first, top {TOP_ROWS})</h2>"
+            + _html_table(exception_rows(targets, position, simulation))
+        )
     charts = [network_figure(targets, network), echelon_figure(targets), tradeoff_figure(curve)]
+    if bullwhip is not None and len(bullwhip):
+        charts.append(bullwhip_figure(bullwhip))
     charts += [fan_figure(h, f, t) for t, h, f in fans]
     parts = [
         pio.to_html(fig, full_html=False, include_plotlyjs=(k == 0)) for k, fig in enumerate(charts)
     ]
+    sections += [f"<section>{p}</section>" for p in parts]
+    plan = plan_rows(targets, simulation)
+    sections.append(
+        f"<h2>The plan per node ({len(plan):,} of {len(targets):,}, largest safety stock "
+        f"value first)</h2>{_SEARCH}" + _html_table(plan, "plan")
+    )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>MEIO planner report</title>"
-        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
-        "table{border-collapse:collapse}th,td{padding:4px 12px;border-bottom:1px solid #ddd;text-align:left}</style>"
-        f"</head><body><h1>Inventory plan {run_date.isoformat()}</h1><h2>Summary</h2><table>{rows}</table>"
-        + "".join(f"<section>{p}</section>" for p in parts)
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
+        "table{border-collapse:collapse}th,td{padding:4px 12px;border-bottom:1px solid #ddd;"
+        "text-align:left}td{font-variant-numeric:tabular-nums}</style>"
+        f"</head><body><h1>Inventory plan {run_date.isoformat()}</h1>"
+        + "".join(sections)
         + "</body></html>"
     )
 

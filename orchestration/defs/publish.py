@@ -147,10 +147,26 @@ def _report(con, targets: pd.DataFrame, run_date) -> str:
     forecasts = read_table(con, "forecast", "node_forecasts")
     calibration = read_table(con, "simulation", "service_calibration")
     scenarios = read_table(con, "scenario", "scenario_summary")
-    stores = targets[targets["is_customer_facing"]].nlargest(3, "mean_daily_demand")[
-        ["location_id", "sku"]
-    ]
-    con.register("drawn", stores)
+    simulation = read_table(con, "simulation", "service_simulation")
+    # the fan charts: the two customer nodes holding the most safety stock value and the one
+    # whose simulated service falls furthest short of its target
+    customers = targets[targets["is_customer_facing"]]
+    largest = customers.nlargest(2, "safety_stock_value")[["location_id", "sku"]]
+    simulated = simulation[(simulation["policy"] == "meio") & simulation["is_customer_facing"]]
+    worst = (
+        simulated.assign(gap=simulated["cycle_service_level"] - simulated["service_level"])
+        .merge(largest, how="left", indicator=True)
+        .query("_merge == 'left_only'")
+        .nsmallest(1, "gap")[["location_id", "sku"]]
+    )
+    stores = pd.concat(
+        [
+            largest.assign(why="largest safety stock value"),
+            worst.assign(why="worst simulated service"),
+        ],
+        ignore_index=True,
+    )
+    con.register("drawn", stores[["location_id", "sku"]])
     daily = con.execute(  # the last half year of the three nodes drawn
         "SELECT d.location_id, d.sku, d.demand_date, d.demand_qty "
         "FROM marts.fct_customer_demand_daily d JOIN drawn USING (location_id, sku) "
@@ -165,7 +181,9 @@ def _report(con, targets: pd.DataFrame, run_date) -> str:
         future = forecasts[
             (forecasts["location_id"] == node.location_id) & (forecasts["sku"] == node.sku)
         ]
-        fans.append((f"Forecast {node.sku} at {node.location_id} (weekly)", history, future))
+        fans.append(
+            (f"Forecast {node.sku} at {node.location_id} (weekly; {node.why})", history, future)
+        )
     figures = {
         f"simulated {row.policy} cycle service, {row.demand_class} "
         f"({row.demand_model} demand, target {row.service_level:.1%})": (
@@ -181,4 +199,15 @@ def _report(con, targets: pd.DataFrame, run_date) -> str:
         for row in scenarios.itertuples(index=False)
         if row.scenario != "base"
     }
-    return build_report(run_date, targets, network, curve, fans, figures)
+    return build_report(
+        run_date,
+        targets,
+        network,
+        curve,
+        fans,
+        figures,
+        actions=read_table(con, "optimization", "planner_actions"),
+        position=read_table(con, "marts", "fct_inventory_position"),
+        simulation=simulation,
+        bullwhip=read_table(con, "simulation", "bullwhip"),
+    )
