@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from extracts.contract import LOCATION_TYPES
-from serving.style import BASELINE_COLOUR, GSM_COLOUR, rgba
+from serving.style import BASELINE_COLOUR, CLASS_COLOURS, GSM_COLOUR, rgba
 
 # echelons left to right in the network's order (the contract's location types), everywhere
 ECHELON_X = {location_type: k for k, location_type in enumerate(LOCATION_TYPES)}
@@ -268,6 +268,7 @@ def bullwhip_figure(bullwhip: pd.DataFrame) -> go.Figure:
                 name=demand_class,
                 x=rows["location_type"],
                 y=rows["median_ratio"],
+                marker_color=CLASS_COLOURS.get(demand_class, "#999999"),
                 customdata=rows[["nodes", "pooled_ratio"]],
                 hovertemplate="%{x}, "
                 + demand_class

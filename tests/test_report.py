@@ -128,32 +128,44 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         if os.environ.get("CI"):  # CI installs it (scripts/test.sh): a skip there would hide
             pytest.fail("chromium is not installed in CI (scripts/test.sh installs it)")
         pytest.skip("chromium is not installed (Debian package chromium)")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path}",
+        "--virtual-time-budget=5000",
+    ]
     result = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            report.as_uri(),
-        ],
+        [browser, *flags, "--enable-logging=stderr", "--v=0", "--dump-dom", report.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count('class="plot-container') >= 4  # plotly ran and drew every chart
+    assert result.stdout.count('class="plot-container') >= 5  # plotly ran and drew every chart
     console_errors = [
         line
         for line in result.stderr.splitlines()
         if "CONSOLE" in line and ("Uncaught" in line or "Error" in line)
     ]
     assert console_errors == []
+    # the page as a planner sees it: a screenshot holds the charts' pixels, far more than the
+    # same window of an empty page (PNG size: compressed pixels)
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body></body></html>")
+    sizes = {}
+    for name, page in (("report", report), ("blank", blank)):
+        shot = tmp_path / f"{name}.png"
+        subprocess.run(
+            [browser, *flags, "--window-size=1200,2400", f"--screenshot={shot}", page.as_uri()],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        sizes[name] = shot.stat().st_size
+    assert sizes["report"] > 5 * sizes["blank"], sizes  # measured: 174 KB against 13 KB
