@@ -42,6 +42,15 @@ class PlanningConfig:
         unit="days of mean demand",
         doc="highest target stock per location type (absent: no cap)",
     )
+    dask_scheduler: str | None = setting(
+        None,
+        unit="address",
+        doc="solve the item networks on this Dask cluster, item_chunk items per task, e.g. "
+        '"tcp://host:8786"; None: here',
+    )
+    item_chunk: int = setting(
+        500, unit="items", doc="items per task on the Dask cluster (dask_scheduler)", low=1
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)

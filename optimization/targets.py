@@ -13,7 +13,7 @@ the customer-facing stages they serve.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,22 @@ class PlanningInputs:
     lead_time_demand: pd.DataFrame
     customer_nodes: pd.DataFrame
     service_policy: pd.DataFrame | None = None
+
+    def for_items(self, skus: Sequence[str]) -> PlanningInputs:
+        """The same inputs restricted to items ``skus`` (lanes' lead times and the service
+        policy are shared): an item's plan depends on its own network and demand only."""
+        keep = set(skus)
+
+        def mine(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[frame["sku"].isin(keep)]
+
+        return replace(
+            self,
+            item_network=mine(self.item_network),
+            items=mine(self.items),
+            lead_time_demand=mine(self.lead_time_demand),
+            customer_nodes=mine(self.customer_nodes),
+        )
 
 
 @dataclass
@@ -288,7 +304,12 @@ def plan_problems(targets: pd.DataFrame, shown: int = 5) -> list[str]:
 def plan_targets(
     inputs: PlanningInputs, config: PlanningConfig = PlanningConfig()
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Solve every item's network. Returns (targets per node x item, summary per item)."""
+    """Solve every item's network. Returns (targets per node x item, summary per item).
+
+    With ``config.dask_scheduler`` the items are solved on that Dask cluster,
+    ``config.item_chunk`` items per task (the same plan: items are independent)."""
+    if config.dask_scheduler is not None:
+        return _plan_on_dask(inputs, config)
     items = inputs.items.set_index("sku")
     frames, summaries = [], []
     customers = inputs.customer_nodes.copy()
@@ -381,7 +402,34 @@ def plan_targets(
         1 - summary["meio_holding_cost_per_day"] / summary["single_echelon_holding_cost_per_day"],
         0.0,
     )
-    return targets.sort_values(["sku", "location_id"]).reset_index(drop=True), summary
+    return (
+        targets.sort_values(["sku", "location_id"]).reset_index(drop=True),
+        summary.sort_values("sku").reset_index(drop=True),
+    )
+
+
+def _plan_on_dask(
+    inputs: PlanningInputs, config: PlanningConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``plan_targets`` by chunks of ``config.item_chunk`` items on the Dask cluster at
+    ``config.dask_scheduler``, gathered in the in-process run's order."""
+    from distributed import Client
+
+    here = replace(config, dask_scheduler=None)
+    skus = sorted(inputs.items["sku"].unique())
+    chunks = [skus[k : k + config.item_chunk] for k in range(0, len(skus), config.item_chunk)]
+    with Client(config.dask_scheduler) as client:
+        futures = [
+            client.submit(plan_targets, inputs.for_items(chunk), here, pure=False)
+            for chunk in chunks
+        ]
+        parts = client.gather(futures)
+    targets = pd.concat([t for t, _ in parts], ignore_index=True)
+    summary = pd.concat([s for _, s in parts], ignore_index=True)
+    return (
+        targets.sort_values(["sku", "location_id"]).reset_index(drop=True),
+        summary.sort_values("sku").reset_index(drop=True),
+    )
 
 
 def undershoot_moments(
