@@ -257,21 +257,29 @@ def fan_figure(history: pd.DataFrame, forecast: pd.DataFrame, title: str) -> go.
     return fig
 
 
+BULLWHIP_SOURCES = {"history": "history", "simulated_meio": "simulated plan"}
+
+
 def bullwhip_figure(bullwhip: pd.DataFrame) -> go.Figure:
     """Median ratio (orders placed upstream / demand received, variance of weekly sums) per
-    echelon and demand class; 1 = demand passed on as it came."""
+    echelon and demand class, of history (plain) and of the simulated plan (hatched); 1 =
+    demand passed on as it came."""
     fig = go.Figure()
-    for demand_class, rows in bullwhip.groupby("demand_class", sort=True):
+    if "source" not in bullwhip:
+        bullwhip = bullwhip.assign(source="history")
+    shown = bullwhip[bullwhip["source"].isin(BULLWHIP_SOURCES)]
+    for (source, demand_class), rows in shown.groupby(["source", "demand_class"], sort=True):
         rows = rows.assign(order=rows["location_type"].map(ECHELON_X)).sort_values("order")
         fig.add_trace(
             go.Bar(
-                name=demand_class,
+                name=f"{demand_class}, {BULLWHIP_SOURCES[source]}",
                 x=rows["location_type"],
                 y=rows["median_ratio"],
                 marker_color=CLASS_COLOURS.get(demand_class, "#999999"),
+                marker_pattern_shape="" if source == "history" else "/",
                 customdata=rows[["nodes", "pooled_ratio"]],
                 hovertemplate="%{x}, "
-                + demand_class
+                + f"{demand_class}, {BULLWHIP_SOURCES[source]}"
                 + ": median %{y:.2f} over %{customdata[0]} nodes, pooled %{customdata[1]:.2f}"
                 "<extra></extra>",
             )

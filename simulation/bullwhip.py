@@ -4,7 +4,9 @@ same weeks: 1 passes demand on as it came, above 1 amplifies it (batching, over-
 
 From history: a store receives its customers' demand; a DC or plant receives the transfers it
 ships to the nodes it serves. A node places upstream the transfers shipped to it (its
-replenishment), the plant its receipts from suppliers.
+replenishment), the plant its receipts from suppliers. From the simulated plan
+(``simulation.monte_carlo``): a node receives its customers' demand or its children's orders
+and places its own orders, as the published policy makes them.
 """
 
 from __future__ import annotations
@@ -29,34 +31,49 @@ def weekly_variance(flows: pd.DataFrame, end: pd.Timestamp, weeks: int) -> pd.Se
     return (squares - weeks * mean**2) / (weeks - 1)
 
 
+COLUMNS = ["location_type", "demand_class", "nodes", "median_ratio", "pooled_ratio", "weeks"]
+
+
 def bullwhip(
     received: pd.DataFrame, placed: pd.DataFrame, nodes: pd.DataFrame, weeks: int = 52
 ) -> pd.DataFrame:
-    """Per location type x demand class (``nodes``: location_id, sku, location_type,
-    demand_class, none for internal nodes: "all"): nodes measured, the median of the nodes' ratios and the pooled ratio (sum
-    of placed variances over sum of received variances), over the ``weeks`` whole weeks
-    ending at the latest day received. Nodes whose received demand did not vary are left out."""
-    columns = ["location_type", "demand_class", "nodes", "median_ratio", "pooled_ratio", "weeks"]
+    """From history (``received``, ``placed``: location_id, sku, day, qty) over the ``weeks``
+    whole weeks ending at the latest day received: ``bullwhip_of_variances``' table."""
     if received.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=COLUMNS)
     end = pd.to_datetime(received["day"]).max()
-    nodes = nodes.assign(demand_class=nodes["demand_class"].fillna("all"))  # internal nodes
     keys = pd.MultiIndex.from_frame(nodes[["location_id", "sku"]])
     table = nodes.assign(
-        received_variance=weekly_variance(received, end, weeks).reindex(keys).fillna(0).to_numpy(),
-        placed_variance=weekly_variance(placed, end, weeks).reindex(keys).fillna(0).to_numpy(),
+        received_weekly_variance=weekly_variance(received, end, weeks)
+        .reindex(keys)
+        .fillna(0)
+        .to_numpy(),
+        placed_weekly_variance=weekly_variance(placed, end, weeks)
+        .reindex(keys)
+        .fillna(0)
+        .to_numpy(),
     )
-    table = table[table["received_variance"] > 1e-12]
-    table = table.assign(ratio=table["placed_variance"] / table["received_variance"])
+    return bullwhip_of_variances(table, weeks)
+
+
+def bullwhip_of_variances(nodes: pd.DataFrame, weeks: int) -> pd.DataFrame:
+    """Per location type x demand class (``nodes``: location_id, sku, location_type,
+    demand_class (none for internal nodes: "all"), received_weekly_variance,
+    placed_weekly_variance, units^2): nodes measured, the median of the nodes' ratios and the
+    pooled ratio (sum of placed variances over sum of received variances); ``weeks`` measured.
+    Nodes whose received demand did not vary are left out."""
+    table = nodes.assign(demand_class=nodes["demand_class"].fillna("all"))  # internal nodes
+    table = table[table["received_weekly_variance"] > 1e-12]
+    table = table.assign(ratio=table["placed_weekly_variance"] / table["received_weekly_variance"])
     out = (
         table.groupby(["location_type", "demand_class"])
         .agg(
             nodes=("ratio", "size"),
             median_ratio=("ratio", "median"),
-            placed=("placed_variance", "sum"),
-            received=("received_variance", "sum"),
+            placed=("placed_weekly_variance", "sum"),
+            received=("received_weekly_variance", "sum"),
         )
         .reset_index()
     )
     out["pooled_ratio"] = np.where(out["received"] > 0, out["placed"] / out["received"], np.nan)
-    return out.assign(weeks=weeks)[columns]
+    return out.assign(weeks=weeks)[COLUMNS]

@@ -45,7 +45,12 @@ MEASURES = (
     "ready_rate",
     "average_on_hand",
     "average_backorders",
+    # the bullwhip's two sides (simulation.bullwhip): variance of the weekly sums of the demand
+    # a node receives (customers' or its children's orders) and of the orders it places
+    "received_weekly_variance",
+    "placed_weekly_variance",
 )
+WEEK_DAYS = 7
 ROUND_BATCHES = 4  # batches simulated between two looks at the adaptive stop
 BLOCK_NODES = 4_096  # nodes whose draws for all days are made at once (whole networks)
 
@@ -295,7 +300,7 @@ def _simulate_batch(
     per_rep = np.empty((len(streams), len(MEASURES), n))
     for rep, stream in enumerate(streams):
         rng = np.random.default_rng(stream)
-        totals = np.zeros((7, n))
+        totals = np.zeros((11, n))
         rows = (
             bootstrap_rows(rng, len(history), total_days, config.block_days)
             if len(history)
@@ -328,11 +333,16 @@ def _simulate_batch(
                 rows,
                 totals,
             )
-        demand, served, no_backorder_days, on_hand, backorders, cycles, cycles_met = totals
+        demand, served, no_backorder_days, on_hand, backorders, cycles, cycles_met = totals[:7]
         with np.errstate(divide="ignore", invalid="ignore"):
             per_rep[rep, 0] = np.where(demand > 0, served / demand, 1.0)
             per_rep[rep, 1] = np.where(cycles > 0, cycles_met / cycles, 1.0)
-        per_rep[rep, 2:] = np.stack([no_backorder_days, on_hand, backorders]) / config.days
+        per_rep[rep, 2:5] = np.stack([no_backorder_days, on_hand, backorders]) / config.days
+        weeks = config.days // WEEK_DAYS
+        for k, (sums, squares) in enumerate(((totals[7], totals[8]), (totals[9], totals[10]))):
+            per_rep[rep, 5 + k] = (
+                np.maximum(squares - sums**2 / weeks, 0.0) / (weeks - 1) if weeks > 1 else 0.0
+            )
     mean = per_rep.mean(axis=0)
     return mean, ((per_rep - mean) ** 2).sum(axis=0)
 
@@ -424,9 +434,9 @@ def _simulate_block(
     widest = np.max(components[1:] - components[:-1])
     # per node of a component: on hand, customer backlog, backlog owed to children, owed by
     # the parent, in transit, demand state, today's order, share of the children's backlog
-    # shipped today, backlog seen in the current cycle, current cycle has measured days;
-    # arrivals: a ring of days x nodes
-    stock = np.empty((10, widest))
+    # shipped today, backlog seen in the current cycle, current cycle has measured days, this
+    # week's demand received and orders placed; arrivals: a ring of days x nodes
+    stock = np.empty((12, widest))
     arrivals = np.empty((horizon, widest))
     for c in range(components.shape[0] - 1):
         first, last = components[c], components[c + 1]
@@ -434,6 +444,8 @@ def _simulate_block(
         arrivals[:] = 0.0
         for j in range(first, last):
             stock[0, j - first] = up_to[j]
+            stock[10, j - first] = 0.0
+            stock[11, j - first] = 0.0
             stock[5, j - first] = sd_state[j] * start_shocks[j - low]
         for day in range(days):
             slot = day % horizon
@@ -475,6 +487,10 @@ def _simulate_block(
                     stock[2, parent[j] - first] += placed
                     stock[3, i] += placed
                 if measured:
+                    stock[10, i] += demand
+                    stock[11, i] += placed
+                    if parent[j] >= 0:  # the parent receives it as demand
+                        stock[10, parent[j] - first] += placed
                     totals[0, j] += demand
                     totals[1, j] += served
                     totals[2, j] += backlog <= 1e-9
@@ -487,6 +503,15 @@ def _simulate_block(
                     totals[6, j] += stock[9, i] * (1.0 - stock[8, i])
                     stock[8, i] = 0.0
                     stock[9, i] = 0.0
+            if measured and (day - warmup_days) % 7 == 6:  # a measured week ends
+                for j in range(first, last):
+                    i = j - first
+                    totals[7, j] += stock[10, i]
+                    totals[8, j] += stock[10, i] * stock[10, i]
+                    totals[9, j] += stock[11, i]
+                    totals[10, j] += stock[11, i] * stock[11, i]
+                    stock[10, i] = 0.0
+                    stock[11, i] = 0.0
             # parents first: a parent ships in proportion to what each child is owed
             for j in range(last - 1, first - 1, -1):
                 i = j - first

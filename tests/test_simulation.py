@@ -408,3 +408,21 @@ def test_the_published_policy_matches_a_plain_loop_with_lot_moq_and_reorder_poin
     assert result["cycle_service_level"] == pytest.approx(cycle, abs=1e-9)
     assert result["ready_rate"] == pytest.approx(ready, abs=1e-9)
     assert result["average_on_hand"] == pytest.approx(on_hand, abs=1e-9)
+
+
+def test_simulated_bullwhip_is_one_for_a_daily_base_stock_and_grows_with_lots():
+    """Order-up-to every day re-orders each day's demand: the orders a store places vary as
+    its demand does (ratio 1). Lots of two weeks' demand make the weekly orders lumpy; the DC
+    behind the store receives exactly the store's orders."""
+    mean, sd, lead = 50.0, 15.0, 3
+    base = mean * lead + 2 * sd * np.sqrt(lead)
+    config = SimulationConfig(days=1400, replications=10, seed=2, demand="gaussian")
+    daily = simulate(_nodes([-1], [base], [lead], [True], [mean], [sd]), config).iloc[0]
+    ratio = daily["placed_weekly_variance"] / daily["received_weekly_variance"]
+    assert daily["received_weekly_variance"] == pytest.approx(7 * sd**2, rel=0.1)
+    assert ratio == pytest.approx(1.0, abs=0.02)
+    lots = _nodes([1, -1], [base, 4000.0], [lead, 2], [True, False], [mean, 0.0], [sd, 0.0])
+    lots = SimulationNodes(**{**vars(lots), "lot_size": np.array([14 * mean, 0.0])})
+    store, dc = simulate(lots, config).itertuples(index=False)
+    assert store.placed_weekly_variance > 5 * store.received_weekly_variance
+    assert dc.received_weekly_variance == pytest.approx(store.placed_weekly_variance, rel=1e-9)

@@ -32,13 +32,18 @@ BULLWHIP_WEEKS = 52  # weeks of history the bullwhip ratios are measured over
 @daily_asset(
     key=["simulation", "service_simulation"],
     deps=[INVENTORY_TARGETS],
-    description="Monte Carlo simulation of the GSM plan and the single-echelon baseline: achieved service and stock per node, calibration per target; and the bullwhip of history per echelon and demand class.",
+    description="Monte Carlo simulation of the GSM plan and the single-echelon baseline: achieved service and stock per node, calibration per target; and the bullwhip per echelon and demand class, of history and of the simulated plans.",
 )
 def service_simulation(
     context: dg.AssetExecutionContext, config: SimulationRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    from simulation.bullwhip import bullwhip
-    from simulation.monte_carlo import calibration_table, echelon_totals, simulate_plan
+    from simulation.bullwhip import bullwhip, bullwhip_of_variances
+    from simulation.monte_carlo import (
+        WEEK_DAYS,
+        calibration_table,
+        echelon_totals,
+        simulate_plan,
+    )
 
     settings = config.settings()
     with warehouse.get_connection() as con:
@@ -48,9 +53,24 @@ def service_simulation(
     results = simulate_plan(targets, **inputs, config=settings, progress=context.log.info)
     calibration = calibration_table(results)
     totals = echelon_totals(results)
-    amplification = bullwhip(
-        received, placed, targets[["location_id", "sku", "location_type", "demand_class"]]
-    ).assign(source="history")
+    nodes = targets[["location_id", "sku", "location_type", "demand_class"]]
+    # the bullwhip of history, and of each simulated policy (the published plan's orders)
+    amplification = pd.concat(
+        [bullwhip(received, placed, nodes).assign(source="history")]
+        + [
+            bullwhip_of_variances(
+                nodes.merge(
+                    simulated[
+                        ["location_id", "sku", "received_weekly_variance", "placed_weekly_variance"]
+                    ],
+                    on=["location_id", "sku"],
+                ),
+                settings.days // WEEK_DAYS,
+            ).assign(source=f"simulated_{policy}")
+            for policy, simulated in results.groupby("policy", sort=False)
+        ],
+        ignore_index=True,
+    )
     counts = write_results(
         warehouse,
         "simulation",
