@@ -95,25 +95,22 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         served.close()
 
 
-@pytest.mark.parametrize(
-    "name, column, value, message",
-    [
-        ("on_hand", "on_hand", "-3", "field on_hand: '-3' is below the minimum 0"),
-        ("sales_orders", "sku", "NOPE-1", "field sku: 'NOPE-1' unknown item"),
-    ],
-)
 def test_every_published_table_and_column_says_what_it_means(built):
     """COMMENTs from one source (serving/catalogue.yml, the marts' dbt yml) on every table and
     column of the serving file and of the views BI readers create from views.sql."""
     served = duckdb.connect(str(SERVING), read_only=True)
     try:
+        mine = "database_name = current_database() AND schema_name = 'main'"
         bare_tables = served.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE coalesce(comment, '') = ''"
+            f"SELECT table_name FROM duckdb_tables() WHERE {mine} AND coalesce(comment, '') = ''"
         ).fetchall()
         bare_columns = served.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() WHERE coalesce(comment, '') = ''"
+            f"SELECT table_name, column_name FROM duckdb_columns() WHERE {mine} "
+            "AND coalesce(comment, '') = ''"
         ).fetchall()
-        columns = served.execute("SELECT count(*) FROM duckdb_columns()").fetchone()[0]
+        columns = served.execute(f"SELECT count(*) FROM duckdb_columns() WHERE {mine}").fetchone()[
+            0
+        ]
         assert served.execute("SELECT currency FROM publication").fetchone()[0] == "EUR"
     finally:
         served.close()
@@ -128,6 +125,13 @@ def test_every_published_table_and_column_says_what_it_means(built):
     reader.close()
 
 
+@pytest.mark.parametrize(
+    "name, column, value, message",
+    [
+        ("on_hand", "on_hand", "-3", "field on_hand: '-3' is below the minimum 0"),
+        ("sales_orders", "sku", "NOPE-1", "field sku: 'NOPE-1' unknown item"),
+    ],
+)
 def test_bad_day_is_quarantined_and_published_tables_stay(built, name, column, value, message):
     bad_day = built[-1] + dt.timedelta(days=1)
     folder = LANDING / bad_day.isoformat()
@@ -316,6 +320,28 @@ def test_scenarios_are_written_beside_the_base_plan_never_over_it(built, tmp_pat
     assert keyed == [("service_98",), ("supplier_late",)]
     assert base_scenarios == [("base",)]
 
+    # the next day with the same scenarios and settings keeps these plans (cadence: 7 days);
+    # a changed scenario re-plans
+    planned = fingerprints(WAREHOUSE, "scenario", ["scenario_summary", "scenario_targets"])
+    config = {"scenarios": scenarios, "simulation": {"replications": 5, "days": 60}}
+    next_day = (built[-1] + dt.timedelta(days=1)).isoformat()
+
+    def run(config: dict) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [scenario_plans],
+            partition_key=next_day,
+            resources=build_resources(),
+            run_config={"ops": {"scenario__scenario_plans": {"config": config}}},
+        )
+
+    kept = run(config)
+    materialization = kept.asset_materializations_for_node("scenario__scenario_plans")[0]
+    assert materialization.metadata["planned_on"].value == built[-1].isoformat()
+    assert fingerprints(WAREHOUSE, "scenario", ["scenario_summary", "scenario_targets"]) == planned
+    changed = run({**config, "scenarios": [{"name": "service_98", "service_level": 0.985}]})
+    materialization = changed.asset_materializations_for_node("scenario__scenario_plans")[0]
+    assert materialization.metadata["planned_on"].value == next_day
+
 
 def test_simulation_reports_service_for_both_policies(built):
     con = duckdb.connect(str(WAREHOUSE), read_only=True)
@@ -442,8 +468,11 @@ def test_an_unpublishable_plan_leaves_the_published_copy_and_report_as_they_were
 # Carlo that stops once each class is known within 0.25 points (SimulationConfig
 # .target_half_width): pinned within that half-width, so a change in the policy, the demand
 # draws or the kernel shows, and numerical noise does not.
-PINNED_SAFETY_STOCK = {"meio": 36_139.5064, "single_echelon": 36_947.5346}
-PINNED_SERVICE = {"meio": 0.988025, "single_echelon": 0.966328}
+# Session 12: classes of fewer than 50 back-tested series take the global forecast model
+# (this small network's classes are that small): the forecasts moved (was 36,139.5064 / 36,947.5346, service
+# 0.988025 / 0.966328).
+PINNED_SAFETY_STOCK = {"meio": 36_788.0118, "single_echelon": 37_619.1752}
+PINNED_SERVICE = {"meio": 0.990536, "single_echelon": 0.969557}
 
 
 def test_the_small_network_s_figures_are_pinned(built):

@@ -1,6 +1,11 @@
 """What-if scenarios, re-planned and simulated beside the base plan (never over it)."""
 
+import dataclasses
+import datetime as dt
+import json
+
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
@@ -24,6 +29,9 @@ class ScenarioRunConfig(dg.Config):
     use_file: bool = True  # False: plan only this run's scenarios
     simulation: SimulationRunConfig = SimulationRunConfig(replications=50)  # per scenario
     planning: OptimizeRunConfig = OptimizeRunConfig()  # the optimizer's settings for scenarios
+    # re-plan the scenarios once the last plans are this many days old, or when the scenarios
+    # or these settings changed; between, the last plans stay (0: every run)
+    cadence_days: int = 7
 
 
 @daily_asset(
@@ -60,6 +68,26 @@ def scenario_plans(
         f"{len(extra)} from the run configuration"
     )
     simulation = config.simulation.settings()
+    run_date = run_date_of(context)
+    settings = json.dumps(
+        {
+            "scenarios": [dataclasses.asdict(s) for s in scenarios],
+            "simulation": dataclasses.asdict(simulation),
+            "planning": dataclasses.asdict(config.planning.settings()),
+        },
+        sort_keys=True,
+        default=str,
+    )
+    with warehouse.get_connection() as con:
+        planned_on = _still_fresh(con, settings, run_date, config.cadence_days)
+    if planned_on is not None:
+        context.log.info(
+            f"scenarios kept as planned on {planned_on} (same scenarios and settings, "
+            f"re-planned every {config.cadence_days} days)"
+        )
+        return dg.MaterializeResult(
+            metadata={"scenarios": len(scenarios), "planned_on": planned_on.isoformat()}
+        )
     with warehouse.get_connection() as con:
         inputs = read_planning_inputs(con)
         locations = read_table(con, "marts", "dim_locations")
@@ -98,14 +126,33 @@ def scenario_plans(
     counts = write_results(
         warehouse,
         "scenario",
-        {"scenario_summary": summary, "scenario_targets": scenario_targets},
-        run_date_of(context),
+        {
+            "scenario_summary": summary,
+            "scenario_targets": scenario_targets,
+            "scenario_settings": pd.DataFrame({"settings": [settings]}),
+        },
+        run_date,
         scenario=None,  # the frames carry their own scenario column
     )
     return dg.MaterializeResult(
         metadata={
             "scenarios": len(scenarios),
+            "planned_on": run_date.isoformat(),
             "rows": counts["scenario_targets"],
             "summary": dg.MetadataValue.md(markdown_table(summary, ",.4g")),
         }
     )
+
+
+def _still_fresh(con, settings: str, run_date: dt.date, cadence_days: int) -> dt.date | None:
+    """The day the scenario plans in the warehouse were made, if they may be kept for
+    ``run_date``: made with the same ``settings`` less than ``cadence_days`` before it (not
+    after it: a backfill of an earlier day re-plans)."""
+    try:
+        row = con.execute("SELECT settings, run_date FROM scenario.scenario_settings").fetchone()
+    except duckdb.CatalogException:
+        return None
+    if row is None or row[0] != settings:
+        return None
+    age = (run_date - row[1]).days
+    return row[1] if 0 <= age < cadence_days else None
