@@ -269,3 +269,30 @@ def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:
         selected_on=pd.Timestamp(calibration["selected_on"].iloc[0]),
         settings=str(calibration["settings"].iloc[0]),
     )
+
+
+def last_solve(con: duckdb.DuckDBPyConnection, run_date: dt.date):
+    """The optimizer's last plan with what it was solved with (``optimization.reuse.LastSolve``),
+    if the warehouse holds one made for ``run_date`` or an earlier day (a backfill of an
+    earlier day solves everything); else None."""
+    from optimization.reuse import LastSolve
+
+    names = ["inventory_targets", "item_summary", "plan_basis", "plan_structure"]
+    held = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'optimization'"
+        ).fetchall()
+    }
+    if not set(names) <= held:
+        return None
+    made = con.execute("SELECT max(run_date) FROM optimization.plan_structure").fetchone()[0]
+    if made is None or made > run_date:
+        return None
+    frames = [
+        read_table(con, "optimization", name).drop(
+            columns=["run_date", "scenario"], errors="ignore"
+        )
+        for name in names
+    ]
+    return LastSolve(*frames)

@@ -48,6 +48,16 @@ class PlanningConfig:
         doc="solve the item networks on this Dask cluster, item_chunk items per task, e.g. "
         '"tcp://host:8786"; None: here',
     )
+    reuse_tolerance: float = setting(
+        0.01,
+        unit="share",
+        doc="an item whose lead-time demand (mean and sd per node and period) moved by at most "
+        "this share since its plan was last solved, and whose network, lead times, costs, "
+        "order rules, service targets and settings did not change, keeps that plan "
+        "(optimization.reuse); 0: solve every item every run",
+        low=0.0,
+        high=0.5,
+    )
     item_chunk: int = setting(
         500, unit="items", doc="items per task on the Dask cluster (dask_scheduler)", low=1
     )

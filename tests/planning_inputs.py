@@ -2,6 +2,7 @@
 item, supplier -> plant -> DC -> two stores."""
 
 import math
+from dataclasses import replace
 
 import pandas as pd
 
@@ -56,3 +57,19 @@ def inputs(lead_time_sd=0.0, policy=None, lot=1, moq=0, mu=10.0, sigma=4.0):
         {"location_id": ["ST1", "ST2"], "sku": ["A", "A"], "item_class": ["A", "A"]}
     )
     return PlanningInputs(network, lead, items, ltd, customers, policy)
+
+
+def several_items(count: int) -> PlanningInputs:
+    """Item A copied into ``count`` items I0, I1, .. whose lead-time demand means differ
+    (x1, x1.5, x2, ...)."""
+    one = inputs()
+    frames = {}
+    for name in ("item_network", "items", "lead_time_demand", "customer_nodes"):
+        copies = []
+        for k in range(count):
+            copy = getattr(one, name).assign(sku=f"I{k}")
+            if name == "lead_time_demand":
+                copy = copy.assign(mean=copy["mean"] * (1 + 0.5 * k))
+            copies.append(copy)
+        frames[name] = pd.concat(copies, ignore_index=True)
+    return replace(one, **frames)

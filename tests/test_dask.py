@@ -1,7 +1,5 @@
 """Forecasting on a local Dask cluster (127.0.0.1) gives the local run's results."""
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,30 +62,13 @@ def test_dask_cluster_forecasts_equal_the_local_run():
     np.testing.assert_allclose(remote[columns], local[columns], rtol=1e-5, atol=1e-5)
 
 
-def _items(count: int):
-    """The shared small planning problem's item A copied into ``count`` items whose demand
-    differs (mean x 1, 1.5, 2, ...)."""
-    from planning_inputs import inputs
-
-    one = inputs()
-    frames = {}
-    for name in ("item_network", "items", "lead_time_demand", "customer_nodes"):
-        base = getattr(one, name)
-        copies = []
-        for k in range(count):
-            copy = base.assign(sku=f"I{k:02d}")
-            if name == "lead_time_demand":
-                copy = copy.assign(mean=copy["mean"] * (1 + 0.5 * k), sd=copy["sd"] * (1 + 0.2 * k))
-            copies.append(copy)
-        frames[name] = pd.concat(copies, ignore_index=True)
-    return replace(one, **frames)
-
-
 def test_dask_cluster_plans_equal_the_local_run():
+    from planning_inputs import several_items
+
     from optimization.config import PlanningConfig
     from optimization.targets import plan_targets
 
-    planning = _items(5)
+    planning = several_items(5)
     local_targets, local_summary = plan_targets(planning)
     assert local_targets["sku"].nunique() == 5
     with (

@@ -343,6 +343,37 @@ def test_scenarios_are_written_beside_the_base_plan_never_over_it(built, tmp_pat
     assert materialization.metadata["planned_on"].value == next_day
 
 
+def test_a_next_day_with_unchanged_inputs_keeps_every_item_s_plan(built):
+    from orchestration.defs.optimize import inventory_targets
+    from orchestration.lib.resources import build_resources
+
+    def plan() -> pd.DataFrame:
+        con = duckdb.connect(str(WAREHOUSE), read_only=True)
+        try:
+            return con.execute(
+                "SELECT * EXCLUDE (run_date) FROM optimization.inventory_targets "
+                "ORDER BY sku, location_id"
+            ).df()
+        finally:
+            con.close()
+
+    def solve(day: dt.date) -> dict:
+        result = dg.materialize(
+            [inventory_targets], partition_key=day.isoformat(), resources=build_resources()
+        )
+        assert result.success
+        events = result.asset_materializations_for_node("optimization__inventory_targets")
+        return {k: v.value for k, v in events[0].metadata.items()}
+
+    before = plan()
+    kept = solve(built[-1] + dt.timedelta(days=1))
+    assert kept["items_solved"] == 0 and kept["items_kept"] == kept["items"] > 0
+    pd.testing.assert_frame_equal(plan(), before)
+    again = solve(built[-1])  # a backfill of an earlier day solves every item
+    assert again["items_solved"] == again["items"] and again["items_kept"] == 0
+    pd.testing.assert_frame_equal(plan(), before)
+
+
 def test_simulation_reports_service_for_both_policies(built):
     con = duckdb.connect(str(WAREHOUSE), read_only=True)
     try:

@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from extracts.contract import LOCATION_TYPES
-from marts.reads import read_planning_inputs, read_table
+from marts.reads import last_solve, read_planning_inputs, read_table
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_POLICY, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig
@@ -26,16 +26,30 @@ from serving import pictures
 def inventory_targets(
     context: dg.AssetExecutionContext, config: OptimizeRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    from optimization.targets import plan_targets
+    from optimization.reuse import plan_reusing
 
+    settings = config.settings()
+    run_date = run_date_of(context)
     with warehouse.get_connection() as con:
         inputs = read_planning_inputs(con)
-    targets, summary = plan_targets(inputs, config.settings())
+        last = last_solve(con, run_date)
+    planned = plan_reusing(inputs, settings, last)
+    targets, summary = planned.targets, planned.summary
+    context.log.info(
+        f"{len(planned.solved):,} items solved, {len(planned.reused):,} kept their last plan "
+        f"(lead-time demand within {settings.reuse_tolerance:.1%} of what it was solved with, "
+        "nothing else changed)"
+    )
     counts = write_results(
         warehouse,
         "optimization",
-        {"inventory_targets": targets, "item_summary": summary},
-        run_date_of(context),
+        {
+            "inventory_targets": targets,
+            "item_summary": summary,
+            "plan_basis": planned.basis,
+            "plan_structure": planned.structure,
+        },
+        run_date,
     )
     rows = counts["inventory_targets"]
     by_echelon = (  # in the network's order: supplier side first, stores last
@@ -74,6 +88,9 @@ def inventory_targets(
             "single_echelon_safety_stock_value": round(float(base), 2),
             "saving_vs_single_echelon": dg.MetadataValue.float(round(float(saving), 4)),
             "not_optimal_items": int((summary["status"] != "optimal").sum()),
+            "items_solved": len(planned.solved),
+            "items_kept": len(planned.reused),
+            "reuse_tolerance": settings.reuse_tolerance,
             "by_echelon": dg.MetadataValue.md(markdown_table(by_echelon, ",.0f")),
         }
     )

@@ -1,0 +1,146 @@
+"""Solve only what changed: an item whose inputs barely moved since its last solve keeps that plan.
+
+An item's plan depends on its network, lanes' lead times, costs, order rules, service targets
+and settings (its *structure*) and on its nodes' lead-time demand (mean and sd over 1..P
+days). An item is re-solved when its structure changed at all, or when any of its lead-time
+demand figures moved by more than ``tolerance`` (relative) from the figures its plan was last
+solved with (its *basis*, kept until it is re-solved: slow drift accumulates against it and
+is caught once it passes the tolerance). The rest keep their last targets and summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimization.config import PlanningConfig
+from optimization.service import resolve_service_policy
+from optimization.targets import PlanningInputs, plan_targets
+
+# settings that do not change an item's plan
+NOT_PLAN_SETTINGS = ("dask_scheduler", "item_chunk", "reuse_tolerance")
+BASIS_COLUMNS = ["location_id", "sku", "periods", "mean", "sd"]
+
+
+@dataclass
+class LastSolve:
+    """What the last run published and solved with: targets and summary (as ``plan_targets``
+    returns them), ``basis`` (lead-time demand rows each item's plan was solved with, columns
+    BASIS_COLUMNS) and ``structure`` (sku, fingerprint; ``structure_fingerprints``)."""
+
+    targets: pd.DataFrame
+    summary: pd.DataFrame
+    basis: pd.DataFrame
+    structure: pd.DataFrame
+
+
+@dataclass
+class Plan:
+    """``plan_targets``' targets and summary, the basis and structure to keep for the next
+    run, and which items kept their last plan (``reused``) and which were solved."""
+
+    targets: pd.DataFrame
+    summary: pd.DataFrame
+    basis: pd.DataFrame
+    structure: pd.DataFrame
+    reused: list[str]
+    solved: list[str]
+
+
+def _row_hashes(frame: pd.DataFrame) -> pd.Series:
+    """Per sku, the wrapping sum of its rows' hashes (any row order gives the same)."""
+    hashes = pd.util.hash_pandas_object(frame.drop(columns="sku"), index=False)
+    return hashes.groupby(frame["sku"].to_numpy()).sum()
+
+
+def structure_fingerprints(inputs: PlanningInputs, config: PlanningConfig) -> pd.DataFrame:
+    """sku, fingerprint of everything but the lead-time demand that the item's plan depends
+    on: its lanes (with their lead times and costs), unit cost, lot and MOQ, each customer
+    node's service target and the planning settings."""
+    network = inputs.item_network.merge(
+        inputs.lane_lead_times, on=["source_location_id", "destination_location_id"], how="left"
+    )
+    network = network.reindex(columns=sorted(network.columns))
+    items = inputs.items.reindex(columns=sorted(inputs.items.columns))
+    policy = resolve_service_policy(inputs.customer_nodes, inputs.service_policy)
+    policy = policy.reindex(columns=sorted(policy.columns))
+    settings = {
+        f.name: getattr(config, f.name)
+        for f in dataclasses.fields(config)
+        if f.name not in NOT_PLAN_SETTINGS
+    }
+    salt = np.uint64(
+        pd.util.hash_array(np.array([json.dumps(settings, sort_keys=True, default=str)]))[0]
+    )
+    skus = pd.Index(sorted(inputs.items["sku"].unique()), name="sku")
+    total = pd.Series(salt, index=skus, dtype="uint64")
+    for frame in (network, items, policy):
+        part = _row_hashes(frame).reindex(skus, fill_value=0).astype("uint64")
+        total = (total * np.uint64(1_000_003) + part.to_numpy()).astype("uint64")
+    return total.rename("fingerprint").reset_index()
+
+
+def moved_items(now: pd.DataFrame, basis: pd.DataFrame, tolerance: float) -> set[str]:
+    """Items whose lead-time demand rows (BASIS_COLUMNS) differ from ``basis``: a node or
+    period present in one and not the other, or a mean or sd off by more than ``tolerance``
+    relative to the basis (absolute 1e-9 units near zero)."""
+    merged = now[BASIS_COLUMNS].merge(
+        basis[BASIS_COLUMNS],
+        on=["location_id", "sku", "periods"],
+        how="outer",
+        suffixes=("", "_basis"),
+        indicator=True,
+    )
+    off = merged["_merge"] != "both"
+    for column in ("mean", "sd"):
+        a, b = merged[column].to_numpy(float), merged[f"{column}_basis"].to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            off |= np.abs(a - b) > tolerance * np.abs(b) + 1e-9
+    return set(merged.loc[off, "sku"])
+
+
+def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve | None) -> Plan:
+    """``plan_targets`` for the items whose structure changed or whose lead-time demand moved
+    by more than ``config.reuse_tolerance`` since their last solve; the other items keep
+    ``last``'s rows. Without ``last`` (or with a tolerance of 0 and everything moved) every
+    item is solved."""
+    structure = structure_fingerprints(inputs, config)
+    skus = structure["sku"].tolist()
+    demand = inputs.lead_time_demand[BASIS_COLUMNS]
+    reusable: set[str] = set()
+    if last is not None and config.reuse_tolerance > 0:
+        before = last.structure.set_index("sku")["fingerprint"]
+        same = structure["fingerprint"].to_numpy() == before.reindex(skus).to_numpy()
+        same &= np.isin(skus, last.summary["sku"])
+        candidates = set(structure.loc[same, "sku"])
+        moved = moved_items(
+            demand[demand["sku"].isin(candidates)],
+            last.basis[last.basis["sku"].isin(candidates)],
+            config.reuse_tolerance,
+        )
+        reusable = candidates - moved
+    solve = [s for s in skus if s not in reusable]
+    frames, summaries, bases = [], [], []
+    if solve:
+        targets, summary = plan_targets(inputs.for_items(solve), config)
+        frames.append(targets)
+        summaries.append(summary)
+        bases.append(demand[demand["sku"].isin(solve)])
+    if reusable:
+        frames.append(last.targets[last.targets["sku"].isin(reusable)])
+        summaries.append(last.summary[last.summary["sku"].isin(reusable)])
+        bases.append(last.basis.loc[last.basis["sku"].isin(reusable), BASIS_COLUMNS])
+    return Plan(
+        targets=pd.concat(frames, ignore_index=True)
+        .sort_values(["sku", "location_id"])
+        .reset_index(drop=True),
+        summary=pd.concat(summaries, ignore_index=True).sort_values("sku").reset_index(drop=True),
+        basis=pd.concat(bases, ignore_index=True),
+        structure=structure,
+        reused=sorted(reusable),
+        solved=solve,
+    )

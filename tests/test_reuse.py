@@ -1,0 +1,66 @@
+"""Solve only what changed: items whose inputs stayed within the tolerance keep their plan."""
+
+from dataclasses import replace
+
+import pandas as pd
+from planning_inputs import several_items
+
+from optimization.config import PlanningConfig
+from optimization.reuse import LastSolve, plan_reusing
+from optimization.targets import plan_targets
+
+
+def _last(planned) -> LastSolve:
+    return LastSolve(planned.targets, planned.summary, planned.basis, planned.structure)
+
+
+def _scaled(planning, sku: str, factor: float):
+    demand = planning.lead_time_demand.copy()
+    mine = demand["sku"] == sku
+    demand.loc[mine, ["mean", "sd"]] *= factor
+    return replace(planning, lead_time_demand=demand)
+
+
+def test_first_run_solves_everything_and_equals_plan_targets():
+    planning = several_items(3)
+    planned = plan_reusing(planning, PlanningConfig(), None)
+    targets, summary = plan_targets(planning)
+    assert planned.reused == [] and planned.solved == ["I0", "I1", "I2"]
+    pd.testing.assert_frame_equal(planned.targets, targets)
+    pd.testing.assert_frame_equal(planned.summary, summary)
+
+
+def test_an_item_within_the_tolerance_keeps_its_plan_one_beyond_is_solved_again():
+    planning = several_items(3)
+    config = PlanningConfig(reuse_tolerance=0.01)
+    first = plan_reusing(planning, config, None)
+    moved = _scaled(_scaled(planning, "I1", 1.005), "I2", 1.05)  # I1 within 1%, I2 beyond
+    second = plan_reusing(moved, config, _last(first))
+    assert second.reused == ["I0", "I1"] and second.solved == ["I2"]
+    fresh, _ = plan_targets(moved)
+    kept = second.targets["sku"].isin(["I0", "I1"])
+    pd.testing.assert_frame_equal(
+        second.targets[kept].reset_index(drop=True),
+        first.targets[first.targets["sku"].isin(["I0", "I1"])].reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(
+        second.targets[~kept].reset_index(drop=True),
+        fresh[fresh["sku"] == "I2"].reset_index(drop=True),
+    )
+    # I1 kept the basis it was solved with: another 0.6% (1.1% in all) re-solves it
+    third = plan_reusing(_scaled(moved, "I1", 1.006), config, _last(second))
+    assert third.solved == ["I1"]
+
+
+def test_a_changed_structure_or_setting_re_solves_and_zero_tolerance_solves_all():
+    planning = several_items(2)
+    config = PlanningConfig()
+    first = plan_reusing(planning, config, None)
+    items = planning.items.copy()
+    items.loc[items["sku"] == "I0", "unit_cost"] *= 1.001  # any change of cost counts
+    assert plan_reusing(replace(planning, items=items), config, _last(first)).solved == ["I0"]
+    longer = replace(config, order_cycle_days=14)
+    assert plan_reusing(planning, longer, _last(first)).solved == ["I0", "I1"]
+    exact = replace(config, reuse_tolerance=0.0)
+    assert plan_reusing(planning, exact, _last(first)).solved == ["I0", "I1"]
+    assert plan_reusing(planning, config, _last(first)).reused == ["I0", "I1"]
