@@ -83,6 +83,14 @@ def test_backfill_of_three_days_builds_marts_and_publishes(built):
         checks = served.execute("SELECT count(*), count(*) FILTER (passed) FROM data_quality")
         total, passed = checks.fetchone()
         assert total >= 45 and passed == total
+        outputs = served.execute(
+            "SELECT check_name, passed FROM data_quality WHERE check_name IN "
+            "('targets_complete_and_consistent', 'simulated_service_near_target') ORDER BY 1"
+        ).fetchall()
+        assert outputs == [
+            ("simulated_service_near_target", True),
+            ("targets_complete_and_consistent", True),
+        ]
         actions = served.execute(
             "SELECT action, count(*) FROM planner_actions GROUP BY 1"
         ).fetchall()

@@ -3,7 +3,7 @@
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -17,7 +17,7 @@ from dagster_dbt import (
 from dagster_duckdb import DuckDBResource
 
 from marts.reads import full_refresh_reason
-from orchestration.lib.partitions import daily_partitions, single_run_backfill
+from orchestration.lib.partitions import GROUP_OWNERS, daily_partitions, single_run_backfill
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -59,6 +59,17 @@ class MeioDbtTranslator(DagsterDbtTranslator):
         if dbt_resource_props["resource_type"] == "seed":
             return "policy"
         return dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "dbt"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> Sequence[str] | None:
+        if dbt_resource_props["resource_type"] == "seed":  # the service policy: planners' rules
+            return ["team:inventory-planning"]
+        return [GROUP_OWNERS["quality"]]
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        return {
+            **super().get_tags(dbt_resource_props),
+            "domain": self.get_group_name(dbt_resource_props),
+        }
 
 
 translator = MeioDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -13,7 +13,12 @@ from marts.reads import (
 from orchestration.lib.keys import mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import ForecastRunConfig
-from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
+from orchestration.lib.warehouse import (
+    markdown_table,
+    run_date_of,
+    table_metadata,
+    write_results,
+)
 from serving import pictures
 
 
@@ -75,6 +80,7 @@ def node_forecasts(
     return dg.MaterializeResult(
         metadata={
             "series": len(result.models),
+            **table_metadata(result.forecasts, "node_forecasts", stamped=("run_date",)),
             "model_selection": selection_note,
             "fan_chart": dg.MetadataValue.md(
                 _fan_chart(buckets, result.forecasts, settings.bucket_days)

@@ -8,8 +8,10 @@ from dagster_duckdb import DuckDBResource
 from extracts.contract import EXTRACTS
 from extracts.ingest import ingest_extract
 from extracts.validate import ExtractError, WarehouseWriteError
-from orchestration.lib.partitions import daily_partitions, single_run_backfill
+from orchestration.lib.partitions import daily_partitions, group_properties, single_run_backfill
 from orchestration.lib.resources import LandingResource
+
+RAW = group_properties("raw")
 
 
 def build_raw_asset(name: str) -> dg.AssetsDefinition:
@@ -22,7 +24,9 @@ def build_raw_asset(name: str) -> dg.AssetsDefinition:
         backfill_policy=single_run_backfill,
         kinds={"duckdb", "csv"},
         description=f"{extract.description} Loaded as text from <landing>/<day>/{name}.csv|parquet.",
-        tags={"system": extract.system},
+        owners=RAW["owners"],
+        tags={"system": extract.system, **RAW["tags"]},
+        code_version=RAW["code_version"],
     )
     def raw_extract(
         context: dg.AssetExecutionContext, warehouse: DuckDBResource, landing: LandingResource

@@ -8,7 +8,12 @@ from marts.reads import last_solve, read_planning_inputs, read_table
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_POLICY, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig
-from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
+from orchestration.lib.warehouse import (
+    markdown_table,
+    run_date_of,
+    table_metadata,
+    write_results,
+)
 from serving import pictures
 
 
@@ -87,6 +92,7 @@ def inventory_targets(
             "network_safety_stock_value": round(float(meio), 2),  # currency
             "single_echelon_safety_stock_value": round(float(base), 2),
             "saving_vs_single_echelon": dg.MetadataValue.float(round(float(saving), 4)),
+            **table_metadata(targets, "inventory_targets"),
             "not_optimal_items": int((summary["status"] != "optimal").sum()),
             "items_solved": len(planned.solved),
             "items_kept": len(planned.reused),
@@ -122,7 +128,11 @@ def planner_actions(
         .reset_index()
     )
     return dg.MaterializeResult(
-        metadata={"rows": rows, "by_action": dg.MetadataValue.md(markdown_table(counts, ",.0f"))}
+        metadata={
+            "rows": rows,
+            **table_metadata(actions, "planner_actions"),
+            "by_action": dg.MetadataValue.md(markdown_table(counts, ",.0f")),
+        }
     )
 
 
@@ -168,7 +178,39 @@ def service_tradeoff_curve(
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
+            **table_metadata(curve, "service_tradeoff"),
             "curve": dg.MetadataValue.md(markdown_table(shown, ",.3f")),
             "curve_picture": dg.MetadataValue.md(pictures.as_markdown(picture, "trade-off")),
         }
+    )
+
+
+@dg.asset_check(
+    asset=INVENTORY_TARGETS,
+    name="targets_complete_and_consistent",
+    blocking=True,
+    description="Every store node with a forecast is planned; every node's quantities are "
+    "finite and not negative (optimization.targets.plan_problems) and its reorder point is at "
+    "most its target stock.",
+)
+def targets_complete_and_consistent(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    from optimization.targets import plan_problems
+
+    with warehouse.get_connection() as con:
+        targets = read_table(con, "optimization", "inventory_targets")
+        stores = read_planning_inputs(con).customer_nodes[["location_id", "sku"]]
+    problems = plan_problems(targets)
+    planned = targets.loc[targets["is_customer_facing"], ["location_id", "sku"]]
+    missing = stores.merge(planned, how="left", indicator=True).query("_merge == 'left_only'")
+    if len(missing):
+        shown = ", ".join(f"{r.location_id}/{r.sku}" for r in missing.head(5).itertuples())
+        problems.append(f"{len(missing)} store nodes with demand are not planned, e.g. {shown}")
+    inverted = targets["reorder_point"] > targets["target_stock_level"] + 1e-9
+    if inverted.any():
+        problems.append(f"{int(inverted.sum())} nodes with a reorder point above the target")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="\n".join(problems) if problems else f"{len(targets):,} nodes planned",
+        metadata={"nodes": len(targets), "store_nodes": len(stores), "problems": len(problems)},
     )

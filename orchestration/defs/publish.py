@@ -1,5 +1,7 @@
 """Publication: the checked marts are copied to the serving file BI reads."""
 
+import datetime as dt
+
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -61,9 +63,14 @@ HISTORY = [
 
 
 def check_results(context: dg.AssetExecutionContext) -> pd.DataFrame:
-    """The latest evaluation of every asset check (dbt tests and pandera rules): all passed in
-    this run, or publication would not be running."""
-    keys = list(context.job_def.asset_layer.asset_graph.asset_check_keys)
+    """The latest evaluation of every asset check (dbt tests, pandera rules, the outputs'
+    checks): the blocking ones all passed in this run, or publication would not be running.
+    The checks of the publication itself run after it and are not listed."""
+    keys = [
+        key
+        for key in context.job_def.asset_layer.asset_graph.asset_check_keys
+        if key.asset_key != context.asset_key
+    ]
     latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
     rows = []
     for key in sorted(keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
@@ -99,6 +106,10 @@ def check_results(context: dg.AssetExecutionContext) -> pd.DataFrame:
     ],
     description="The serving DuckDB file BI reads and the planner report beside it, swapped in after every check passed and the plan's numbers were found publishable (finite, not negative); nothing is swapped when any of that fails.",
     kinds={"duckdb", "html"},
+    # the schedule refreshes it every morning: a day and a few hours without a new plan fails
+    freshness_policy=dg.FreshnessPolicy.time_window(
+        fail_window=dt.timedelta(hours=30), warn_window=dt.timedelta(hours=26)
+    ),
 )
 def published_plan(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, serving: ServingResource
@@ -210,4 +221,38 @@ def _report(con, targets: pd.DataFrame, run_date) -> str:
         position=read_table(con, "marts", "fct_inventory_position"),
         simulation=simulation,
         bullwhip=read_table(con, "simulation", "bullwhip"),
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["serving", "published_plan"]),
+    name="publication_complete",
+    blocking=True,
+    description="The serving file holds every table publication.published_tables lists, with "
+    "the row count it lists, and the current Parquet snapshot is the publication's.",
+)
+def publication_complete(serving: ServingResource) -> dg.AssetCheckResult:
+    import duckdb
+
+    from serving.publish import CURRENT, SERVING_FILE
+
+    con = duckdb.connect(str(serving.root / SERVING_FILE), read_only=True)
+    try:
+        listed = con.execute("SELECT table_name, row_count FROM published_tables").fetchall()
+        snapshot = con.execute("SELECT snapshot FROM publication").fetchone()[0]
+        wrong = [
+            f"{name}: {actual:,} rows, {rows:,} listed"
+            for name, rows in listed
+            if (actual := con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]) != rows
+        ]
+    finally:
+        con.close()
+    current = (serving.root / CURRENT).resolve().name
+    if current != snapshot:
+        wrong.append(f"current/ points at {current}, the publication is {snapshot}")
+    return dg.AssetCheckResult(
+        passed=not wrong,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="\n".join(wrong) if wrong else f"{len(listed)} tables as listed, {snapshot}",
+        metadata={"tables": len(listed)},
     )

@@ -23,7 +23,12 @@ from orchestration.lib.run_config import (
     OptimizeRunConfig,
     SimulationRunConfig,
 )
-from orchestration.lib.warehouse import markdown_table, run_date_of, write_results
+from orchestration.lib.warehouse import (
+    markdown_table,
+    run_date_of,
+    table_metadata,
+    write_results,
+)
 from serving import pictures
 
 BULLWHIP_WEEKS = 52  # weeks of history the bullwhip ratios are measured over
@@ -118,6 +123,7 @@ def service_simulation(
     return dg.MaterializeResult(
         metadata={
             "rows": counts["service_simulation"],
+            **table_metadata(results, "service_simulation"),
             # adaptive: as many as the target interval needed, at most settings.replications
             "replications": int(results["replications"].max()),
             "target_half_width": settings.target_half_width,
@@ -184,6 +190,7 @@ def holdout_replay(
     return dg.MaterializeResult(
         metadata={
             "rows": counts["holdout_replay"],
+            **table_metadata(result, "holdout_replay"),
             "plan_date": cutoff.isoformat(),
             "days_replayed": len(days),
             "items": len(items),
@@ -205,4 +212,36 @@ def holdout_replay(
                 )
             ),
         }
+    )
+
+
+SERVICE_BAND_POINTS = 2.0  # the GSM plan's simulated cycle service may fall this far short
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["simulation", "service_simulation"]),
+    name="simulated_service_near_target",
+    description=f"The GSM plan's simulated cycle service per target (stores pooled) is at most "
+    f"{SERVICE_BAND_POINTS:g} points below the target. A warning, not a block: the simulation "
+    "is the plan's proof, and a shortfall is what planners need to see published.",
+)
+def simulated_service_near_target(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    with warehouse.get_connection() as con:
+        calibration = read_table(con, "simulation", "service_calibration")
+    pooled = calibration[
+        (calibration["policy"] == "meio")
+        & (calibration["demand_class"] == "all")
+        & (calibration["service_type"] == "cycle")
+    ]
+    short = pooled[pooled["gap_points"] < -SERVICE_BAND_POINTS]
+    lines = [
+        f"target {r.service_level:.1%}: achieved {r.achieved_cycle_service:.2%} "
+        f"({r.gap_points:+.2f} points, {r.nodes:,} nodes)"
+        for r in pooled.itertuples(index=False)
+    ]
+    return dg.AssetCheckResult(
+        passed=short.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="\n".join(lines) if lines else "no cycle-service target simulated",
+        metadata={"targets": len(pooled), "short_of_band": len(short)},
     )

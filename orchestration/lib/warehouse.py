@@ -1,7 +1,9 @@
 """Writes of the Python assets' results to the warehouse, and the run facts they stamp."""
 
 import datetime as dt
+import functools
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -66,3 +68,30 @@ def write_results(
             name: replace_table(con, schema, name, frame.assign(**stamp))
             for name, frame in tables.items()
         }
+
+
+@functools.cache
+def _catalogue():
+    from orchestration.defs.dbt import dbt_project
+    from serving.catalogue import load_catalogue
+
+    return load_catalogue(dbt_project.manifest_path)
+
+
+def table_metadata(
+    frame: pd.DataFrame, table: str, stamped: tuple[str, ...] = ("run_date", "scenario")
+) -> dict:
+    """Dagster's row count and column schema of the table ``frame`` was written as (with the
+    ``stamped`` columns ``write_results`` adds), each column described as the published
+    table describes it (serving/catalogue.yml)."""
+    catalogue = _catalogue()
+    types = {str(k): str(v) for k, v in frame.dtypes.items()}
+    types |= {name: "date" if name == "run_date" else "object" for name in stamped}
+    columns = [
+        dg.TableColumn(name=name, type=kind, description=catalogue.column(table, name) or None)
+        for name, kind in types.items()
+    ]
+    return {
+        "dagster/row_count": len(frame),
+        "dagster/column_schema": dg.TableSchema(columns=columns),
+    }
