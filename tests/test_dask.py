@@ -40,9 +40,9 @@ def _plan(df: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
     return forecast(df, chosen, config, tested.calibration)
 
 
-def test_dask_cluster_forecasts_equal_the_local_run():
-    df = _series()
-    local = _plan(df, ForecastConfig(horizon=4, n_windows=2, n_jobs=1))
+@pytest.fixture(scope="module")
+def scheduler() -> str:
+    """The address of a local two-worker cluster (127.0.0.1) the module's tests share."""
     with (
         distributed.LocalCluster(
             n_workers=2,
@@ -53,16 +53,20 @@ def test_dask_cluster_forecasts_equal_the_local_run():
         ) as cluster,
         distributed.Client(cluster),
     ):
-        remote = _plan(
-            df, ForecastConfig(horizon=4, n_windows=2, dask_scheduler=cluster.scheduler_address)
-        )
+        yield cluster.scheduler_address
+
+
+def test_dask_cluster_forecasts_equal_the_local_run(scheduler):
+    df = _series()
+    local = _plan(df, ForecastConfig(horizon=4, n_windows=2, n_jobs=1))
+    remote = _plan(df, ForecastConfig(horizon=4, n_windows=2, dask_scheduler=scheduler))
     assert remote[["unique_id", "ds", "model"]].equals(local[["unique_id", "ds", "model"]])
     columns = ["mean", *QCOLS]
     # Fugue hands values back as float32: equal to ~1e-6 relative
     np.testing.assert_allclose(remote[columns], local[columns], rtol=1e-5, atol=1e-5)
 
 
-def test_dask_cluster_plans_equal_the_local_run():
+def test_dask_cluster_plans_equal_the_local_run(scheduler):
     from planning_inputs import several_items
 
     from optimization.config import PlanningConfig
@@ -71,18 +75,8 @@ def test_dask_cluster_plans_equal_the_local_run():
     planning = several_items(5)
     local_targets, local_summary = plan_targets(planning)
     assert local_targets["sku"].nunique() == 5
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        distributed.Client(cluster),
-    ):
-        remote_targets, remote_summary = plan_targets(
-            planning, PlanningConfig(dask_scheduler=cluster.scheduler_address, item_chunk=2)
-        )
+    remote_targets, remote_summary = plan_targets(
+        planning, PlanningConfig(dask_scheduler=scheduler, item_chunk=2)
+    )
     pd.testing.assert_frame_equal(remote_targets, local_targets)
     pd.testing.assert_frame_equal(remote_summary, local_summary)
