@@ -85,11 +85,17 @@ def read_planning_inputs(con: duckdb.DuckDBPyConnection) -> PlanningInputs:
             "SELECT location_id, sku, periods, mean, sd, count_valued FROM forecast.lead_time_demand"
         ).df(),
         service_policy=read_table(con, "policy", "service_policy"),
-        customer_nodes=con.execute(
-            "SELECT DISTINCT location_id, sku, demand_class AS item_class FROM forecast.forecast_models "
-            "WHERE location_id IN (SELECT location_id FROM marts.dim_locations WHERE location_type = 'STORE')"
-        ).df(),
+        customer_nodes=forecast_store_nodes(con),
     )
+
+
+def forecast_store_nodes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """location_id, sku, item_class (the demand class) of every store node forecast: the
+    nodes the optimizer plans for customers."""
+    return con.execute(
+        "SELECT DISTINCT location_id, sku, demand_class AS item_class FROM forecast.forecast_models "
+        "WHERE location_id IN (SELECT location_id FROM marts.dim_locations WHERE location_type = 'STORE')"
+    ).df()
 
 
 def demand_span(con: duckdb.DuckDBPyConnection) -> tuple[dt.date | None, dt.date | None]:

@@ -4,7 +4,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from extracts.contract import LOCATION_TYPES
-from marts.reads import last_solve, read_planning_inputs, read_table
+from marts.reads import forecast_store_nodes, last_solve, read_planning_inputs, read_table
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_POLICY, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig
@@ -198,7 +198,7 @@ def targets_complete_and_consistent(warehouse: DuckDBResource) -> dg.AssetCheckR
 
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
-        stores = read_planning_inputs(con).customer_nodes[["location_id", "sku"]]
+        stores = forecast_store_nodes(con)[["location_id", "sku"]]
     problems = plan_problems(targets)
     planned = targets.loc[targets["is_customer_facing"], ["location_id", "sku"]]
     missing = stores.merge(planned, how="left", indicator=True).query("_merge == 'left_only'")

@@ -9,12 +9,10 @@ from dagster_duckdb import DuckDBResource
 from forecasting.buckets import bucket_demand
 from marts.reads import read_table
 from orchestration import settings
-from orchestration.defs.dbt import dbt_project
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_SIMULATION, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.resources import ServingResource
-from orchestration.lib.warehouse import run_date_of, write_results
-from serving.catalogue import load_catalogue
+from orchestration.lib.warehouse import catalogue, run_date_of, write_results
 from serving.publish import publish
 from serving.report import build_report, write_report
 
@@ -130,10 +128,9 @@ def published_plan(
         warehouse, "quality", {"data_quality": check_results(context)}, run_date, scenario=None
     )
     tables = [("marts", name) for name in PUBLISHED_MARTS] + PUBLISHED_RESULTS
-    catalogue = load_catalogue(dbt_project.manifest_path)
     with warehouse.get_connection() as con:
         published = publish(
-            con, tables, serving.root, run_date, HISTORY, catalogue, settings.currency()
+            con, tables, serving.root, run_date, HISTORY, catalogue(), settings.currency()
         )
     report_path = write_report(report, serving.root)
     rows = {p.name: p.rows for p in published}

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import warnings
 
@@ -36,8 +37,10 @@ GROUP_LIBRARIES = {
 }
 
 
+@functools.cache
 def source_version(packages: tuple[str, ...]) -> str:
-    """A short hash of the Python sources of ``packages`` (folders of the project)."""
+    """A short hash of the Python sources of ``packages`` (folders of the project); read once
+    per process (assets of one group share it)."""
     digest = hashlib.sha256()
     for package in packages:
         for path in sorted((PROJECT_ROOT / package).rglob("*.py")):

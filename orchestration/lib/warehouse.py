@@ -71,7 +71,8 @@ def write_results(
 
 
 @functools.cache
-def _catalogue():
+def catalogue():
+    """What every published table and column means (``serving.catalogue``), read once."""
     from orchestration.defs.dbt import dbt_project
     from serving.catalogue import load_catalogue
 
@@ -84,11 +85,11 @@ def table_metadata(
     """Dagster's row count and column schema of the table ``frame`` was written as (with the
     ``stamped`` columns ``write_results`` adds), each column described as the published
     table describes it (serving/catalogue.yml)."""
-    catalogue = _catalogue()
+    described = catalogue()
     types = {str(k): str(v) for k, v in frame.dtypes.items()}
     types |= {name: "date" if name == "run_date" else "object" for name in stamped}
     columns = [
-        dg.TableColumn(name=name, type=kind, description=catalogue.column(table, name) or None)
+        dg.TableColumn(name=name, type=kind, description=described.column(table, name) or None)
         for name, kind in types.items()
     ]
     return {
