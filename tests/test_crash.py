@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import duckdb
@@ -46,6 +47,28 @@ def _crash(root: Path, day: dt.date, crash_at: str | None, kill_on_line: str | N
     child.wait(timeout=600)
     child.stdout.close()
     assert child.returncode == -signal.SIGKILL, "".join(seen[-40:])
+    _wait_until_group_gone(child.pid)
+
+
+def _wait_until_group_gone(group: int, timeout: float = 60.0) -> None:
+    """SIGKILL is delivered asynchronously: a killed dbt child (reparented once its parent
+    died) may still be exiting, its file lock held, when the parent's wait returns. Wait
+    until no live process of the group is left (zombies hold no locks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            state, process_group = fields[0], int(fields[2])
+            if process_group == group and state not in ("Z", "X"):
+                alive.append(stat.parent.name)
+        if not alive:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes {alive} of killed group {group} still alive after {timeout} s")
 
 
 def _published(root: Path) -> tuple[dt.date, dict[str, int], dict[str, int]]:
