@@ -11,7 +11,8 @@ from planning_inputs import inputs
 
 from optimization.targets import plan_targets
 from optimization.tradeoff import service_tradeoff
-from serving.report import build_report, network_layout, write_report
+from serving.layout import network_layout
+from serving.report import build_report, write_report
 
 
 @pytest.fixture(scope="module")
