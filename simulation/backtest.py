@@ -9,6 +9,7 @@ snapshot - receipts after t + customer demand (net of returns) after t, clipped 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -124,10 +125,12 @@ def replay(
     daily: pd.DataFrame,
     days: pd.DatetimeIndex,
     replications: int,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """The plan's policy (reorder point, target, lot, MOQ) against the customer demand of ``days`` as it came (``daily``:
-    location_id, sku, demand_date, demand_qty); lead times drawn per replication, the warm-up
-    from the forecast's model. One row per node of ``targets``."""
+    """The plan's policy (reorder point, target, lot, MOQ) against the customer demand of
+    ``days`` as it came (``daily``: location_id, sku, demand_date, demand_qty); lead times drawn
+    per replication, the warm-up from the forecast's model. One row per node of ``targets``.
+    ``progress`` is told after each round of replications how many ran."""
     nodes = plan_nodes(
         targets, inputs.item_network, inputs.lane_lead_times, inputs.lead_time_demand
     )
@@ -136,6 +139,7 @@ def replay(
         nodes,
         SimulationConfig(days=len(days), replications=replications, seed=0, demand="gaussian"),
         actual_demand=actual,
+        progress=progress,
     )
     keys = targets[PLAN_COLUMNS].reset_index(drop=True)
     return pd.concat([keys, result.drop(columns="node")], axis=1)

@@ -1,12 +1,17 @@
-"""The warehouse connection is released when a step raises; mart checks in parts see every row."""
+"""The warehouse connection is released when a step raises, another process's lock is waited out
+and then retried by Dagster (other errors are not); mart checks in parts see every row."""
 
+import subprocess
+import sys
+
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
 import marts.checks as mart_checks
 from marts.checks import check_mart, read_mart_in_parts
-from orchestration.lib.resources import WarehouseResource
+from orchestration.lib.resources import WAREHOUSE_LOCKED, WarehouseResource, retry_when_locked
 
 
 def test_a_step_that_raises_leaves_the_warehouse_unlocked(tmp_path):
@@ -58,3 +63,60 @@ def test_item_network_mart_with_a_lane_cycle_fails_naming_the_item_and_the_cycle
     failures = check_mart("fct_item_network", network)
     assert failures == ["fct_item_network: lane cycle for item A: DC1 -> DC2 -> DC1"]
     assert check_mart("fct_item_network", network[network["sku"] == "B"]) == []
+
+
+def _hold_lock(path, seconds: float) -> subprocess.Popen:
+    """Another process holding ``path`` read-write for ``seconds`` (DuckDB locks the file);
+    returns once the lock is taken."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', flush=True);"
+            " time.sleep(float(sys.argv[2])); c.close()",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_lock_held_by_another_process_is_waited_out(tmp_path):
+    path = tmp_path / "w.duckdb"
+    holder = _hold_lock(path, 1.0)
+    warehouse = WarehouseResource(database=str(path), lock_wait_seconds=30)
+    with warehouse.get_connection() as con:
+        assert con.execute("SELECT 42").fetchone() == (42,)
+    holder.wait(timeout=30)
+
+
+def test_a_lock_held_too_long_asks_dagster_to_retry_the_step_and_it_then_succeeds(tmp_path):
+    path = tmp_path / "w.duckdb"
+    warehouse = WarehouseResource(database=str(path), lock_wait_seconds=0.3, lock_retry_seconds=2)
+    holder = _hold_lock(path, 30)
+    with pytest.raises(dg.RetryRequested) as asked, warehouse.get_connection():
+        pass
+    assert WAREHOUSE_LOCKED in str(asked.value.__cause__)
+    holder.kill()
+    holder.wait(timeout=30)
+
+    @dg.asset
+    def written(warehouse: WarehouseResource) -> None:
+        with warehouse.get_connection() as con:
+            con.execute("CREATE OR REPLACE TABLE t AS SELECT 1 AS x")
+
+    holder = _hold_lock(path, 2.5)  # longer than the step waits, shorter than its retry
+    result = dg.materialize([written], resources={"warehouse": warehouse})
+    holder.wait(timeout=30)
+    assert result.success
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retried) == 1
+
+
+def test_an_error_other_than_a_lock_is_not_retried():
+    retry_when_locked(ValueError("sales_orders.csv row 7, field quantity: 'x'"), 1.0)  # returns
+    with pytest.raises(dg.RetryRequested):
+        retry_when_locked(RuntimeError(f'dbt: IO Error: {WAREHOUSE_LOCKED} "w.duckdb"'), 1.0)

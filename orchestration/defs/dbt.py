@@ -8,16 +8,17 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
+    DagsterDbtCliRuntimeError,
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliResource,
     DbtProject,
     dbt_assets,
 )
-from dagster_duckdb import DuckDBResource
 
 from marts.reads import full_refresh_reason
 from orchestration.lib.partitions import GROUP_OWNERS, daily_partitions, single_run_backfill
+from orchestration.lib.resources import WarehouseResource, retry_when_locked
 from orchestration.settings import DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -82,7 +83,7 @@ translator = MeioDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asse
     backfill_policy=single_run_backfill,
 )
 def meio_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: DuckDBResource
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
     """dbt build as of the last day of the run's partitions (extracts landed up to that day);
     the incremental staging models are rebuilt where an update would be wrong
@@ -96,4 +97,8 @@ def meio_dbt_models(
     if reason:
         context.log.info(f"dbt full refresh: {reason}")
         args.append("--full-refresh")
-    yield from dbt.cli(args, context=context).stream()
+    try:
+        yield from dbt.cli(args, context=context).stream()
+    except DagsterDbtCliRuntimeError as error:  # dbt-duckdb does not wait for a lock
+        retry_when_locked(error, warehouse.lock_retry_seconds)
+        raise

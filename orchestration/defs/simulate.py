@@ -167,11 +167,22 @@ def holdout_replay(
         inputs = read_planning_inputs(con)
         history = read_customer_buckets(con, forecast.bucket_days, until=cutoff)
         daily = customer_demand_after(con, cutoff)
+    context.log.info(
+        f"held-out replay: re-forecasting and re-planning {len(items)} items as of {cutoff}"
+    )
     inputs, targets = replan(inputs, history, forecast, config.planning.settings(), items)
     days = pd.date_range(pd.Timestamp(cutoff) + pd.Timedelta(days=1), pd.Timestamp(last))
-    result = replay(inputs, targets, daily, days, config.replications).assign(
-        demand_model="holdout_replay", policy="meio", plan_date=cutoff, days=len(days)
+    context.log.info(
+        f"held-out replay: replaying {len(targets)} nodes over {len(days)} days of real demand"
     )
+    result = replay(
+        inputs,
+        targets,
+        daily,
+        days,
+        config.replications,
+        progress=lambda line: context.log.info(f"held-out replay: {line}"),
+    ).assign(demand_model="holdout_replay", policy="meio", plan_date=cutoff, days=len(days))
     calibration = calibration_table(result).assign(
         plan_date=cutoff, days=len(days), items=len(items)
     )
