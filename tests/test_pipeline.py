@@ -168,6 +168,57 @@ def test_bad_day_is_quarantined_and_published_tables_stay(built, name, column, v
         con.close()
 
 
+def test_a_held_day_stops_later_days_publishing_until_its_fixed_file_loads(built, tmp_path):
+    """A quarantined day is held: the next good day loads and builds but is not published, and
+    says which day is held and why; the fixed file delivered again releases both days."""
+    held, later = (built[-1] + dt.timedelta(days=k) for k in (1, 2))
+    for day in (held, later):
+        shutil.copytree(LANDING / built[-1].isoformat(), LANDING / day.isoformat())
+    orders = LANDING / held.isoformat() / "sales_orders.csv"
+    good_orders = orders.read_bytes()
+    frame = pd.read_csv(orders, dtype=str, keep_default_na=False)
+    frame.loc[1, "sku"] = "NOPE-1"
+    frame.to_csv(orders, index=False)
+    kept = tmp_path / "kept"  # the module's warehouse and serving folder, for the later tests
+    shutil.copy(WAREHOUSE, tmp_path / "warehouse.duckdb")
+    shutil.copytree(SERVING.parent, kept, symlinks=True)
+    published = SERVING.read_bytes()
+    try:
+        assert not run_range(held.isoformat(), held.isoformat()).success  # quarantined
+        result = run_range(later.isoformat(), later.isoformat())
+        assert not result.success
+        (check,) = [
+            c for c in result.get_asset_check_evaluations() if c.check_name == "no_landing_day_held"
+        ]
+        assert not check.passed
+        description = check.description
+        assert f"{held} sales_orders: quarantined: file sales_orders.csv" in description
+        assert "field sku: 'NOPE-1' unknown item" in description
+        assert SERVING.read_bytes() == published  # byte-identical: nothing went out
+        con = duckdb.connect(str(WAREHOUSE), read_only=True)
+        try:  # the later day itself loaded and was built: only publication waits
+            assert (
+                con.execute("SELECT max(extract_date) FROM raw.sales_orders").fetchone()[0] == later
+            )
+        finally:
+            con.close()
+
+        orders.write_bytes(good_orders)  # the source system sends the day again, fixed
+        assert run_range(held.isoformat(), later.isoformat()).success
+        served = duckdb.connect(str(SERVING), read_only=True)
+        try:
+            assert served.execute("SELECT run_date FROM publication").fetchone()[0] == later
+        finally:
+            served.close()
+    finally:
+        for day in (held, later):
+            shutil.rmtree(LANDING / day.isoformat())
+        shutil.rmtree(LANDING / "_quarantine", ignore_errors=True)
+        shutil.copy(tmp_path / "warehouse.duckdb", WAREHOUSE)
+        shutil.rmtree(SERVING.parent)
+        shutil.copytree(kept, SERVING.parent, symlinks=True)
+
+
 def test_definitions_load_with_schedule_and_sensor():
     from orchestration.definitions import defs
 
