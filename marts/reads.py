@@ -172,28 +172,38 @@ def lead_time_observations(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def demand_history(con: duckdb.DuckDBPyConnection, days: int) -> DemandHistory:
-    """The customers' last ``days`` days of demand, coded in DuckDB (a column number per node,
-    days back from the latest): integers and floats reach Python, not 36 M rows of strings."""
+def demand_history(
+    con: duckdb.DuckDBPyConnection, days: int, skus: list[str] | None = None
+) -> DemandHistory:
+    """The customers' last ``days`` days of demand (of ``skus`` only, where given), coded in
+    DuckDB (a column number per node, days back from the latest): integers and floats reach
+    Python, not 36 M rows of strings."""
     from simulation.monte_carlo import DemandHistory
 
+    only = ""
+    if skus is not None:
+        con.register("wanted_skus", pd.DataFrame({"sku": pd.Series(skus, dtype=str)}))
+        only = "AND sku IN (SELECT sku FROM wanted_skus) "
     coded = con.sql(  # a relation's Arrow output: no extra copy of the rows
         "WITH recent AS (SELECT sku, location_id, demand_date, demand_qty "
         "  FROM marts.fct_customer_demand_daily WHERE demand_date > "
-        "  (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - $days), "
+        f"  (SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - $days {only}), "
         "keyed AS (SELECT sku, location_id, "
         "  (row_number() OVER (ORDER BY sku, location_id) - 1)::INTEGER AS col "
         "  FROM (SELECT DISTINCT sku, location_id FROM recent)) "
-        "SELECT k.col, ((SELECT max(demand_date) FROM recent) - r.demand_date)::INTEGER AS back, "
+        "SELECT k.col, ((SELECT max(demand_date) FROM marts.fct_customer_demand_daily) "
+        "  - r.demand_date)::INTEGER AS back, "
         "  r.demand_qty::FLOAT AS qty FROM recent r JOIN keyed k USING (sku, location_id)",
         params={"days": days},
     ).to_arrow_table()
     keys = con.execute(
         "SELECT DISTINCT sku, location_id FROM marts.fct_customer_demand_daily WHERE demand_date > "
-        "(SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - $days "
+        f"(SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - $days {only}"
         "ORDER BY sku, location_id",
         {"days": days},
     ).df()
+    if skus is not None:
+        con.unregister("wanted_skus")
     return DemandHistory.from_codes(
         pd.MultiIndex.from_frame(keys),
         coded["col"].to_numpy(),
@@ -203,17 +213,49 @@ def demand_history(con: duckdb.DuckDBPyConnection, days: int) -> DemandHistory:
     )
 
 
-def simulation_inputs(con: duckdb.DuckDBPyConnection, history_days: int) -> dict:
-    """``simulation.monte_carlo.simulate_plan``'s inputs besides the targets."""
+def simulation_inputs(
+    con: duckdb.DuckDBPyConnection, history_days: int, skus: list[str] | None = None
+) -> dict:
+    """``simulation.monte_carlo.simulate_plan``'s inputs besides the targets (of ``skus``
+    only, where given)."""
+    item_network = read_table(con, "marts", "fct_item_network")
+    lead_time_demand = con.execute(
+        "SELECT location_id, sku, periods, sd FROM forecast.lead_time_demand"
+    ).df()
+    if skus is not None:
+        item_network = item_network[item_network["sku"].isin(skus)]
+        lead_time_demand = lead_time_demand[lead_time_demand["sku"].isin(skus)]
     return {
-        "item_network": read_table(con, "marts", "fct_item_network"),
+        "item_network": item_network,
         "lane_lead_times": read_table(con, "marts", "fct_lane_lead_times"),
-        "lead_time_demand": con.execute(
-            "SELECT location_id, sku, periods, sd FROM forecast.lead_time_demand"
-        ).df(),
+        "lead_time_demand": lead_time_demand,
         "lead_time_observations": lead_time_observations(con),
-        "demand_history": demand_history(con, history_days),
+        "demand_history": demand_history(con, history_days, skus),
     }
+
+
+def last_simulation(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The last service simulation: each item's basis (``simulation.reuse.BASIS_COLUMNS``) and
+    its result rows (``simulation.service_simulation`` without run_date and scenario); (None,
+    None) before the first."""
+    held = {
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'simulation'"
+        ).fetchall()
+    }
+    if not {"simulation_basis", "service_simulation"} <= held:
+        return None, None
+    basis = read_table(con, "simulation", "simulation_basis")
+    rows = read_table(con, "simulation", "service_simulation")
+    if "simulated_on" not in rows.columns:  # written before simulations were kept
+        return None, None
+    return (
+        basis.drop(columns=["run_date", "scenario"], errors="ignore"),
+        rows.drop(columns=["run_date", "scenario"], errors="ignore"),
+    )
 
 
 def bullwhip_flows(con: duckdb.DuckDBPyConnection, weeks: int) -> tuple[pd.DataFrame, pd.DataFrame]:

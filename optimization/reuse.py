@@ -51,7 +51,7 @@ class Plan:
     solved: list[str]
 
 
-def _row_hashes(frame: pd.DataFrame) -> pd.Series:
+def row_hashes(frame: pd.DataFrame) -> pd.Series:
     """Per sku, the wrapping sum of its rows' hashes (any row order gives the same)."""
     hashes = pd.util.hash_pandas_object(frame.drop(columns="sku"), index=False)
     return hashes.groupby(frame["sku"].to_numpy()).sum()
@@ -79,7 +79,7 @@ def structure_fingerprints(inputs: PlanningInputs, config: PlanningConfig) -> pd
     skus = pd.Index(sorted(inputs.items["sku"].unique()), name="sku")
     total = pd.Series(salt, index=skus, dtype="uint64")
     for frame in (network, items, policy):
-        part = _row_hashes(frame).reindex(skus, fill_value=0).astype("uint64")
+        part = row_hashes(frame).reindex(skus, fill_value=0).astype("uint64")
         total = (total * np.uint64(1_000_003) + part.to_numpy()).astype("uint64")
     return total.rename("fingerprint").reset_index()
 

@@ -433,6 +433,49 @@ def test_a_next_day_with_unchanged_inputs_keeps_every_item_s_plan(built):
     pd.testing.assert_frame_equal(plan(), before)
 
 
+def test_a_next_day_re_simulates_only_its_share_and_keeps_the_rest(built, tmp_path):
+    """The service simulation re-runs the day's rolling share of items; the held-out replay,
+    on its weekly cadence, stays as replayed."""
+    from orchestration.defs.simulate import holdout_replay, service_simulation
+    from orchestration.lib.resources import build_resources
+
+    def simulated() -> pd.DataFrame:
+        con = duckdb.connect(str(WAREHOUSE), read_only=True)
+        try:
+            return con.execute(
+                "SELECT * EXCLUDE (run_date) FROM simulation.service_simulation "
+                "ORDER BY policy, sku, location_id"
+            ).df()
+        finally:
+            con.close()
+
+    before = simulated()
+    items = before["sku"].nunique()
+    shutil.copy(WAREHOUSE, tmp_path / "warehouse.duckdb")
+    try:
+        result = dg.materialize(
+            [service_simulation, holdout_replay],
+            partition_key=(built[-1] + dt.timedelta(days=1)).isoformat(),
+            resources=build_resources(),
+        )
+        assert result.success
+        (kept,) = result.asset_materializations_for_node("simulation__holdout_replay")
+        assert kept.metadata["replayed_on"].value == built[-1].isoformat()
+        events = result.asset_materializations_for_node("simulation__service_simulation")
+        metadata = {k: v.value for k, v in events[0].metadata.items()}
+        assert metadata["items_simulated"] == -(-items // 7)  # the day's rolling share
+        assert metadata["items_kept"] == items - metadata["items_simulated"]
+        after = simulated()
+        fresh = pd.to_datetime(after["simulated_on"]).dt.date == built[-1] + dt.timedelta(days=1)
+        assert after.loc[fresh, "sku"].nunique() == metadata["items_simulated"]
+        pd.testing.assert_frame_equal(  # the kept items' rows, exactly as they were
+            after[~fresh].reset_index(drop=True),
+            before[before["sku"].isin(after.loc[~fresh, "sku"])].reset_index(drop=True),
+        )
+    finally:
+        shutil.copy(tmp_path / "warehouse.duckdb", WAREHOUSE)
+
+
 def test_simulation_reports_service_for_both_policies(built):
     con = duckdb.connect(str(WAREHOUSE), read_only=True)
     try:

@@ -1,11 +1,9 @@
 """What-if scenarios, re-planned and simulated beside the base plan (never over it)."""
 
 import dataclasses
-import datetime as dt
 import json
 
 import dagster as dg
-import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
@@ -15,6 +13,7 @@ from marts.reads import (
     read_planning_inputs,
     read_table,
 )
+from orchestration.lib.cadence import kept_from
 from orchestration.lib.keys import INVENTORY_TARGETS, SERVICE_SIMULATION, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig, ScenarioConfig, SimulationRunConfig
@@ -79,7 +78,9 @@ def scenario_plans(
         default=str,
     )
     with warehouse.get_connection() as con:
-        planned_on = _still_fresh(con, settings, run_date, config.cadence_days)
+        planned_on = kept_from(
+            con, "scenario", "scenario_settings", settings, run_date, config.cadence_days
+        )
     if planned_on is not None:
         context.log.info(
             f"scenarios kept as planned on {planned_on} (same scenarios and settings, "
@@ -142,17 +143,3 @@ def scenario_plans(
             "summary": dg.MetadataValue.md(markdown_table(summary, ",.4g")),
         }
     )
-
-
-def _still_fresh(con, settings: str, run_date: dt.date, cadence_days: int) -> dt.date | None:
-    """The day the scenario plans in the warehouse were made, if they may be kept for
-    ``run_date``: made with the same ``settings`` less than ``cadence_days`` before it (not
-    after it: a backfill of an earlier day re-plans)."""
-    try:
-        row = con.execute("SELECT settings, run_date FROM scenario.scenario_settings").fetchone()
-    except duckdb.CatalogException:
-        return None
-    if row is None or row[0] != settings:
-        return None
-    age = (run_date - row[1]).days
-    return row[1] if 0 <= age < cadence_days else None

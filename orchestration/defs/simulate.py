@@ -1,21 +1,26 @@
 """Prove the policy: Monte Carlo simulation of the published plan, and service on demand the
 forecast never saw (the plan re-made before the latest weeks, replayed on what came)."""
 
+import dataclasses
 import datetime as dt
+import json
 
 import dagster as dg
 import pandas as pd
+import pydantic
 from dagster_duckdb import DuckDBResource
 
 from marts.reads import (
     bullwhip_flows,
     customer_demand_after,
     demand_span,
+    last_simulation,
     read_customer_buckets,
     read_planning_inputs,
     read_table,
     simulation_inputs,
 )
+from orchestration.lib.cadence import kept_from
 from orchestration.lib.keys import INVENTORY_TARGETS
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import (
@@ -34,13 +39,22 @@ from serving import pictures
 BULLWHIP_WEEKS = 52  # weeks of history the bullwhip ratios are measured over
 
 
+class ServiceSimulationConfig(SimulationRunConfig):
+    # an item whose plan did not change keeps its last simulation; every item is re-simulated
+    # at least this often, a share of them each day (simulation/reuse.py; 1: all every day)
+    cadence_days: int = pydantic.Field(default=7, ge=1)
+
+    def settings(self, **overrides):
+        return self._settings_class(**(self.model_dump(exclude={"cadence_days"}) | overrides))
+
+
 @daily_asset(
     key=["simulation", "service_simulation"],
     deps=[INVENTORY_TARGETS],
     description="Monte Carlo simulation of the GSM plan and the single-echelon baseline: achieved service and stock per node, calibration per target; and the bullwhip per echelon and demand class, of history and of the simulated plans.",
 )
 def service_simulation(
-    context: dg.AssetExecutionContext, config: SimulationRunConfig, warehouse: DuckDBResource
+    context: dg.AssetExecutionContext, config: ServiceSimulationConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
     from simulation.bullwhip import bullwhip, bullwhip_of_variances
     from simulation.monte_carlo import (
@@ -49,13 +63,47 @@ def service_simulation(
         echelon_totals,
         simulate_plan,
     )
+    from simulation.reuse import items_to_simulate, plan_fingerprints
 
     settings = config.settings()
+    run_date = run_date_of(context)
+    settings_text = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str)
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
-        inputs = simulation_inputs(con, settings.history_days)
+        basis, last_rows = last_simulation(con)
+        fingerprints = plan_fingerprints(targets)
+        chosen = items_to_simulate(
+            fingerprints, basis, run_date, settings_text, config.cadence_days
+        )
+        inputs = simulation_inputs(con, settings.history_days, chosen.simulate)
         received, placed = bullwhip_flows(con, BULLWHIP_WEEKS)
-    results = simulate_plan(targets, **inputs, config=settings, progress=context.log.info)
+    why = pd.Series(chosen.reason).value_counts().to_dict()
+    context.log.info(
+        f"simulating {len(chosen.simulate):,} of {len(fingerprints):,} items ({why}); "
+        f"{len(chosen.kept):,} keep their last simulation (re-simulated at least every "
+        f"{config.cadence_days} days)"
+    )
+    frames = []
+    if chosen.simulate:
+        frames.append(
+            simulate_plan(
+                targets[targets["sku"].isin(chosen.simulate)].reset_index(drop=True),
+                **inputs,
+                config=settings,
+                progress=context.log.info,
+            ).assign(simulated_on=run_date)
+        )
+    if chosen.kept:
+        frames.append(last_rows[last_rows["sku"].isin(chosen.kept)])
+    results = (
+        pd.concat(frames, ignore_index=True)
+        .sort_values(["policy", "sku", "location_id"], ignore_index=True)
+        .assign(simulated_on=lambda f: pd.to_datetime(f["simulated_on"]).dt.date)
+    )
+    simulated_on = results.drop_duplicates("sku").set_index("sku")["simulated_on"]
+    new_basis = fingerprints.assign(
+        simulated_on=fingerprints["sku"].map(simulated_on), settings=settings_text
+    )
     calibration = calibration_table(results)
     totals = echelon_totals(results)
     nodes = targets[["location_id", "sku", "location_type", "demand_class"]]
@@ -84,8 +132,9 @@ def service_simulation(
             "service_calibration": calibration,
             "echelon_stock": totals,
             "bullwhip": amplification,
+            "simulation_basis": new_basis,
         },
-        run_date_of(context),
+        run_date,
     )
     meio = calibration[(calibration["policy"] == "meio") & (calibration["demand_class"] == "all")]
     achieved = float(
@@ -126,6 +175,9 @@ def service_simulation(
             **table_metadata(results, "service_simulation"),
             # adaptive: as many as the target interval needed, at most settings.replications
             "replications": int(results["replications"].max()),
+            "items_simulated": len(chosen.simulate),
+            "items_kept": len(chosen.kept),
+            "oldest_simulation": str(min(results["simulated_on"])),
             "target_half_width": settings.target_half_width,
             "achieved_cycle_service": dg.MetadataValue.float(round(achieved, 4)),
             "calibration": dg.MetadataValue.md(markdown_table(shown, ".4f")),
@@ -143,6 +195,9 @@ class HoldoutReplayConfig(dg.Config):
     seed: int = 0
     forecast: ForecastRunConfig = ForecastRunConfig()  # the re-plan's forecast
     planning: OptimizeRunConfig = OptimizeRunConfig()  # the re-plan's optimizer
+    # replay again once the last replay is this many days old or these settings changed;
+    # between, the last replay stays (its plan_date says which plan; 0: every run)
+    cadence_days: int = 7
 
 
 @daily_asset(
@@ -157,6 +212,18 @@ def holdout_replay(
     from simulation.monte_carlo import calibration_table
 
     forecast = config.forecast.settings()
+    run_date = run_date_of(context)
+    settings = json.dumps(config.model_dump(exclude={"cadence_days"}), sort_keys=True, default=str)
+    with warehouse.get_connection() as con:
+        replayed_on = kept_from(
+            con, "simulation", "holdout_settings", settings, run_date, config.cadence_days
+        )
+    if replayed_on is not None:
+        context.log.info(
+            f"held-out replay kept as replayed on {replayed_on} (same settings, replayed "
+            f"every {config.cadence_days} days)"
+        )
+        return dg.MaterializeResult(metadata={"replayed_on": replayed_on.isoformat()})
     with warehouse.get_connection() as con:
         _, last = demand_span(con)
         cutoff = last - dt.timedelta(days=config.holdout_days)
@@ -189,8 +256,12 @@ def holdout_replay(
     counts = write_results(
         warehouse,
         "simulation",
-        {"holdout_replay": result, "holdout_calibration": calibration},
-        run_date_of(context),
+        {
+            "holdout_replay": result,
+            "holdout_calibration": calibration,
+            "holdout_settings": pd.DataFrame({"settings": [settings]}),
+        },
+        run_date,
     )
     pooled = calibration[calibration["demand_class"] == "all"]
     achieved = float(pooled["achieved_cycle_service"].iloc[0]) if len(pooled) else float("nan")
@@ -202,6 +273,7 @@ def holdout_replay(
         metadata={
             "rows": counts["holdout_replay"],
             **table_metadata(result, "holdout_replay"),
+            "replayed_on": run_date.isoformat(),
             "plan_date": cutoff.isoformat(),
             "days_replayed": len(days),
             "items": len(items),
