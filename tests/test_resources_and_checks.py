@@ -1,5 +1,6 @@
 """The warehouse connection is released when a step raises, another process's lock is waited out
-and then retried by Dagster (other errors are not); mart checks in parts see every row."""
+and then retried by Dagster (other errors are not); mart checks in parts see every row, the
+demand mart's check the days that changed since they passed."""
 
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 import marts.checks as mart_checks
-from marts.checks import check_mart, read_mart_in_parts
+from marts.checks import check_mart, check_mart_in_warehouse, read_mart_in_parts
 from orchestration.lib.resources import WAREHOUSE_LOCKED, WarehouseResource, retry_when_locked
 
 
@@ -120,3 +121,39 @@ def test_an_error_other_than_a_lock_is_not_retried():
     retry_when_locked(ValueError("sales_orders.csv row 7, field quantity: 'x'"), 1.0)  # returns
     with pytest.raises(dg.RetryRequested):
         retry_when_locked(RuntimeError(f'dbt: IO Error: {WAREHOUSE_LOCKED} "w.duckdb"'), 1.0)
+
+
+def test_the_demand_mart_is_checked_for_the_days_that_changed_since_they_passed():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    days = pd.date_range("2026-01-01", periods=10)
+    con.register(
+        "demand",
+        pd.DataFrame({"location_id": "S1", "sku": "A", "demand_date": days, "demand_qty": 1.0}),
+    )
+    con.execute("CREATE TABLE marts.fct_customer_demand_daily AS SELECT * FROM demand")
+    first = check_mart_in_warehouse(con, "fct_customer_demand_daily")
+    assert (first.failures, first.rows_checked, first.days_checked) == ([], 10, 10)
+    again = check_mart_in_warehouse(con, "fct_customer_demand_daily")
+    assert (again.failures, again.rows_checked, again.days_checked, again.rows) == ([], 0, 0, 10)
+
+    con.execute(  # a new day, and a day rewritten with a negative value
+        "INSERT INTO marts.fct_customer_demand_daily VALUES ('S1', 'A', '2026-01-11', 2.0)"
+    )
+    con.execute(
+        "UPDATE marts.fct_customer_demand_daily SET demand_qty = -1 "
+        "WHERE demand_date = '2026-01-04'"
+    )
+    bad = check_mart_in_warehouse(con, "fct_customer_demand_daily")
+    assert bad.days_checked == 2 and bad.rows_checked == 2
+    assert any("demand is negative" in f for f in bad.failures)
+    still = check_mart_in_warehouse(con, "fct_customer_demand_daily")  # nothing recorded
+    assert still.days_checked == 2 and still.failures
+
+    con.execute(  # fixed; then a duplicate row within an old day
+        "UPDATE marts.fct_customer_demand_daily SET demand_qty = 0 WHERE demand_date = '2026-01-04'"
+    )
+    assert not check_mart_in_warehouse(con, "fct_customer_demand_daily").failures
+    con.execute("INSERT INTO marts.fct_customer_demand_daily VALUES ('S1', 'A', '2026-01-07', 1.0)")
+    duplicated = check_mart_in_warehouse(con, "fct_customer_demand_daily")
+    assert duplicated.days_checked == 1 and duplicated.failures

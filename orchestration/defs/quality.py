@@ -14,16 +14,27 @@ def build_mart_check(name: str) -> dg.AssetChecksDefinition:
         asset=mart_key(name),
         name=f"{name}_pandera",
         blocking=True,
-        description=f"pandera rules on marts.{name} (marts/checks.py).",
+        description=f"pandera rules on marts.{name} (marts/checks.py; a mart of days: the "
+        "days new or changed since they last passed).",
     )
     def mart_check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
         with warehouse.get_connection() as con:
-            failures, rows = check_mart_in_warehouse(con, name)
+            outcome = check_mart_in_warehouse(con, name)
+        passed = (
+            f"{outcome.rows:,} rows pass"
+            if outcome.days_checked is None
+            else f"{outcome.rows:,} rows pass ({outcome.rows_checked:,} rows of "
+            f"{outcome.days_checked:,} new or changed days checked in this run)"
+        )
         return dg.AssetCheckResult(
-            passed=not failures,
+            passed=not outcome.failures,
             severity=dg.AssetCheckSeverity.ERROR,
-            description="\n".join(failures[:10]) if failures else f"{rows} rows pass",
-            metadata={"rows": rows, "failures": len(failures)},
+            description="\n".join(outcome.failures[:10]) if outcome.failures else passed,
+            metadata={
+                "rows": outcome.rows,
+                "rows_checked": outcome.rows_checked,
+                "failures": len(outcome.failures),
+            },
         )
 
     return mart_check
