@@ -1,9 +1,10 @@
 """Solve only what changed: an item whose inputs barely moved since its last solve keeps that plan.
 
-An item's plan depends on its network, lanes' lead times, costs, order rules, service targets
-and settings (its *structure*) and on its nodes' lead-time demand (mean and sd over 1..P
-days). An item is re-solved when its structure changed at all, or when any of its lead-time
-demand figures moved by more than ``tolerance`` (relative) from the figures its plan was last
+An item's plan depends on its network, costs, order rules, service targets and settings (its
+*structure*) and on measured figures that move a little every day: its nodes' lead-time demand
+(mean and sd over 1..P days) and its lanes' lead times (mean and sd, days; every day's receipts
+add observations). An item is re-solved when its structure changed at all, or when any of its
+measured figures moved by more than ``tolerance`` (relative) from the figures its plan was last
 solved with (its *basis*, kept until it is re-solved: slow drift accumulates against it and
 is caught once it passes the tolerance). The rest keep their last targets and summary.
 """
@@ -23,13 +24,24 @@ from optimization.targets import PlanningInputs, plan_targets
 
 # settings that do not change an item's plan
 NOT_PLAN_SETTINGS = ("dask_scheduler", "item_chunk", "reuse_tolerance")
-BASIS_COLUMNS = ["location_id", "sku", "periods", "mean", "sd"]
+# a basis row: kind 'lead_time_demand' (location_id, periods: days, mean and sd in units) or
+# 'lane_lead_time' (location_id 'source>destination', periods 0, mean and sd in days)
+BASIS_COLUMNS = ["kind", "location_id", "sku", "periods", "mean", "sd"]
+BASIS_KEY = ["kind", "location_id", "sku", "periods"]
+# the lanes' measured lead-time figures: in the basis (mean, sd) or not used by the plan
+LANE_STATISTICS = [
+    "observations",
+    "lead_time_mean_days",
+    "lead_time_stddev_days",
+    "lead_time_min_days",
+    "lead_time_max_days",
+]
 
 
 @dataclass
 class LastSolve:
     """What the last run published and solved with: targets and summary (as ``plan_targets``
-    returns them), ``basis`` (lead-time demand rows each item's plan was solved with, columns
+    returns them), ``basis`` (the measured figures each item's plan was solved with, columns
     BASIS_COLUMNS) and ``structure`` (sku, fingerprint; ``structure_fingerprints``)."""
 
     targets: pd.DataFrame
@@ -58,11 +70,13 @@ def row_hashes(frame: pd.DataFrame) -> pd.Series:
 
 
 def structure_fingerprints(inputs: PlanningInputs, config: PlanningConfig) -> pd.DataFrame:
-    """sku, fingerprint of everything but the lead-time demand that the item's plan depends
-    on: its lanes (with their lead times and costs), unit cost, lot and MOQ, each customer
-    node's service target and the planning settings."""
+    """sku, fingerprint of everything but the measured figures of the basis that the item's
+    plan depends on: its lanes (with their nominal transit and costs), unit cost, lot and MOQ,
+    each customer node's service target and the planning settings."""
     network = inputs.item_network.merge(
-        inputs.lane_lead_times, on=["source_location_id", "destination_location_id"], how="left"
+        inputs.lane_lead_times.drop(columns=LANE_STATISTICS, errors="ignore"),
+        on=["source_location_id", "destination_location_id"],
+        how="left",
     )
     network = network.reindex(columns=sorted(network.columns))
     items = inputs.items.reindex(columns=sorted(inputs.items.columns))
@@ -84,13 +98,43 @@ def structure_fingerprints(inputs: PlanningInputs, config: PlanningConfig) -> pd
     return total.rename("fingerprint").reset_index()
 
 
+def plan_basis(inputs: PlanningInputs) -> pd.DataFrame:
+    """The measured figures each item's plan is solved with (BASIS_COLUMNS): its nodes'
+    lead-time demand and its lanes' lead times."""
+    demand = inputs.lead_time_demand[["location_id", "sku", "periods", "mean", "sd"]]
+    lanes = inputs.item_network[["sku", "source_location_id", "destination_location_id"]].merge(
+        inputs.lane_lead_times[
+            [
+                "source_location_id",
+                "destination_location_id",
+                "lead_time_mean_days",
+                "lead_time_stddev_days",
+            ]
+        ],
+        on=["source_location_id", "destination_location_id"],
+    )
+    lanes = pd.DataFrame(
+        {
+            "kind": "lane_lead_time",
+            "location_id": lanes["source_location_id"] + ">" + lanes["destination_location_id"],
+            "sku": lanes["sku"],
+            "periods": 0,
+            "mean": lanes["lead_time_mean_days"],
+            "sd": lanes["lead_time_stddev_days"],
+        }
+    )
+    return pd.concat(
+        [demand.assign(kind="lead_time_demand")[BASIS_COLUMNS], lanes], ignore_index=True
+    )
+
+
 def moved_items(now: pd.DataFrame, basis: pd.DataFrame, tolerance: float) -> set[str]:
-    """Items whose lead-time demand rows (BASIS_COLUMNS) differ from ``basis``: a node or
-    period present in one and not the other, or a mean or sd off by more than ``tolerance``
-    relative to the basis (absolute 1e-9 units near zero)."""
+    """Items whose basis rows (BASIS_COLUMNS) differ from ``basis``: a node, lane or period
+    present in one and not the other, or a mean or sd off by more than ``tolerance``
+    relative to the basis (absolute 1e-9 near zero)."""
     merged = now[BASIS_COLUMNS].merge(
         basis[BASIS_COLUMNS],
-        on=["location_id", "sku", "periods"],
+        on=BASIS_KEY,
         how="outer",
         suffixes=("", "_basis"),
         indicator=True,
@@ -104,13 +148,13 @@ def moved_items(now: pd.DataFrame, basis: pd.DataFrame, tolerance: float) -> set
 
 
 def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve | None) -> Plan:
-    """``plan_targets`` for the items whose structure changed or whose lead-time demand moved
-    by more than ``config.reuse_tolerance`` since their last solve; the other items keep
+    """``plan_targets`` for the items whose structure changed or whose basis (lead-time demand,
+    lanes' lead times) moved by more than ``config.reuse_tolerance`` since their last solve; the other items keep
     ``last``'s rows. Without ``last`` (or with a tolerance of 0 and everything moved) every
     item is solved."""
     structure = structure_fingerprints(inputs, config)
     skus = structure["sku"].tolist()
-    demand = inputs.lead_time_demand[BASIS_COLUMNS]
+    now = plan_basis(inputs)
     reusable: set[str] = set()
     if last is not None and config.reuse_tolerance > 0:
         before = last.structure.set_index("sku")["fingerprint"]
@@ -118,7 +162,7 @@ def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve
         same &= np.isin(skus, last.summary["sku"])
         candidates = set(structure.loc[same, "sku"])
         moved = moved_items(
-            demand[demand["sku"].isin(candidates)],
+            now[now["sku"].isin(candidates)],
             last.basis[last.basis["sku"].isin(candidates)],
             config.reuse_tolerance,
         )
@@ -129,7 +173,7 @@ def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve
         targets, summary = plan_targets(inputs.for_items(solve), config)
         frames.append(targets)
         summaries.append(summary)
-        bases.append(demand[demand["sku"].isin(solve)])
+        bases.append(now[now["sku"].isin(solve)])
     if reusable:
         frames.append(last.targets[last.targets["sku"].isin(reusable)])
         summaries.append(last.summary[last.summary["sku"].isin(reusable)])

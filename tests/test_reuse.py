@@ -64,3 +64,19 @@ def test_a_changed_structure_or_setting_re_solves_and_zero_tolerance_solves_all(
     exact = replace(config, reuse_tolerance=0.0)
     assert plan_reusing(planning, exact, _last(first)).solved == ["I0", "I1"]
     assert plan_reusing(planning, config, _last(first)).reused == ["I0", "I1"]
+
+
+def test_a_lane_s_lead_time_is_measured_with_the_tolerance_its_observation_count_not_at_all():
+    planning = several_items(2)
+    config = PlanningConfig(reuse_tolerance=0.01)
+    first = plan_reusing(planning, config, None)
+    lanes = planning.lane_lead_times.copy()
+    lanes["observations"] = lanes.get("observations", 0) + 7  # a day's receipts
+    lanes["lead_time_mean_days"] *= 1.004
+    nudged = plan_reusing(replace(planning, lane_lead_times=lanes), config, _last(first))
+    assert nudged.solved == [] and nudged.reused == ["I0", "I1"]
+    lanes["lead_time_stddev_days"] += 0.5  # from 0: beyond any relative tolerance
+    moved = plan_reusing(replace(planning, lane_lead_times=lanes), config, _last(first))
+    assert moved.solved == ["I0", "I1"]
+    fresh, _ = plan_targets(replace(planning, lane_lead_times=lanes))
+    pd.testing.assert_frame_equal(moved.targets, fresh)
