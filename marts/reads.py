@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
-from forecasting.buckets import SEP, whole_buckets
+from forecasting.buckets import SEP, bucket_end, whole_buckets
 
 if TYPE_CHECKING:  # the libraries load at call time: importing the definitions stays fast
     from forecasting.selection import Selection
@@ -110,14 +110,14 @@ def read_customer_buckets(
     con: duckdb.DuckDBPyConnection, bucket_days: int, until: dt.date | None = None
 ) -> pd.DataFrame:
     """Customer demand per bucket from the mart's first day to ``until`` (default: its last
-    day): the buckets of ``forecasting.buckets.bucket_demand`` (whole buckets ending on the last
-    day), summed by DuckDB in one parallel pass so that the daily rows never reach pandas.
+    day): the buckets of ``forecasting.buckets.bucket_demand`` (whole calendar buckets, the
+    latest complete by that day), summed by DuckDB in one parallel pass so that the daily rows never reach pandas.
     Fetched through Arrow, which makes one Python string per distinct location and item
     instead of one per row: 7.86 M buckets took 0.31 GiB instead of 1.1 GiB (measured)."""
     first, last = demand_span(con)
     if first is None:
         return pd.DataFrame(columns=["location_id", "sku", "ds", "y"])
-    last = until or last
+    last = bucket_end(until or last, bucket_days).date()
     with large_read(con):
         buckets = con.sql(
             "SELECT location_id, sku, "

@@ -61,6 +61,7 @@ class Plan:
     structure: pd.DataFrame
     reused: list[str]
     solved: list[str]
+    why: dict[str, str]  # solved sku -> why it was solved (first solve, structure changed, ..)
 
 
 def row_hashes(frame: pd.DataFrame) -> pd.Series:
@@ -128,10 +129,11 @@ def plan_basis(inputs: PlanningInputs) -> pd.DataFrame:
     )
 
 
-def moved_items(now: pd.DataFrame, basis: pd.DataFrame, tolerance: float) -> set[str]:
+def moved_items(now: pd.DataFrame, basis: pd.DataFrame, tolerance: float) -> dict[str, str]:
     """Items whose basis rows (BASIS_COLUMNS) differ from ``basis``: a node, lane or period
     present in one and not the other, or a mean or sd off by more than ``tolerance``
-    relative to the basis (absolute 1e-9 near zero)."""
+    relative to the basis (absolute 1e-9 near zero). sku -> what moved ('<kind> moved', the
+    kind of its first such row)."""
     merged = now[BASIS_COLUMNS].merge(
         basis[BASIS_COLUMNS],
         on=BASIS_KEY,
@@ -144,7 +146,8 @@ def moved_items(now: pd.DataFrame, basis: pd.DataFrame, tolerance: float) -> set
         a, b = merged[column].to_numpy(float), merged[f"{column}_basis"].to_numpy(float)
         with np.errstate(invalid="ignore"):
             off |= np.abs(a - b) > tolerance * np.abs(b) + 1e-9
-    return set(merged.loc[off, "sku"])
+    first = merged.loc[off, ["sku", "kind"]].drop_duplicates("sku")
+    return dict(zip(first["sku"], first["kind"] + " moved", strict=True))
 
 
 def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve | None) -> Plan:
@@ -156,17 +159,22 @@ def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve
     skus = structure["sku"].tolist()
     now = plan_basis(inputs)
     reusable: set[str] = set()
+    why = dict.fromkeys(skus, "first solve" if last is None else "tolerance 0: every item")
     if last is not None and config.reuse_tolerance > 0:
         before = last.structure.set_index("sku")["fingerprint"]
-        same = structure["fingerprint"].to_numpy() == before.reindex(skus).to_numpy()
-        same &= np.isin(skus, last.summary["sku"])
+        known = np.isin(skus, last.summary["sku"])
+        same = known & (structure["fingerprint"].to_numpy() == before.reindex(skus).to_numpy())
+        why = {
+            s: "structure changed" if k else "new item" for s, k in zip(skus, known, strict=True)
+        }
         candidates = set(structure.loc[same, "sku"])
         moved = moved_items(
             now[now["sku"].isin(candidates)],
             last.basis[last.basis["sku"].isin(candidates)],
             config.reuse_tolerance,
         )
-        reusable = candidates - moved
+        why.update(moved)
+        reusable = candidates - set(moved)
     solve = [s for s in skus if s not in reusable]
     frames, summaries, bases = [], [], []
     if solve:
@@ -187,4 +195,5 @@ def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve
         structure=structure,
         reused=sorted(reusable),
         solved=solve,
+        why={s: why[s] for s in solve},
     )

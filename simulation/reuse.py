@@ -1,9 +1,9 @@
 """Simulate only what changed, and the rest on a rolling refresh.
 
-An item's simulated service depends on its plan (the targets rows the policy is built from),
-its demand history and lead times, and the simulation's settings. A day's new demand moves the
-history by one day in 364, so an item whose plan did not change keeps its last simulation for
-a few days: each run re-simulates the items whose plan changed (or that were never simulated)
+An item's simulated service depends on its policy (reorder points, target stock, lots, service
+times: the targets columns the simulation reads), its demand history and lead times, and the
+simulation's settings. A day's new demand moves the history by one day in 364, so an item
+whose policy did not change (in whole units) keeps its last simulation for a few days: each run re-simulates the items whose plan changed (or that were never simulated)
 and tops them up with the longest-kept items to ``ceil(items / cadence_days)``, so every item is
 re-simulated at least every ``cadence_days`` days and the daily work stays level instead of a
 full re-simulation every ``cadence_days``-th day. Changed settings, or a run for a day before
@@ -16,6 +16,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from optimization.reuse import row_hashes
@@ -23,12 +24,44 @@ from optimization.reuse import row_hashes
 BASIS_COLUMNS = ["sku", "fingerprint", "simulated_on", "settings"]
 
 
+# what the simulation reads from a plan (``monte_carlo.plan_nodes``, PLAN_COLUMNS): the policy's
+# quantities compared in whole units, the mean daily demand to 2 significant digits
+SIMULATED_UNITS = [
+    "reorder_point",
+    "target_stock_level",
+    "safety_stock",
+    "baseline_reorder_point",
+    "baseline_safety_stock",
+    "lot_size",
+    "minimum_order_quantity",
+]
+SIMULATED_EXACT = [
+    "location_id",
+    "location_type",
+    "is_customer_facing",
+    "service_type",
+    "service_level",
+    "demand_class",
+    "unit_value",
+    "net_replenishment_time_days",
+    "baseline_net_replenishment_time_days",
+]
+
+
 def plan_fingerprints(targets: pd.DataFrame) -> pd.DataFrame:
-    """sku, fingerprint of the item's targets rows (any row order; ``run_date`` left out: a
-    plan kept from yesterday has the same fingerprint)."""
-    plan = targets.drop(columns=["run_date"], errors="ignore")
-    plan = plan.reindex(columns=sorted(plan.columns))
-    return row_hashes(plan).astype("uint64").rename("fingerprint").rename_axis("sku").reset_index()
+    """sku, fingerprint of the item's policy as the simulation reads it: every node's service
+    time, target and class exactly, its reorder points, target stock, safety stocks, lot and
+    MOQ rounded to whole units, its mean daily demand to 2 significant digits (any row order;
+    a plan whose policy moved by less than half a unit anywhere keeps its fingerprint)."""
+    mean = targets["mean_daily_demand"].to_numpy(float)
+    digits = 1 - np.floor(np.log10(np.where(mean > 0, mean, 1.0)))
+    policy = targets[["sku", *SIMULATED_EXACT]].assign(
+        **{c: np.round(targets[c].to_numpy(float)) for c in SIMULATED_UNITS},
+        mean_daily_demand=np.round(mean * 10.0**digits) / 10.0**digits,
+    )
+    return (
+        row_hashes(policy).astype("uint64").rename("fingerprint").rename_axis("sku").reset_index()
+    )
 
 
 @dataclass

@@ -171,6 +171,17 @@ def test_nodes_with_history_too_short_to_backtest_still_get_forecasts():
     assert set(result.lead_time_demand.location_id) == {"S1", "DC"}
 
 
+def test_buckets_are_calendar_buckets_complete_by_the_day():
+    from forecasting.buckets import bucket_end
+
+    sunday = pd.Timestamp("2026-03-01")
+    assert bucket_end(sunday, 7) == sunday
+    for k in range(1, 7):  # Monday .. Saturday: the week before is the latest whole one
+        assert bucket_end(sunday + pd.Timedelta(days=k), 7) == sunday
+    assert bucket_end(sunday + pd.Timedelta(days=7), 7) == sunday + pd.Timedelta(days=7)
+    assert bucket_end(pd.Timestamp("2026-03-04"), 1) == pd.Timestamp("2026-03-04")
+
+
 def test_buckets_summed_in_the_warehouse_equal_bucket_demand():
     days = pd.date_range("2025-01-01", periods=50, freq="D")
     daily = pd.DataFrame(
@@ -190,9 +201,11 @@ def test_buckets_summed_in_the_warehouse_equal_bucket_demand():
     )
     whole = bucket_demand(daily, 7)
     pd.testing.assert_frame_equal(read_customer_buckets(con, 7), whole)
-    # 50 days -> 7 whole weeks ending on the last day; the oldest day is left out
-    assert whole.groupby("sku").size().to_dict() == {"A": 7, "B": 7}
-    assert whole["ds"].min() == days[1]
+    # Wednesday 2025-01-01 .. Wednesday 02-19: the calendar weeks Monday 01-06 .. Sunday 02-16
+    # are whole; the days before and the week not yet over are left out
+    assert whole.groupby("sku").size().to_dict() == {"A": 6, "B": 6}
+    assert whole["ds"].min() == pd.Timestamp("2025-01-06")
+    assert (whole["ds"].dt.dayofweek == 0).all()
     # until a day: whole buckets ending on it, counted from the mart's first day
     until = days[40]
     pd.testing.assert_frame_equal(

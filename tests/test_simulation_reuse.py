@@ -6,35 +6,53 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from simulation.reuse import items_to_simulate, plan_fingerprints
+from simulation.reuse import SIMULATED_UNITS, items_to_simulate, plan_fingerprints
 
 DAY = dt.date(2026, 3, 10)
 SETTINGS = '{"days": 365}'
 
 
 def _targets(skus: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(
+    n = 2 * len(skus)
+    frame = pd.DataFrame(
         {
             "sku": [s for s in skus for _ in range(2)],
             "location_id": ["DC", "ST"] * len(skus),
-            "reorder_point": [10.0, 4.0] * len(skus),
+            "location_type": ["DC", "STORE"] * len(skus),
+            "is_customer_facing": [False, True] * len(skus),
+            "service_type": "cycle",
+            "service_level": 0.95,
+            "demand_class": "smooth",
+            "unit_value": 2.5,
+            "net_replenishment_time_days": [3, 5] * len(skus),
+            "baseline_net_replenishment_time_days": [3, 7] * len(skus),
+            "mean_daily_demand": [4.2, 0.031] * len(skus),
             "run_date": DAY,
         }
     )
+    for column in SIMULATED_UNITS:
+        frame[column] = [10.0, 4.0] * (n // 2)
+    return frame
 
 
 def _basis(fingerprints: pd.DataFrame, simulated_on: dt.date, settings: str = SETTINGS):
     return fingerprints.assign(simulated_on=simulated_on, settings=settings)
 
 
-def test_fingerprints_ignore_run_date_and_row_order_and_see_any_target_change():
+def test_fingerprints_see_the_policy_in_whole_units_not_run_date_or_row_order():
     targets = _targets(["A", "B"])
     base = plan_fingerprints(targets).set_index("sku")["fingerprint"]
     moved = targets.iloc[::-1].assign(run_date=DAY + dt.timedelta(days=1))
     assert plan_fingerprints(moved).set_index("sku")["fingerprint"].equals(base)
-    targets.loc[3, "reorder_point"] = 4.5  # B's store
+    targets.loc[3, "reorder_point"] = 4.4  # B's store, less than half a unit
+    targets.loc[3, "mean_daily_demand"] = 0.0312  # the same to 2 significant digits
+    assert plan_fingerprints(targets).set_index("sku")["fingerprint"].equals(base)
+    targets.loc[3, "reorder_point"] = 5.0  # a unit more
     after = plan_fingerprints(targets).set_index("sku")["fingerprint"]
     assert after["A"] == base["A"] and after["B"] != base["B"]
+    targets.loc[3, "reorder_point"] = 4.0
+    targets.loc[0, "net_replenishment_time_days"] = 4  # A's DC: a service time, exactly
+    assert plan_fingerprints(targets).set_index("sku")["fingerprint"]["A"] != base["A"]
 
 
 def test_without_a_last_simulation_or_with_other_settings_or_for_an_earlier_day_all_run():
@@ -58,7 +76,7 @@ def test_changed_new_and_due_items_run_and_the_oldest_top_up_the_day_s_share():
     basis.loc[basis["sku"] == "I05", "simulated_on"] = DAY - dt.timedelta(days=3)
     basis.loc[basis["sku"] == "I09", "simulated_on"] = DAY - dt.timedelta(days=7)  # due
     basis = basis[basis["sku"] != "I13"]  # a new item
-    targets.loc[targets["sku"] == "I02", "reorder_point"] += 1  # its plan changed
+    targets.loc[targets["sku"] == "I02", "reorder_point"] += 1  # its policy changed
     chosen = items_to_simulate(plan_fingerprints(targets), basis, DAY, SETTINGS, 7)
     assert chosen.reason == {
         "I13": "no earlier simulation",
