@@ -96,7 +96,7 @@ def test_a_lock_held_by_another_process_is_waited_out(tmp_path):
 
 def test_a_lock_held_too_long_asks_dagster_to_retry_the_step_and_it_then_succeeds(tmp_path):
     path = tmp_path / "w.duckdb"
-    warehouse = WarehouseResource(database=str(path), lock_wait_seconds=0.3, lock_retry_seconds=2)
+    warehouse = WarehouseResource(database=str(path), lock_wait_seconds=0.3, lock_retry_seconds=4)
     holder = _hold_lock(path, 30)
     with pytest.raises(dg.RetryRequested) as asked, warehouse.get_connection():
         pass
@@ -109,12 +109,12 @@ def test_a_lock_held_too_long_asks_dagster_to_retry_the_step_and_it_then_succeed
         with warehouse.get_connection() as con:
             con.execute("CREATE OR REPLACE TABLE t AS SELECT 1 AS x")
 
-    holder = _hold_lock(path, 2.5)  # longer than the step waits, shorter than its retry
+    holder = _hold_lock(path, 8)  # longer than the step waits, shorter than its 3 retries
     result = dg.materialize([written], resources={"warehouse": warehouse})
     holder.wait(timeout=30)
     assert result.success
     retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
-    assert len(retried) == 1
+    assert len(retried) >= 1  # one or two, as fast as the machine starts the step
 
 
 def test_an_error_other_than_a_lock_is_not_retried():
