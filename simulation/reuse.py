@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from optimization.reuse import row_hashes
+from simulation.monte_carlo import PLAN_COLUMNS, POLICIES
 
 BASIS_COLUMNS = ["sku", "fingerprint", "simulated_on", "settings"]
 
@@ -35,17 +36,8 @@ SIMULATED_UNITS = [
     "lot_size",
     "minimum_order_quantity",
 ]
-SIMULATED_EXACT = [
-    "location_id",
-    "location_type",
-    "is_customer_facing",
-    "service_type",
-    "service_level",
-    "demand_class",
-    "unit_value",
-    "net_replenishment_time_days",
-    "baseline_net_replenishment_time_days",
-]
+# the plan's columns a simulated node carries, and each policy's service time: compared exactly
+SIMULATED_EXACT = [c for c in PLAN_COLUMNS if c != "sku"] + [tau for tau, _, _ in POLICIES.values()]
 
 
 def plan_fingerprints(targets: pd.DataFrame) -> pd.DataFrame:
