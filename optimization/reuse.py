@@ -129,24 +129,51 @@ def plan_basis(inputs: PlanningInputs) -> pd.DataFrame:
     )
 
 
+def row_keys(frames: list[pd.DataFrame]) -> list[np.ndarray]:
+    """One int64 per basis row of each frame, equal across the frames exactly when the rows'
+    BASIS_KEY is: strings replaced by their codes in one factorization of all frames (a hash
+    join of ~8 M string-keyed rows per side took 12.7 s at 2,000 items x 56 locations; the
+    codes and a sort 3.5 s)."""
+    key = np.zeros(sum(len(f) for f in frames), dtype=np.int64)
+    for column in ("sku", "location_id", "kind"):
+        codes, uniques = pd.factorize(np.concatenate([f[column].to_numpy() for f in frames]))
+        key = key * len(uniques) + codes
+    periods = np.concatenate([f["periods"].to_numpy(np.int64) for f in frames])
+    key = key * (int(periods.max(initial=0)) + 1) + periods
+    return np.split(key, np.cumsum([len(f) for f in frames])[:-1])
+
+
+def _matches(keys: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """For each of ``keys``, the position of the same key in ``other`` (-1 if absent)."""
+    order = np.argsort(other, kind="stable")
+    ranked = other[order]
+    at = np.minimum(np.searchsorted(ranked, keys), max(len(ranked) - 1, 0))
+    found = (ranked[at] == keys) if len(ranked) else np.zeros(len(keys), dtype=bool)
+    return np.where(found, order[at] if len(ranked) else -1, -1)
+
+
 def moved_items(now: pd.DataFrame, basis: pd.DataFrame, tolerance: float) -> dict[str, str]:
     """Items whose basis rows (BASIS_COLUMNS) differ from ``basis``: a node, lane or period
     present in one and not the other, or a mean or sd off by more than ``tolerance``
     relative to the basis (absolute 1e-9 near zero). sku -> what moved ('<kind> moved', the
     kind of its first such row)."""
-    merged = now[BASIS_COLUMNS].merge(
-        basis[BASIS_COLUMNS],
-        on=BASIS_KEY,
-        how="outer",
-        suffixes=("", "_basis"),
-        indicator=True,
-    )
-    off = merged["_merge"] != "both"
+    now_keys, basis_keys = row_keys([now, basis])
+    at = _matches(now_keys, basis_keys)
+    matched = at >= 0
+    seen = at[matched]
+    changed = np.zeros(len(seen), dtype=bool)
     for column in ("mean", "sd"):
-        a, b = merged[column].to_numpy(float), merged[f"{column}_basis"].to_numpy(float)
+        a, b = now[column].to_numpy(float)[matched], basis[column].to_numpy(float)[seen]
         with np.errstate(invalid="ignore"):
-            off |= np.abs(a - b) > tolerance * np.abs(b) + 1e-9
-    first = merged.loc[off, ["sku", "kind"]].drop_duplicates("sku")
+            changed |= np.abs(a - b) > tolerance * np.abs(b) + 1e-9
+    off = ~matched
+    off[matched] = changed
+    gone = np.ones(len(basis), dtype=bool)
+    gone[seen] = False
+    rows = pd.concat(
+        [now.loc[off, ["sku", "kind"]], basis.loc[gone, ["sku", "kind"]]], ignore_index=True
+    )
+    first = rows.drop_duplicates("sku")
     return dict(zip(first["sku"], first["kind"] + " moved", strict=True))
 
 
@@ -168,11 +195,8 @@ def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve
             s: "structure changed" if k else "new item" for s, k in zip(skus, known, strict=True)
         }
         candidates = set(structure.loc[same, "sku"])
-        moved = moved_items(
-            now[now["sku"].isin(candidates)],
-            last.basis[last.basis["sku"].isin(candidates)],
-            config.reuse_tolerance,
-        )
+        moved = moved_items(now, last.basis, config.reuse_tolerance)
+        moved = {s: w for s, w in moved.items() if s in candidates}
         why.update(moved)
         reusable = candidates - set(moved)
     solve = [s for s in skus if s not in reusable]

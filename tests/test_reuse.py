@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 from planning_inputs import several_items
 
@@ -80,3 +81,45 @@ def test_a_lane_s_lead_time_is_measured_with_the_tolerance_its_observation_count
     assert moved.solved == ["I0", "I1"]
     fresh, _ = plan_targets(replace(planning, lane_lead_times=lanes))
     pd.testing.assert_frame_equal(moved.targets, fresh)
+
+
+def test_moved_items_finds_added_removed_and_moved_rows_whatever_their_order():
+    from optimization.reuse import moved_items
+
+    def basis(rows):
+        return pd.DataFrame(rows, columns=["kind", "location_id", "sku", "periods", "mean", "sd"])
+
+    lt, lane = "lead_time_demand", "lane_lead_time"
+    before = basis(
+        [
+            (lt, "S1", "A", 1, 10.0, 3.0),
+            (lt, "S1", "A", 2, 20.0, 4.0),
+            (lt, "S1", "B", 1, 5.0, np.nan),  # a node without a measured sd stays unmoved
+            (lane, "P>S1", "B", 0, 2.0, 0.5),
+            (lt, "S1", "C", 1, 1.0, 1.0),
+            (lt, "S2", "C", 1, 1.0, 1.0),  # gone today
+            (lt, "S1", "E", 1, 0.0, 0.0),
+        ]
+    )
+    today = basis(
+        [
+            (lane, "P>S1", "B", 0, 2.0 * 1.009, 0.5),  # within 1%
+            (lt, "S1", "E", 1, 0.0, 0.0),
+            (lt, "S1", "B", 1, 5.0, np.nan),
+            (lt, "S1", "C", 1, 1.0, 1.0),
+            (lt, "S1", "A", 2, 20.0, 4.0 * 1.02),  # sd 2% off
+            (lt, "S1", "A", 1, 10.0, 3.0),
+            (lt, "S1", "D", 1, 1.0, 1.0),  # new row
+        ]
+    )
+    assert moved_items(today, before, 0.01) == {
+        "A": "lead_time_demand moved",
+        "C": "lead_time_demand moved",
+        "D": "lead_time_demand moved",
+    }
+    assert moved_items(today, before, 0.05) == {
+        "C": "lead_time_demand moved",
+        "D": "lead_time_demand moved",
+    }
+    assert moved_items(before, before, 0.0) == {}
+    assert moved_items(today.iloc[:0], before.iloc[:0], 0.01) == {}
