@@ -20,7 +20,7 @@ import pandas as pd
 
 from optimization.config import PlanningConfig
 from optimization.service import resolve_service_policy
-from optimization.targets import PlanningInputs, plan_targets
+from optimization.targets import PlanningInputs, plan_targets, with_lane_lead_times
 
 # settings that do not change an item's plan
 NOT_PLAN_SETTINGS = ("dask_scheduler", "item_chunk", "reuse_tolerance")
@@ -103,16 +103,9 @@ def plan_basis(inputs: PlanningInputs) -> pd.DataFrame:
     """The measured figures each item's plan is solved with (BASIS_COLUMNS): its nodes'
     lead-time demand and its lanes' lead times."""
     demand = inputs.lead_time_demand[["location_id", "sku", "periods", "mean", "sd"]]
-    lanes = inputs.item_network[["sku", "source_location_id", "destination_location_id"]].merge(
-        inputs.lane_lead_times[
-            [
-                "source_location_id",
-                "destination_location_id",
-                "lead_time_mean_days",
-                "lead_time_stddev_days",
-            ]
-        ],
-        on=["source_location_id", "destination_location_id"],
+    lanes = with_lane_lead_times(
+        inputs.item_network[["sku", "source_location_id", "destination_location_id"]],
+        inputs.lane_lead_times,
     )
     lanes = pd.DataFrame(
         {

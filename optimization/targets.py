@@ -102,10 +102,13 @@ def serving_lanes(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -> p
     return item_network[keep]
 
 
-def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
-    """Group items that share a network (same lanes and lead times) for vectorised solving."""
-    lanes = serving_lanes(inputs.item_network.reset_index(drop=True), inputs.customer_nodes).merge(
-        inputs.lane_lead_times[
+def with_lane_lead_times(
+    lanes: pd.DataFrame, lane_lead_times: pd.DataFrame, how: str = "inner"
+) -> pd.DataFrame:
+    """``lanes`` (source_location_id, destination_location_id, ..) with each lane's measured
+    lead_time_mean_days and lead_time_stddev_days (days)."""
+    return lanes.merge(
+        lane_lead_times[
             [
                 "source_location_id",
                 "destination_location_id",
@@ -114,6 +117,15 @@ def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
             ]
         ],
         on=["source_location_id", "destination_location_id"],
+        how=how,
+    )
+
+
+def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
+    """Group items that share a network (same lanes and lead times) for vectorised solving."""
+    lanes = with_lane_lead_times(
+        serving_lanes(inputs.item_network.reset_index(drop=True), inputs.customer_nodes),
+        inputs.lane_lead_times,
         how="left",
     )
     missing = lanes["lead_time_mean_days"].isna()

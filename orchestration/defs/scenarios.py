@@ -13,7 +13,7 @@ from marts.reads import (
     read_planning_inputs,
     read_table,
 )
-from orchestration.lib.cadence import kept_from
+from orchestration.lib.cadence import kept_from, kept_output
 from orchestration.lib.keys import INVENTORY_TARGETS, SERVICE_SIMULATION, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig, ScenarioConfig, SimulationRunConfig
@@ -82,12 +82,12 @@ def scenario_plans(
             con, "scenario", "scenario_settings", settings, run_date, config.cadence_days
         )
     if planned_on is not None:
-        context.log.info(
-            f"scenarios kept as planned on {planned_on} (same scenarios and settings, "
-            f"re-planned every {config.cadence_days} days)"
-        )
-        return dg.MaterializeResult(
-            metadata={"scenarios": len(scenarios), "planned_on": planned_on.isoformat()}
+        return kept_output(
+            context,
+            "scenario plans",
+            planned_on,
+            config.cadence_days,
+            {"scenarios": len(scenarios), "planned_on": planned_on.isoformat()},
         )
     with warehouse.get_connection() as con:
         inputs = read_planning_inputs(con)

@@ -20,7 +20,7 @@ from marts.reads import (
     read_table,
     simulation_inputs,
 )
-from orchestration.lib.cadence import kept_from
+from orchestration.lib.cadence import kept_from, kept_output
 from orchestration.lib.keys import INVENTORY_TARGETS
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import (
@@ -219,11 +219,13 @@ def holdout_replay(
             con, "simulation", "holdout_settings", settings, run_date, config.cadence_days
         )
     if replayed_on is not None:
-        context.log.info(
-            f"held-out replay kept as replayed on {replayed_on} (same settings, replayed "
-            f"every {config.cadence_days} days)"
+        return kept_output(
+            context,
+            "held-out replay",
+            replayed_on,
+            config.cadence_days,
+            {"replayed_on": replayed_on.isoformat()},
         )
-        return dg.MaterializeResult(metadata={"replayed_on": replayed_on.isoformat()})
     with warehouse.get_connection() as con:
         _, last = demand_span(con)
         cutoff = last - dt.timedelta(days=config.holdout_days)

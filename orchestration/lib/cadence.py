@@ -5,6 +5,7 @@ its output, stamped with the run date like every result table."""
 
 import datetime as dt
 
+import dagster as dg
 import duckdb
 
 
@@ -20,10 +21,26 @@ def kept_from(
     ``run_date``: made with the same ``settings`` less than ``cadence_days`` before it (not
     after it: a backfill of an earlier day re-runs the step; 0: every run)."""
     try:
-        row = con.execute(f'SELECT settings, run_date FROM "{schema}"."{table}"').fetchone()
+        rows = con.execute(f'SELECT settings, run_date FROM "{schema}"."{table}"').fetchall()
     except duckdb.CatalogException:
         return None
+    row = rows[0] if rows else None
     if row is None or row[0] != settings:
         return None
     age = (run_date - row[1]).days
     return row[1] if 0 <= age < cadence_days else None
+
+
+def kept_output(
+    context: dg.AssetExecutionContext,
+    output: str,
+    made_on: dt.date,
+    cadence_days: int,
+    metadata: dict,
+) -> dg.MaterializeResult:
+    """The materialization of a step that keeps its last ``output`` (made on ``made_on``),
+    logged with why."""
+    context.log.info(
+        f"{output} kept as made on {made_on} (same settings, made again every {cadence_days} days)"
+    )
+    return dg.MaterializeResult(metadata=metadata)
