@@ -123,3 +123,5 @@ def test_moved_items_finds_added_removed_and_moved_rows_whatever_their_order():
     }
     assert moved_items(before, before, 0.0) == {}
     assert moved_items(today.iloc[:0], before.iloc[:0], 0.01) == {}
+    assert set(moved_items(today, before.iloc[:0], 0.01)) == {"A", "B", "C", "D", "E"}
+    assert set(moved_items(today.iloc[:0], before, 0.01)) == {"A", "B", "C", "E"}
