@@ -265,31 +265,62 @@ def last_simulation(
     )
 
 
-def bullwhip_flows(con: duckdb.DuckDBPyConnection, weeks: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(received, placed) flows per node and day for ``simulation.bullwhip`` over the last
-    ``weeks`` weeks (location_id, sku, day, qty): customer demand and outbound transfers
-    received; inbound transfers, and the plant's receipts, placed."""
+def history_weekly_variances(con: duckdb.DuckDBPyConnection, weeks: int) -> pd.DataFrame:
+    """Per node (location_id, sku) of history, for ``simulation.bullwhip``: the sample
+    variances (units^2) of the weekly sums of what it received and of what it placed over the
+    ``weeks`` whole weeks ending at the latest day received (weeks without a flow count 0).
+    Received: customer demand and outbound transfers; placed: inbound transfers, and the
+    plant's receipts. Summed in SQL: the daily flows are 25 M rows at 2,000 items (3.7 GiB as
+    a frame). Nodes without a flow are absent."""
     start = f"(SELECT max(demand_date) FROM marts.fct_customer_demand_daily) - {7 * int(weeks)}"
-    received = con.execute(
-        f"""
-        SELECT location_id, sku, demand_date AS day, demand_qty AS qty
-        FROM marts.fct_customer_demand_daily WHERE demand_qty > 0 AND demand_date > {start}
-        UNION ALL
-        SELECT source_location_id, sku, ship_date, shipped_qty
-        FROM marts.fct_internal_transfers_daily WHERE ship_date > {start}
+    with large_read(con):  # 3.4 GiB held at the pipeline's limit, 0.8 GiB at 1 GB (2.6 -> 3.9 s)
+        return con.execute(
+            f"""
+        WITH received AS (
+            SELECT location_id, sku, demand_date AS day, demand_qty AS qty
+            FROM marts.fct_customer_demand_daily WHERE demand_qty > 0 AND demand_date > {start}
+            UNION ALL
+            SELECT source_location_id, sku, ship_date, shipped_qty
+            FROM marts.fct_internal_transfers_daily WHERE ship_date > {start}
+        ),
+        placed AS (
+            SELECT destination_location_id AS location_id, sku, ship_date AS day, shipped_qty AS qty
+            FROM marts.fct_internal_transfers_daily WHERE ship_date > {start}
+            UNION ALL
+            SELECT r.location_id, r.sku, r.receipt_date, r.quantity
+            FROM marts.fct_receipts_daily AS r JOIN marts.dim_locations AS l USING (location_id)
+            WHERE l.location_type = 'PLANT' AND r.receipt_date > {start}
+        ),
+        latest AS (SELECT max(day) AS day FROM received),
+        weekly AS (  -- weeks counted back from the latest day received: 0 .. weeks - 1
+            SELECT flow, location_id, sku, sum(qty) AS qty
+            FROM (
+                SELECT 'received' AS flow, *, (latest.day - received.day) // 7 AS week
+                FROM received, latest
+                UNION ALL
+                SELECT 'placed', *, (latest.day - placed.day) // 7
+                FROM placed, latest
+            )
+            WHERE week >= 0 AND week < {int(weeks)}
+            GROUP BY flow, location_id, sku, week
+        )
+        SELECT
+            location_id,
+            sku,
+            {_weekly_variance("received", weeks)} AS received_weekly_variance,
+            {_weekly_variance("placed", weeks)} AS placed_weekly_variance
+        FROM weekly
+        GROUP BY location_id, sku
         """
-    ).df()
-    placed = con.execute(
-        f"""
-        SELECT destination_location_id AS location_id, sku, ship_date AS day, shipped_qty AS qty
-        FROM marts.fct_internal_transfers_daily WHERE ship_date > {start}
-        UNION ALL
-        SELECT r.location_id, r.sku, r.receipt_date, r.quantity
-        FROM marts.fct_receipts_daily AS r JOIN marts.dim_locations AS l USING (location_id)
-        WHERE l.location_type = 'PLANT' AND r.receipt_date > {start}
-        """
-    ).df()
-    return received, placed
+        ).df()
+
+
+def _weekly_variance(flow: str, weeks: int) -> str:
+    """SQL: the sample variance over ``weeks`` weeks of one flow's weekly sums (absent weeks
+    count 0): (sum of squares - weeks x mean^2) / (weeks - 1)."""
+    total = f"coalesce(sum(qty) FILTER (WHERE flow = '{flow}'), 0)"
+    squares = f"coalesce(sum(qty * qty) FILTER (WHERE flow = '{flow}'), 0)"
+    return f"({squares} - {total} * {total} / {int(weeks)}) / ({int(weeks)} - 1)"
 
 
 def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:

@@ -14,46 +14,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-WEEK = 7
-
-
-def weekly_variance(flows: pd.DataFrame, end: pd.Timestamp, weeks: int) -> pd.Series:
-    """Sample variance (units^2) of each node's weekly sums of ``flows`` (location_id, sku,
-    day, qty) over the ``weeks`` whole weeks ending at ``end``; weeks without a flow count 0."""
-    day = pd.to_datetime(flows["day"])
-    back = ((end - day).dt.days // WEEK).to_numpy()
-    inside = (back >= 0) & (back < weeks)
-    frame = flows[inside].assign(week=back[inside])
-    sums = frame.groupby(["location_id", "sku", "week"])["qty"].sum()
-    per_node = sums.groupby(level=["location_id", "sku"])
-    total, squares = per_node.sum(), (sums**2).groupby(level=["location_id", "sku"]).sum()
-    mean = total / weeks
-    return (squares - weeks * mean**2) / (weeks - 1)
-
-
 COLUMNS = ["location_type", "demand_class", "nodes", "median_ratio", "pooled_ratio", "weeks"]
 
 
-def bullwhip(
-    received: pd.DataFrame, placed: pd.DataFrame, nodes: pd.DataFrame, weeks: int = 52
-) -> pd.DataFrame:
-    """From history (``received``, ``placed``: location_id, sku, day, qty) over the ``weeks``
-    whole weeks ending at the latest day received: ``bullwhip_of_variances``' table."""
-    if received.empty:
-        return pd.DataFrame(columns=COLUMNS)
-    end = pd.to_datetime(received["day"]).max()
-    keys = pd.MultiIndex.from_frame(nodes[["location_id", "sku"]])
-    table = nodes.assign(
-        received_weekly_variance=weekly_variance(received, end, weeks)
-        .reindex(keys)
-        .fillna(0)
-        .to_numpy(),
-        placed_weekly_variance=weekly_variance(placed, end, weeks)
-        .reindex(keys)
-        .fillna(0)
-        .to_numpy(),
+def bullwhip(nodes: pd.DataFrame, variances: pd.DataFrame, weeks: int) -> pd.DataFrame:
+    """``bullwhip_of_variances``' table for ``nodes`` (location_id, sku, location_type,
+    demand_class) from their weekly variances (``variances``: location_id, sku,
+    received_weekly_variance, placed_weekly_variance; of history: ``marts.reads.
+    history_weekly_variances``, of a simulation: its rows); a node without a row did not vary."""
+    measured = ["received_weekly_variance", "placed_weekly_variance"]
+    table = nodes.merge(
+        variances[["location_id", "sku", *measured]], on=["location_id", "sku"], how="left"
     )
-    return bullwhip_of_variances(table, weeks)
+    return bullwhip_of_variances(table.fillna({name: 0.0 for name in measured}), weeks)
 
 
 def bullwhip_of_variances(nodes: pd.DataFrame, weeks: int) -> pd.DataFrame:

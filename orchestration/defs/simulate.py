@@ -11,9 +11,9 @@ import pydantic
 from dagster_duckdb import DuckDBResource
 
 from marts.reads import (
-    bullwhip_flows,
     customer_demand_after,
     demand_span,
+    history_weekly_variances,
     last_simulation,
     read_customer_buckets,
     read_planning_inputs,
@@ -56,7 +56,7 @@ class ServiceSimulationConfig(SimulationRunConfig):
 def service_simulation(
     context: dg.AssetExecutionContext, config: ServiceSimulationConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    from simulation.bullwhip import bullwhip, bullwhip_of_variances
+    from simulation.bullwhip import bullwhip
     from simulation.monte_carlo import (
         WEEK_DAYS,
         calibration_table,
@@ -76,7 +76,7 @@ def service_simulation(
             fingerprints, basis, run_date, settings_text, config.cadence_days
         )
         inputs = simulation_inputs(con, settings.history_days, chosen.simulate)
-        received, placed = bullwhip_flows(con, BULLWHIP_WEEKS)
+        history_variances = history_weekly_variances(con, BULLWHIP_WEEKS)
     why = pd.Series(chosen.reason).value_counts().to_dict()
     context.log.info(
         f"simulating {len(chosen.simulate):,} of {len(fingerprints):,} items ({why}); "
@@ -109,17 +109,11 @@ def service_simulation(
     nodes = targets[["location_id", "sku", "location_type", "demand_class"]]
     # the bullwhip of history, and of each simulated policy (the published plan's orders)
     amplification = pd.concat(
-        [bullwhip(received, placed, nodes).assign(source="history")]
+        [bullwhip(nodes, history_variances, BULLWHIP_WEEKS).assign(source="history")]
         + [
-            bullwhip_of_variances(
-                nodes.merge(
-                    simulated[
-                        ["location_id", "sku", "received_weekly_variance", "placed_weekly_variance"]
-                    ],
-                    on=["location_id", "sku"],
-                ),
-                settings.days // WEEK_DAYS,
-            ).assign(source=f"simulated_{policy}")
+            bullwhip(nodes, simulated, settings.days // WEEK_DAYS).assign(
+                source=f"simulated_{policy}"
+            )
             for policy, simulated in results.groupby("policy", sort=False)
         ],
         ignore_index=True,
