@@ -11,7 +11,7 @@ MEIO_CURRENCY   currency of every value column (unit cost, safety stock value, .
                 item and lane masters state them; published in ``publication.currency``
                 (default EUR)
 MEIO_DUCKDB_MEMORY  memory DuckDB may use in the pipeline's connections and dbt before it
-                spills to disk (default 8GB; DuckDB's own default is 80% of the machine)
+                spills to disk (default 2GB; DuckDB's own default is 80% of the machine)
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def timezone() -> str:
 
 
 def duckdb_memory_limit() -> str:
-    return os.environ.get("MEIO_DUCKDB_MEMORY", "8GB")
+    return os.environ.get("MEIO_DUCKDB_MEMORY", "2GB")
 
 
 def currency() -> str:
