@@ -26,7 +26,7 @@ a 95% confidence interval over replications. Internal nodes report average on ha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -777,18 +777,20 @@ def simulate_plan(
     demand_history: DemandHistory | None = None,
     lead_time_observations: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
+    policies: Sequence[str] = tuple(POLICIES),
 ) -> pd.DataFrame:
     """Simulate the GSM plan and the single-echelon baseline on the same demand draws.
     One row per policy x node x item. ``demand_history`` feeds the empirical mode (required
     there); ``lead_time_observations`` (see ``plan_nodes``) make shipments take the lanes'
-    observed lead times."""
+    observed lead times. ``policies``: which of POLICIES (a policy's rows do not depend on
+    whether the others ran)."""
     frames = []
     history = None
     if config.demand == "empirical":
         if demand_history is None:
             raise ValueError("the empirical demand mode needs the customers' demand history")
         history = demand_history.aligned(targets)
-    for policy in POLICIES:
+    for policy in policies:
         nodes = plan_nodes(
             targets,
             item_network,

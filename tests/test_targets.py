@@ -376,6 +376,16 @@ def test_a_plan_meets_its_target_when_its_policy_is_simulated(service_type, leve
     # met within the Monte Carlo error (+-0.07 / 0.4 points here), not overshot by a point
     assert achieved[measure] >= level - achieved[f"{measure}_ci95"] - 0.001
     assert achieved[measure] <= level + 0.01
+    # the GSM plan alone (what-if scenarios): the same rows, whether the baseline ran or not
+    alone = simulate_plan(
+        targets.assign(demand_class="smooth"),
+        network,
+        lead,
+        ltd,
+        SimulationConfig(demand="gaussian", days=2000, replications=20, target_half_width=None),
+        policies=["meio"],
+    ).set_index("policy")
+    pd.testing.assert_frame_equal(alone, simulated.loc[["meio"]])
 
 
 def test_the_dbt_service_level_range_is_the_optimizers():

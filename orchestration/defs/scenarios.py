@@ -112,6 +112,7 @@ def scenario_plans(
             lead_time_observations=shifted_observations(
                 lead_times, inputs.lane_lead_times, changed.lane_lead_times
             ),
+            policies=["meio"],  # the summary's service and stock are the GSM plan's
         )
         plans[scenario.name] = (targets, simulated)
         target_frames.append(targets.assign(scenario=scenario.name))
