@@ -2,9 +2,10 @@
     order lines (cancelled ones left out) with each line's ordered and returned units, so the
     day's lines need not be grouped into cells to compare with the table. Integer arithmetic
     (units to 0.001) on a hash of the node reduced modulo the prime 2^61 - 1: a change to a
-    line's units, node or day changes the day's sum unless the changes cancel exactly (odds
-    about 1 in 2^61). Quantities finer than 0.001 can make a day differ that did not change:
-    it is rewritten, never skipped. -#}
+    line's units, node or day changes the day's sum unless the changes cancel exactly, which
+    needs the nodes' hashes (near-uniform below 2^61) in an exact integer relation with the
+    units moved. Quantities finer than 0.001 can make a day differ that did not change: it is
+    rewritten, never skipped. -#}
 {% macro demand_checksum(location_id, sku, ordered_qty, returned_qty) -%}
     (hash({{ location_id }}, {{ sku }}, 'ordered') % 2305843009213693951)::hugeint
         * round(({{ ordered_qty }}) * 1000)::hugeint
