@@ -363,13 +363,9 @@ def test_a_plan_meets_its_target_when_its_policy_is_simulated(service_type, leve
     targets, _ = plan_targets(PlanningInputs(network, lead, items, ltd, customers, policy))
     plan = targets.iloc[0]
     assert plan.safety_factor_z > 0 and plan.order_quantity == 700
-    simulated = simulate_plan(
-        targets.assign(demand_class="smooth"),
-        network,
-        lead,
-        ltd,
-        SimulationConfig(demand="gaussian", days=2000, replications=20, target_half_width=None),
-    ).set_index("policy")
+    config = SimulationConfig(demand="gaussian", days=2000, replications=20, target_half_width=None)
+    plan_as_simulated = targets.assign(demand_class="smooth")
+    simulated = simulate_plan(plan_as_simulated, network, lead, ltd, config).set_index("policy")
     achieved = simulated.loc["meio"]
     assert achieved.reorder_level == plan.reorder_point
     assert achieved.order_up_to_level == plan.target_stock_level
@@ -378,12 +374,7 @@ def test_a_plan_meets_its_target_when_its_policy_is_simulated(service_type, leve
     assert achieved[measure] <= level + 0.01
     # the GSM plan alone (what-if scenarios): the same rows, whether the baseline ran or not
     alone = simulate_plan(
-        targets.assign(demand_class="smooth"),
-        network,
-        lead,
-        ltd,
-        SimulationConfig(demand="gaussian", days=2000, replications=20, target_half_width=None),
-        policies=["meio"],
+        plan_as_simulated, network, lead, ltd, config, policies=["meio"]
     ).set_index("policy")
     pd.testing.assert_frame_equal(alone, simulated.loc[["meio"]])
 

@@ -7,8 +7,13 @@
 -- same table (tests/test_incremental.py).
 with
 
-order_lines as (
-    select location_id, sku, order_date, order_type, quantity
+order_lines as (  -- a line's units ordered and returned (returns as positive units)
+    select
+        location_id,
+        sku,
+        order_date,
+        case when order_type = 'SALE' then quantity else 0 end as ordered_qty,
+        case when order_type = 'RETURN' then -quantity else 0 end as returned_qty
     from {{ ref('stg_erp__sales_orders') }}
     where status <> 'CANCELLED'
 ),
@@ -38,12 +43,7 @@ kept_days as (  -- the table's days and their checksums
 ordered_days as (  -- the same checksums from the order lines, without grouping them into cells
     select
         order_date as demand_date,
-        sum({{ demand_checksum(
-            'location_id',
-            'sku',
-            "case when order_type = 'SALE' then quantity else 0 end",
-            "case when order_type = 'RETURN' then -quantity else 0 end"
-        ) }}) as checksum
+        sum({{ demand_checksum('location_id', 'sku', 'ordered_qty', 'returned_qty') }}) as checksum
     from order_lines
     group by order_date
 ),
@@ -94,8 +94,8 @@ daily as (
         location_id,
         sku,
         order_date as demand_date,
-        sum(case when order_type = 'SALE' then quantity else 0 end) as ordered_qty,
-        sum(case when order_type = 'RETURN' then -quantity else 0 end) as returned_qty
+        sum(ordered_qty) as ordered_qty,
+        sum(returned_qty) as returned_qty
     from grid_lines
     group by all
 ),
