@@ -61,6 +61,14 @@ class PlanningConfig:
     item_chunk: int = setting(
         500, unit="items", doc="items per task on the Dask cluster (dask_scheduler)", low=1
     )
+    processes: int = setting(
+        2,
+        unit="processes",
+        doc="solve the item networks in this many local processes, the items split between "
+        "them, when there are at least PROCESS_MIN_ITEMS (optimization.targets; the same plan "
+        "either way; 1: in this process)",
+        low=1,
+    )
 
     def __post_init__(self) -> None:
         check_ranges(self)

@@ -23,7 +23,7 @@ from optimization.service import resolve_service_policy
 from optimization.targets import PlanningInputs, plan_targets, with_lane_lead_times
 
 # settings that do not change an item's plan
-NOT_PLAN_SETTINGS = ("dask_scheduler", "item_chunk", "reuse_tolerance")
+NOT_PLAN_SETTINGS = ("dask_scheduler", "item_chunk", "processes", "reuse_tolerance")
 # a basis row: kind 'lead_time_demand' (location_id, periods: days, mean and sd in units) or
 # 'lane_lead_time' (location_id 'source>destination', periods 0, mean and sd in days)
 BASIS_COLUMNS = ["kind", "location_id", "sku", "periods", "mean", "sd"]

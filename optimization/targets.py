@@ -12,7 +12,9 @@ the customer-facing stages they serve.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,6 +31,9 @@ from optimization.service import (
 )
 
 SUPPLIER = "SUPPLIER"
+# fewer items are solved in this process whatever PlanningConfig.processes: starting the
+# processes costs seconds, a few hundred items take about as long to solve
+PROCESS_MIN_ITEMS = 200
 
 
 @dataclass
@@ -319,9 +324,13 @@ def plan_targets(
     """Solve every item's network. Returns (targets per node x item, summary per item).
 
     With ``config.dask_scheduler`` the items are solved on that Dask cluster,
-    ``config.item_chunk`` items per task (the same plan: items are independent)."""
+    ``config.item_chunk`` items per task; else with ``config.processes`` > 1 and at least
+    PROCESS_MIN_ITEMS items, split between that many local processes (the same plan either
+    way: items are independent)."""
     if config.dask_scheduler is not None:
         return _plan_on_dask(inputs, config)
+    if config.processes > 1 and inputs.items["sku"].nunique() >= PROCESS_MIN_ITEMS:
+        return _plan_in_processes(inputs, config)
     items = inputs.items.set_index("sku")
     frames, summaries = [], []
     customers = inputs.customer_nodes.copy()
@@ -424,18 +433,45 @@ def _plan_on_dask(
     inputs: PlanningInputs, config: PlanningConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``plan_targets`` by chunks of ``config.item_chunk`` items on the Dask cluster at
-    ``config.dask_scheduler``, gathered in the in-process run's order."""
+    ``config.dask_scheduler``."""
     from distributed import Client
 
-    here = replace(config, dask_scheduler=None)
-    skus = sorted(inputs.items["sku"].unique())
-    chunks = [skus[k : k + config.item_chunk] for k in range(0, len(skus), config.item_chunk)]
+    here = replace(config, dask_scheduler=None, processes=1)
     with Client(config.dask_scheduler) as client:
-        futures = [
-            client.submit(plan_targets, inputs.for_items(chunk), here, pure=False)
-            for chunk in chunks
-        ]
-        parts = client.gather(futures)
+        return _gathered(
+            client.gather(
+                [
+                    client.submit(plan_targets, part, here, pure=False)
+                    for part in _item_chunks(inputs, config.item_chunk)
+                ]
+            )
+        )
+
+
+def _plan_in_processes(
+    inputs: PlanningInputs, config: PlanningConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``plan_targets`` with the items split between ``config.processes`` local processes
+    (spawned: the caller may run threads)."""
+    items = inputs.items["sku"].nunique()
+    here = replace(config, processes=1)
+    with ProcessPoolExecutor(
+        config.processes, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        parts = _item_chunks(inputs, -(-items // config.processes))
+        return _gathered(list(pool.map(plan_targets, parts, [here] * len(parts))))
+
+
+def _item_chunks(inputs: PlanningInputs, size: int) -> list[PlanningInputs]:
+    """The inputs of ``size`` items at a time (items sorted by sku)."""
+    skus = sorted(inputs.items["sku"].unique())
+    return [inputs.for_items(skus[k : k + size]) for k in range(0, len(skus), size)]
+
+
+def _gathered(
+    parts: list[tuple[pd.DataFrame, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The plans of chunks of items as one, in the in-process run's order."""
     targets = pd.concat([t for t, _ in parts], ignore_index=True)
     summary = pd.concat([s for _, s in parts], ignore_index=True)
     return (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from optimization.config import SERVICE_LEVEL_RANGE
 from parameters import check_ranges, setting
@@ -44,6 +44,18 @@ class SimulationConfig:
     workers: int = setting(
         2, unit="threads", doc="batches simulated at once (the kernel releases the GIL)", low=1
     )
+    dask_scheduler: str | None = setting(
+        None,
+        unit="address",
+        doc="simulate the item networks on this Dask cluster, network_chunk networks per "
+        'task, e.g. "tcp://host:8786"; None: here (results are the same either way)',
+    )
+    network_chunk: int = setting(
+        250,
+        unit="networks",
+        doc="item networks per task on the Dask cluster (dask_scheduler)",
+        low=1,
+    )
     lost_sales: bool = setting(False, unit="flag", doc="unmet demand is lost (False: backordered)")
     seed: int = setting(0, unit="seed", doc="random seed", low=0)
     demand: str = setting(
@@ -67,6 +79,18 @@ class SimulationConfig:
             )
         if self.block_days % 7:
             raise ValueError("SimulationConfig.block_days must be a positive multiple of 7")
+
+
+# settings that change where and how fast a simulation runs, not its numbers
+NOT_RESULT_SETTINGS = ("workers", "dask_scheduler", "network_chunk")
+
+
+def result_settings(config: SimulationConfig) -> dict:
+    """The settings a simulation's numbers depend on (a stored simulation run under other
+    ones is not reused)."""
+    return {
+        f.name: getattr(config, f.name) for f in fields(config) if f.name not in NOT_RESULT_SETTINGS
+    }
 
 
 @dataclass(frozen=True)

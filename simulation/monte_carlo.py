@@ -26,8 +26,9 @@ a 95% confidence interval over replications. Internal nodes report average on ha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +91,10 @@ class SimulationNodes:
     # (nodes, days) count of observed lead times of each node's inbound lane by whole days
     # (column d: d days); a row without observations, or None: normal(mean, sd) rounded
     lead_time_histogram: np.ndarray | None = None
+    # the random streams' key of each node's network (one value per network, e.g. a hash of
+    # the item): a network's draws depend on its key, the seed and the replication only;
+    # None: the network root's position among the nodes
+    network_key: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.parent)
@@ -158,22 +163,28 @@ def simulate(
                 f"demand_history has {len(demand_history)} days, fewer than one block "
                 f"({config.block_days})"
             )
-    # one random stream per replication (child i of the seed whatever the total), batches
-    # summed in order: results depend neither on how many workers ran them nor, for the
-    # replications run, on whether more would have followed
-    streams = np.random.SeedSequence(config.seed).spawn(config.replications)
+    # random streams: replication r's calendar (the bootstrap's blocks, shared by every
+    # network) is child r of the seed, and network k's draws in it come from the seed with
+    # spawn key (r, key of k): a node's results depend neither on the other networks in the
+    # run, nor on how they were split into tasks (threads or a Dask cluster), nor, for the
+    # replications run, on whether more would have followed; batches are summed in order
     batches = [
-        streams[start : start + config.batch_replications]
+        list(range(start, min(start + config.batch_replications, config.replications)))
         for start in range(0, config.replications, config.batch_replications)
     ]
-    order, blocks = _networks(nodes.parent)
+    order, starts = _networks(nodes.parent)
     position = np.empty(n, dtype=int)
     position[order] = np.arange(n)
+    keys = (
+        _roots(nodes.parent).astype(np.uint64)
+        if nodes.network_key is None
+        else np.asarray(nodes.network_key, dtype=np.uint64)
+    )[order][starts]
     sorted_nodes = SimulationNodes(
         **{
             name: np.ascontiguousarray(value[order], dtype=float)
             for name, value in vars(nodes).items()
-            if name not in ("parent", "is_customer") and value is not None
+            if name not in ("parent", "is_customer", "network_key") and value is not None
         },
         is_customer=nodes.is_customer[order],
         parent=np.where(nodes.parent[order] >= 0, position[nodes.parent[order]], -1),
@@ -195,17 +206,10 @@ def simulate(
     # adaptive: customer nodes per group, in simulation order, and each batch's mean per group
     members = _group_members(nodes.is_customer, groups, order) if adaptive else []
     group_means: list[np.ndarray] = []
-    with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
+    with _batch_runner(sorted_nodes, starts, keys, config, replay, history) as run_batches:
         while done < len(batches):
             todo = batches[done : done + (first_round if done == 0 else per_round)]
-            batch_results = list(
-                pool.map(
-                    lambda batch: _simulate_batch(
-                        sorted_nodes, blocks, config, batch, replay, history
-                    ),
-                    todo,
-                )
-            )
+            batch_results = run_batches(todo)
             # Chan et al.'s pairwise update: mean and squared deviations over all replications
             for (batch_mean, batch_squares), batch in zip(batch_results, todo, strict=True):
                 if mean is None:
@@ -276,17 +280,106 @@ def _widest_half_width(group_means: list[np.ndarray]) -> float:
     return float(student_t.ppf(0.975, len(table) - 1) * spread.max())
 
 
+@contextmanager
+def _batch_runner(
+    nodes: SimulationNodes,
+    starts: np.ndarray,
+    keys: np.ndarray,
+    config: SimulationConfig,
+    replay: np.ndarray,
+    history: np.ndarray,
+) -> Iterator[Callable[[list[list[int]]], list[tuple[np.ndarray, np.ndarray]]]]:
+    """A function simulating batches of replications (lists of replication numbers) of the
+    sorted ``nodes`` (networks starting at ``starts``, stream keys ``keys``), returning each
+    batch's (mean, sum of squared deviations) per measure x node: here on ``config.workers``
+    threads, or with ``config.dask_scheduler`` on that Dask cluster, the networks split into
+    tasks of ``config.network_chunk`` networks (the same numbers either way)."""
+    if config.dask_scheduler is None:
+        with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
+            yield lambda todo: list(
+                pool.map(
+                    lambda batch: _simulate_batch(
+                        nodes, starts, keys, config, batch, replay, history
+                    ),
+                    todo,
+                )
+            )
+        return
+    from distributed import Client
+
+    n = len(nodes.parent)
+    edges = [*starts[:: config.network_chunk], n]
+    with Client(config.dask_scheduler) as client:
+        chunks = [
+            client.scatter(_chunk(nodes, starts, keys, replay, history, low, high), broadcast=False)
+            for low, high in zip(edges[:-1], edges[1:], strict=True)
+        ]
+
+        def run(todo: list[list[int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+            futures = [
+                [
+                    client.submit(_simulate_chunk, chunk, config, batch, pure=False)
+                    for chunk in chunks
+                ]
+                for batch in todo
+            ]
+            return [
+                tuple(np.concatenate(part, axis=1) for part in zip(*parts, strict=True))
+                for parts in client.gather(futures)
+            ]
+
+        yield run
+
+
+def _chunk(
+    nodes: SimulationNodes,
+    starts: np.ndarray,
+    keys: np.ndarray,
+    replay: np.ndarray,
+    history: np.ndarray,
+    low: int,
+    high: int,
+) -> tuple:
+    """The sorted nodes ``low`` .. ``high`` (whole networks) as ``_simulate_batch``'s inputs."""
+    inside = (starts >= low) & (starts < high)
+    part = SimulationNodes(
+        **{
+            name: value[low:high]
+            for name, value in vars(nodes).items()
+            if name not in ("parent", "network_key") and value is not None
+        },
+        parent=np.where(nodes.parent[low:high] >= 0, nodes.parent[low:high] - low, -1),
+    )
+    return (
+        part,
+        starts[inside] - low,
+        keys[inside],
+        np.ascontiguousarray(replay[:, low:high]),
+        np.ascontiguousarray(history[:, low:high]),
+    )
+
+
+def _simulate_chunk(
+    chunk: tuple, config: SimulationConfig, replications: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_simulate_batch`` on a ``_chunk`` (a Dask task)."""
+    nodes, starts, keys, replay, history = chunk
+    return _simulate_batch(nodes, starts, keys, config, replications, replay, history)
+
+
 def _simulate_batch(
     nodes: SimulationNodes,
-    blocks: list[tuple[int, int, np.ndarray]],
+    starts: np.ndarray,
+    keys: np.ndarray,
     config: SimulationConfig,
-    streams: list[np.random.SeedSequence],
+    replications: list[int],
     actual_demand: np.ndarray,
     history: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Replications with these random streams (one each), one after another; returns the
-    mean and the sum of squared deviations over them of each measure (MEASURES x nodes).
-    ``history`` (days x nodes, or no rows): the empirical mode's bootstrap source."""
+    """These replications (numbers), one after another, of the sorted ``nodes`` (networks
+    starting at ``starts``, stream keys ``keys``); returns the mean and the sum of squared
+    deviations over them of each measure (MEASURES x nodes). ``history`` (days x nodes, or no
+    rows): the empirical mode's bootstrap source."""
     n = len(nodes.parent)
     customer = nodes.is_customer
     mu = np.where(customer, nodes.demand_mean, 0.0)
@@ -297,17 +390,41 @@ def _simulate_batch(
         nodes.lead_time_mean, nodes.lead_time_sd, nodes.lead_time_histogram
     )
     total_days = config.warmup_days + config.days
-    per_rep = np.empty((len(streams), len(MEASURES), n))
-    for rep, stream in enumerate(streams):
-        rng = np.random.default_rng(stream)
+    # days whose demand comes from the forecast's model (normal shocks): all of them in the
+    # gaussian mode, the warm-up when history is replayed, none when it is bootstrapped
+    modelled_days = config.warmup_days if len(actual_demand) else 0 if len(history) else total_days
+    blocks = _blocks(starts, n)
+    per_rep = np.empty((len(replications), len(MEASURES), n))
+    for rep, replication in enumerate(replications):
         totals = np.zeros((11, n))
         rows = (
-            bootstrap_rows(rng, len(history), total_days, config.block_days)
+            bootstrap_rows(
+                np.random.default_rng(
+                    np.random.SeedSequence(config.seed, spawn_key=(replication,))
+                ),
+                len(history),
+                total_days,
+                config.block_days,
+            )
             if len(history)
             else np.zeros(0, dtype=np.int64)
         )
         for low, high, components in blocks:
             width = high - low
+            start_shocks = np.empty(width, dtype=np.float32)
+            demand_shocks = np.empty((width, modelled_days), dtype=np.float32)
+            lead_draws = np.empty((width, total_days), dtype=np.float32)
+            network = int(np.searchsorted(starts, low))  # the block's first network
+            for k, (first, last) in enumerate(
+                zip(components[:-1] - low, components[1:] - low, strict=True)
+            ):
+                key = int(keys[network + k])
+                rng = np.random.default_rng(
+                    np.random.SeedSequence(config.seed, spawn_key=(replication, key))
+                )
+                rng.standard_normal(dtype=np.float32, out=start_shocks[first:last])
+                rng.standard_normal(dtype=np.float32, out=demand_shocks[first:last])
+                rng.random(dtype=np.float32, out=lead_draws[first:last])
             _simulate_block(
                 low,
                 components,
@@ -325,9 +442,9 @@ def _simulate_batch(
                 lead_cdf,
                 lane_shortest,
                 lane_of,
-                rng.standard_normal(width, dtype=np.float32),
-                rng.standard_normal((total_days, width), dtype=np.float32),
-                rng.random((total_days, width), dtype=np.float32),
+                start_shocks,
+                demand_shocks,
+                lead_draws,
                 actual_demand,
                 history,
                 rows,
@@ -421,8 +538,9 @@ def _simulate_block(
 ) -> None:
     """One replication of the networks (connected components) ``components[c]`` ..
     ``components[c + 1]`` of nodes; ``low`` is the first node. Nodes of a component are
-    contiguous, children before parents. Draws are days x (nodes from ``low``): standard
-    normal demand shocks and uniform lead-time draws. Adds to ``totals`` rows (measured days
+    contiguous, children before parents. Draws are (nodes from ``low``) x days: standard
+    normal demand shocks (the first days only, where later demand is not modelled) and
+    uniform lead-time draws. Adds to ``totals`` rows (measured days
     only): demand, served, days without customer backlog, on hand, customer backlog,
     replenishment cycles and cycles without customer backlog. A cycle runs from one order to
     the next (the last one to the end); it counts if it has measured days, and is met if none
@@ -430,7 +548,8 @@ def _simulate_block(
     ``actual_demand`` (measured days x nodes, or no rows) replaces sampled demand on measured
     days; else ``history`` (days x nodes, or no rows) at ``history_rows[day]`` does on all."""
     horizon = lead_cdf.shape[1]
-    days = demand_shocks.shape[0]
+    days = lead_draws.shape[1]
+    modelled_days = demand_shocks.shape[1]
     widest = np.max(components[1:] - components[:-1])
     # per node of a component: on hand, customer backlog, backlog owed to children, owed by
     # the parent, in transit, demand state, today's order, share of the children's backlog
@@ -458,7 +577,8 @@ def _simulate_block(
                 arrivals[slot, i] = 0.0
                 on_hand = stock[0, i] + arrived
                 stock[4, i] -= arrived
-                stock[5, i] = phi[j] * stock[5, i] + sd_shock[j] * demand_shocks[day, j - low]
+                if day < modelled_days:
+                    stock[5, i] = phi[j] * stock[5, i] + sd_shock[j] * demand_shocks[j - low, day]
                 if replay:
                     demand = actual_demand[day - warmup_days, j]
                 elif bootstrap:
@@ -526,7 +646,7 @@ def _simulate_block(
                 else:
                     shipment = stock[6, i]
                 if shipment > 0.0:
-                    row, draw = lane_of[j], lead_draws[day, j - low]
+                    row, draw = lane_of[j], lead_draws[j - low, day]
                     lead = lane_shortest[row]
                     while draw >= lead_cdf[row, lead]:
                         lead += 1
@@ -542,27 +662,35 @@ def _simulate_block(
             totals[6, j] += stock[9, i] * (1.0 - stock[8, i])
 
 
-def _networks(parent: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
-    """Simulation order of the nodes: network by network (connected components), children
-    before their parents; and blocks of whole networks of about ``BLOCK_NODES`` nodes in that
-    order: (first, end, the networks' starts followed by end)."""
-    n = len(parent)
-    height = _heights(parent)
-    root = np.arange(n)
+def _roots(parent: np.ndarray) -> np.ndarray:
+    """Each node's network root (the node without a parent it leads up to; no cycles)."""
+    root = np.arange(len(parent))
     while (parent[root] >= 0).any():
         root = np.where(parent[root] >= 0, parent[root], root)
+    return root
+
+
+def _networks(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Simulation order of the nodes: network by network (connected components), children
+    before their parents; and the position of each network's first node in that order."""
+    height = _heights(parent)  # refuses a cycle
+    root = _roots(parent)
     order = np.lexsort((height, root))
-    starts = np.flatnonzero(np.diff(root[order], prepend=-1))  # first node of each network
+    return order, np.flatnonzero(np.diff(root[order], prepend=-1))
+
+
+def _blocks(starts: np.ndarray, n: int) -> list[tuple[int, int, np.ndarray]]:
+    """Whole networks (first nodes ``starts`` of ``n`` sorted nodes) in blocks of about
+    ``BLOCK_NODES`` nodes, the kernel's unit: (first, end, the networks' starts and end)."""
     edges = [0]
     for start in starts[1:]:
         if start - edges[-1] >= BLOCK_NODES:
             edges.append(int(start))
     edges.append(n)
-    blocks = [
+    return [
         (low, high, np.append(starts[(starts >= low) & (starts < high)], high))
         for low, high in zip(edges[:-1], edges[1:], strict=True)
     ]
-    return order, blocks
 
 
 def _heights(parent: np.ndarray) -> np.ndarray:
@@ -683,6 +811,7 @@ def plan_nodes(
             keys["location_id"].to_numpy(),
             lead_time_observations,
         ),
+        network_key=pd.util.hash_array(keys["sku"].to_numpy(dtype=object)),
     )
 
 

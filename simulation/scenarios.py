@@ -14,6 +14,8 @@ A scenario changes copies of the inputs, never the inputs themselves. Changes (a
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -21,7 +23,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from optimization.targets import SUPPLIER, PlanningInputs
+from optimization.config import PlanningConfig
+from optimization.targets import SUPPLIER, PlanningInputs, plan_targets
 from simulation.config import Scenario
 
 
@@ -66,6 +69,32 @@ def merge_scenarios(base: list[Scenario], extra: list[Scenario]) -> list[Scenari
     merged = {s.name: s for s in base}
     merged.update({s.name: s for s in extra})
     return list(merged.values())
+
+
+def plan_scenarios(
+    inputs: PlanningInputs,
+    scenarios: list[Scenario],
+    locations: pd.DataFrame,
+    config: PlanningConfig,
+) -> list[pd.DataFrame]:
+    """Each scenario's targets (``plan_targets`` on ``apply_scenario``'s inputs), in order:
+    with ``config.processes`` > 1, that many scenarios are planned at once in local processes
+    (spawned: the caller may run threads), each scenario's items in one; the same plans as
+    one after another."""
+    if config.processes == 1 or len(scenarios) < 2 or config.dask_scheduler is not None:
+        return [_scenario_targets(inputs, s, locations, config) for s in scenarios]
+    processes = min(config.processes, len(scenarios))
+    each = replace(config, processes=1)
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_scenario_targets, inputs, s, locations, each) for s in scenarios]
+        return [f.result() for f in futures]
+
+
+def _scenario_targets(
+    inputs: PlanningInputs, scenario: Scenario, locations: pd.DataFrame, config: PlanningConfig
+) -> pd.DataFrame:
+    """The targets of one scenario's plan."""
+    return plan_targets(apply_scenario(inputs, scenario, locations), config)[0]
 
 
 def apply_scenario(

@@ -73,3 +73,21 @@ def several_items(count: int) -> PlanningInputs:
             copies.append(copy)
         frames[name] = pd.concat(copies, ignore_index=True)
     return replace(one, **frames)
+
+
+def several_items_simulation_case(count: int, days: int = 112):
+    """``several_items(count)`` planned, with ``days`` of random daily store demand (Poisson
+    around each item's mean) as the empirical simulation's history: (targets, inputs,
+    DemandHistory)."""
+    import numpy as np
+
+    from optimization.targets import plan_targets
+    from simulation.monte_carlo import DemandHistory
+
+    planning = several_items(count)
+    targets, _ = plan_targets(planning)
+    stores = targets[targets["is_customer_facing"]]
+    rng = np.random.default_rng(11)
+    matrix = rng.poisson(stores["mean_daily_demand"].to_numpy(float), (days, len(stores)))
+    keys = pd.MultiIndex.from_frame(stores[["sku", "location_id"]])
+    return targets, planning, DemandHistory(keys, matrix.astype("float32"))

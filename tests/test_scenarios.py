@@ -12,6 +12,7 @@ from simulation.scenarios import (
     apply_scenario,
     load_scenarios,
     merge_scenarios,
+    plan_scenarios,
     scenario_summary,
 )
 
@@ -185,3 +186,21 @@ def test_scenarios_file_loads_and_bad_entries_name_file_entry_and_field(tmp_path
         with pytest.raises(ValueError, match=re.escape(message)) as raised:
             load_scenarios(path)
         assert str(path) in str(raised.value)
+
+
+def test_scenarios_planned_in_two_processes_equal_the_plans_made_one_after_another():
+    from optimization.config import PlanningConfig
+
+    base = inputs()
+    scenarios = [
+        Scenario(name="late", lead_time_extra_days=5.0, lead_time_source="SUP"),
+        Scenario(name="service", service_level=0.99),
+        Scenario(name="surge", demand_change=0.3, demand_region="NORTH"),
+    ]
+    together = plan_scenarios(base, scenarios, LOCATIONS, PlanningConfig(processes=2))
+    alone = plan_scenarios(base, scenarios, LOCATIONS, PlanningConfig(processes=1))
+    for scenario, one, other in zip(scenarios, together, alone, strict=True):
+        pd.testing.assert_frame_equal(one, other)
+        expected, _ = plan_targets(apply_scenario(base, scenario, LOCATIONS))
+        pd.testing.assert_frame_equal(one, expected)
+    assert together[1]["safety_stock"].sum() != together[0]["safety_stock"].sum()

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.stats import norm
 
@@ -13,6 +14,7 @@ from simulation.monte_carlo import (
     fit_persistence,
     normal_fill_rate,
     simulate,
+    simulate_plan,
 )
 
 
@@ -147,8 +149,6 @@ def test_replay_uses_the_actual_demand_after_the_warm_up():
 def test_history_inventory_is_rebuilt_backwards_from_the_snapshot():
     import datetime as dt
 
-    import pandas as pd
-
     from simulation.backtest import actual_inventory
 
     keys = pd.DataFrame({"location_id": ["S1"], "sku": ["A"]})
@@ -264,7 +264,6 @@ def test_bootstrap_blocks_keep_the_weekday_and_stay_inside_the_history():
 
 
 def test_stratified_items_keep_every_class_and_the_limit():
-    import pandas as pd
 
     from simulation.backtest import stratified_items
 
@@ -301,7 +300,6 @@ def test_observed_lead_times_replace_the_normal_draw():
 
 
 def test_demand_history_keeps_the_last_days_per_node_and_aligns_to_a_plan():
-    import pandas as pd
 
     from simulation.monte_carlo import DemandHistory
 
@@ -426,3 +424,29 @@ def test_simulated_bullwhip_is_one_for_a_daily_base_stock_and_grows_with_lots():
     store, dc = simulate(lots, config).itertuples(index=False)
     assert store.placed_weekly_variance > 5 * store.received_weekly_variance
     assert dc.received_weekly_variance == pytest.approx(store.placed_weekly_variance, rel=1e-9)
+
+
+def test_an_items_simulation_does_not_depend_on_the_other_items_in_the_run():
+    # each item network draws from its own streams (the seed, the replication and the item):
+    # re-simulating some items (the daily reuse, a Dask task) gives the full run's rows
+    from planning_inputs import several_items_simulation_case
+
+    targets, planning, history = several_items_simulation_case(5)
+    config = SimulationConfig(days=140, warmup_days=28, replications=10, target_half_width=None)
+
+    def run(plan: pd.DataFrame) -> pd.DataFrame:
+        return simulate_plan(
+            plan,
+            planning.item_network,
+            planning.lane_lead_times,
+            planning.lead_time_demand,
+            config,
+            demand_history=history,
+        ).set_index(["policy", "sku", "location_id"])
+
+    every_item = run(targets)
+    some = run(targets[targets["sku"].isin(["I3", "I1"])].iloc[::-1])
+    pd.testing.assert_frame_equal(some.sort_index(), every_item.loc[some.sort_index().index])
+    # and the items' draws differ: two copies of one item get different lead times
+    stores = every_item.xs("meio").query("is_customer_facing")
+    assert stores["average_on_hand"].nunique() == len(stores)

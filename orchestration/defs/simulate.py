@@ -1,7 +1,6 @@
 """Prove the policy: Monte Carlo simulation of the published plan, and service on demand the
 forecast never saw (the plan re-made before the latest weeks, replayed on what came)."""
 
-import dataclasses
 import datetime as dt
 import json
 
@@ -57,6 +56,7 @@ def service_simulation(
     context: dg.AssetExecutionContext, config: ServiceSimulationConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
     from simulation.bullwhip import bullwhip
+    from simulation.config import result_settings
     from simulation.monte_carlo import (
         WEEK_DAYS,
         calibration_table,
@@ -67,7 +67,7 @@ def service_simulation(
 
     settings = config.settings()
     run_date = run_date_of(context)
-    settings_text = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str)
+    settings_text = json.dumps(result_settings(settings), sort_keys=True, default=str)
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
         basis, last_rows = last_simulation(con)
