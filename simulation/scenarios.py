@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+import optimization.targets as targets_module
 from optimization.config import PlanningConfig
 from optimization.targets import SUPPLIER, PlanningInputs, plan_targets
 from simulation.config import Scenario
@@ -79,9 +80,14 @@ def plan_scenarios(
 ) -> list[pd.DataFrame]:
     """Each scenario's targets (``plan_targets`` on ``apply_scenario``'s inputs), in order:
     with ``config.processes`` > 1, that many scenarios are planned at once in local processes
-    (spawned: the caller may run threads), each scenario's items in one; the same plans as
-    one after another."""
-    if config.processes == 1 or len(scenarios) < 2 or config.dask_scheduler is not None:
+    (spawned: the caller may run threads), each scenario's items in one, from
+    PROCESS_MIN_ITEMS items; the same plans as one after another."""
+    if (
+        config.processes == 1
+        or len(scenarios) < 2
+        or config.dask_scheduler is not None
+        or inputs.items["sku"].nunique() < targets_module.PROCESS_MIN_ITEMS
+    ):
         return [_scenario_targets(inputs, s, locations, config) for s in scenarios]
     processes = min(config.processes, len(scenarios))
     each = replace(config, processes=1)

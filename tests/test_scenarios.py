@@ -188,8 +188,11 @@ def test_scenarios_file_loads_and_bad_entries_name_file_entry_and_field(tmp_path
         assert str(path) in str(raised.value)
 
 
-def test_scenarios_planned_in_two_processes_equal_the_plans_made_one_after_another():
+def test_scenarios_planned_in_two_processes_equal_the_plans_made_one_after_another(monkeypatch):
+    import optimization.targets as targets_module
     from optimization.config import PlanningConfig
+
+    monkeypatch.setattr(targets_module, "PROCESS_MIN_ITEMS", 1)  # processes for one item
 
     base = inputs()
     scenarios = [
