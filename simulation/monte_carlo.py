@@ -92,8 +92,8 @@ class SimulationNodes:
     # (column d: d days); a row without observations, or None: normal(mean, sd) rounded
     lead_time_histogram: np.ndarray | None = None
     # the random streams' key of each node's network (one value per network, e.g. a hash of
-    # the item): a network's draws depend on its key, the seed and the replication only;
-    # None: the network root's position among the nodes
+    # the item and its root location): a network's draws depend on its key, the seed and the
+    # replication only; None: the network root's position among the nodes
     network_key: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -663,11 +663,13 @@ def _simulate_block(
 
 
 def _roots(parent: np.ndarray) -> np.ndarray:
-    """Each node's network root (the node without a parent it leads up to; no cycles)."""
+    """Each node's network root (the node without a parent it leads up to)."""
     root = np.arange(len(parent))
-    while (parent[root] >= 0).any():
+    for _ in range(len(parent) + 1):
+        if not (parent[root] >= 0).any():
+            return root
         root = np.where(parent[root] >= 0, parent[root], root)
-    return root
+    raise ValueError("SimulationNodes.parent has a cycle")
 
 
 def _networks(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -811,7 +813,12 @@ def plan_nodes(
             keys["location_id"].to_numpy(),
             lead_time_observations,
         ),
-        network_key=pd.util.hash_array(keys["sku"].to_numpy(dtype=object)),
+        # an item's network: its sku and root location (an item may have several roots)
+        network_key=pd.util.hash_array(
+            (keys["sku"] + "\x1f" + keys["location_id"].to_numpy()[_roots(parent)]).to_numpy(
+                dtype=object
+            )
+        ),
     )
 
 
