@@ -295,11 +295,12 @@ def _batch_runner(
     threads, or with ``config.dask_scheduler`` on that Dask cluster, the networks split into
     tasks of ``config.network_chunk`` networks (the same numbers either way)."""
     if config.dask_scheduler is None:
+        lanes = _lead_time_cdf(nodes.lead_time_mean, nodes.lead_time_sd, nodes.lead_time_histogram)
         with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
             yield lambda todo: list(
                 pool.map(
                     lambda batch: _simulate_batch(
-                        nodes, starts, keys, config, batch, replay, history
+                        nodes, starts, keys, lanes, config, batch, replay, history
                     ),
                     todo,
                 )
@@ -340,7 +341,8 @@ def _chunk(
     low: int,
     high: int,
 ) -> tuple:
-    """The sorted nodes ``low`` .. ``high`` (whole networks) as ``_simulate_batch``'s inputs."""
+    """The sorted nodes ``low`` .. ``high`` (whole networks) as ``_simulate_batch``'s inputs
+    (all but the settings and the replications)."""
     inside = (starts >= low) & (starts < high)
     part = SimulationNodes(
         **{
@@ -354,6 +356,7 @@ def _chunk(
         part,
         starts[inside] - low,
         keys[inside],
+        _lead_time_cdf(part.lead_time_mean, part.lead_time_sd, part.lead_time_histogram),
         np.ascontiguousarray(replay[:, low:high]),
         np.ascontiguousarray(history[:, low:high]),
     )
@@ -363,21 +366,23 @@ def _simulate_chunk(
     chunk: tuple, config: SimulationConfig, replications: list[int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """``_simulate_batch`` on a ``_chunk`` (a Dask task)."""
-    nodes, starts, keys, replay, history = chunk
-    return _simulate_batch(nodes, starts, keys, config, replications, replay, history)
+    nodes, starts, keys, lanes, replay, history = chunk
+    return _simulate_batch(nodes, starts, keys, lanes, config, replications, replay, history)
 
 
 def _simulate_batch(
     nodes: SimulationNodes,
     starts: np.ndarray,
     keys: np.ndarray,
+    lanes: tuple[np.ndarray, np.ndarray, np.ndarray],
     config: SimulationConfig,
     replications: list[int],
     actual_demand: np.ndarray,
     history: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """These replications (numbers), one after another, of the sorted ``nodes`` (networks
-    starting at ``starts``, stream keys ``keys``); returns the mean and the sum of squared
+    starting at ``starts``, stream keys ``keys``, lead-time distributions ``lanes`` as
+    ``_lead_time_cdf`` gives them); returns the mean and the sum of squared
     deviations over them of each measure (MEASURES x nodes). ``history`` (days x nodes, or no
     rows): the empirical mode's bootstrap source."""
     n = len(nodes.parent)
@@ -386,9 +391,7 @@ def _simulate_batch(
     phi = np.where(customer, nodes.demand_persistence, 0.0)
     sd_state = np.where(customer, nodes.demand_sd, 0.0)
     sd_shock = sd_state * np.sqrt(1 - phi**2)
-    lead_cdf, lane_shortest, lane_of = _lead_time_cdf(
-        nodes.lead_time_mean, nodes.lead_time_sd, nodes.lead_time_histogram
-    )
+    lead_cdf, lane_shortest, lane_of = lanes
     total_days = config.warmup_days + config.days
     # days whose demand comes from the forecast's model (normal shocks): all of them in the
     # gaussian mode, the warm-up when history is replayed, none when it is bootstrapped
