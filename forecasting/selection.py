@@ -12,7 +12,6 @@ next selection (``selected_by`` says so). Stale by at most ``selection_cadence_d
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import pandas as pd
 from forecasting.calibration import Calibration
 from forecasting.config import ForecastConfig
 from forecasting.models import DEFAULT_MODEL, classify
+from parameters import settings_except
 
 # a selection's per-series rows (``Selection.models``)
 MODEL_COLUMNS = ["unique_id", "demand_class", "model", "scaled_pinball", "selected_by"]
@@ -31,12 +31,7 @@ _NOT_SELECTION = ("n_jobs", "dask_scheduler", "selection_cadence_days")
 def selection_settings(config: ForecastConfig) -> str:
     """The settings a selection depends on, as a stable string (a selection made under other
     settings is not reused)."""
-    fields = {
-        f.name: getattr(config, f.name)
-        for f in dataclasses.fields(config)
-        if f.name not in _NOT_SELECTION
-    }
-    return json.dumps(fields, sort_keys=True)
+    return json.dumps(settings_except(config, _NOT_SELECTION), sort_keys=True)
 
 
 @dataclass

@@ -11,7 +11,6 @@ is caught once it passes the tolerance). The rest keep their last targets and su
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import pandas as pd
 from optimization.config import PlanningConfig
 from optimization.service import resolve_service_policy
 from optimization.targets import PlanningInputs, plan_targets, with_lane_lead_times
+from parameters import settings_except
 
 # settings that do not change an item's plan
 NOT_PLAN_SETTINGS = ("dask_scheduler", "item_chunk", "processes", "reuse_tolerance")
@@ -83,11 +83,7 @@ def structure_fingerprints(inputs: PlanningInputs, config: PlanningConfig) -> pd
     items = inputs.items.reindex(columns=sorted(inputs.items.columns))
     policy = resolve_service_policy(inputs.customer_nodes, inputs.service_policy)
     policy = policy.reindex(columns=sorted(policy.columns))
-    settings = {
-        f.name: getattr(config, f.name)
-        for f in dataclasses.fields(config)
-        if f.name not in NOT_PLAN_SETTINGS
-    }
+    settings = settings_except(config, NOT_PLAN_SETTINGS)
     salt = np.uint64(
         pd.util.hash_array(np.array([json.dumps(settings, sort_keys=True, default=str)]))[0]
     )

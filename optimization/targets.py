@@ -452,15 +452,18 @@ def _plan_on_dask(
 def _plan_in_processes(
     inputs: PlanningInputs, config: PlanningConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``plan_targets`` with the items split between ``config.processes`` local processes
-    (spawned: the caller may run threads)."""
+    """``plan_targets`` with the items split between ``config.processes`` local processes."""
     items = inputs.items["sku"].nunique()
     here = replace(config, processes=1)
-    with ProcessPoolExecutor(
-        config.processes, mp_context=multiprocessing.get_context("spawn")
-    ) as pool:
+    with spawned_pool(config.processes) as pool:
         parts = _item_chunks(inputs, -(-items // config.processes))
         return _gathered(list(pool.map(plan_targets, parts, [here] * len(parts))))
+
+
+def spawned_pool(processes: int) -> ProcessPoolExecutor:
+    """Local worker processes, spawned rather than forked (the caller, a Dagster run, may run
+    threads; a script calling this needs the ``if __name__ == "__main__":`` guard)."""
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _item_chunks(inputs: PlanningInputs, size: int) -> list[PlanningInputs]:

@@ -54,3 +54,13 @@ def check_ranges(settings: Any) -> None:
                 f"{type(settings).__name__}.{field.name} = {value!r} is outside its range "
                 f"{_range_text(low, high)} ({field.metadata['unit']})"
             )
+
+
+def settings_except(settings: Any, excluded: tuple[str, ...]) -> dict[str, Any]:
+    """A settings dataclass's values by name, without ``excluded`` (the settings that change
+    where or how fast a result is made, not the result: what stored results are keyed on)."""
+    return {
+        f.name: getattr(settings, f.name)
+        for f in dataclasses.fields(settings)
+        if f.name not in excluded
+    }

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from optimization.config import SERVICE_LEVEL_RANGE
-from parameters import check_ranges, setting
+from parameters import check_ranges, setting, settings_except
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,7 @@ NOT_RESULT_SETTINGS = ("workers", "dask_scheduler", "network_chunk")
 def result_settings(config: SimulationConfig) -> dict:
     """The settings a simulation's numbers depend on (a stored simulation run under other
     ones is not reused)."""
-    return {
-        f.name: getattr(config, f.name) for f in fields(config) if f.name not in NOT_RESULT_SETTINGS
-    }
+    return settings_except(config, NOT_RESULT_SETTINGS)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ A scenario changes copies of the inputs, never the inputs themselves. Changes (a
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -80,7 +78,7 @@ def plan_scenarios(
 ) -> list[pd.DataFrame]:
     """Each scenario's targets (``plan_targets`` on ``apply_scenario``'s inputs), in order:
     with ``config.processes`` > 1, that many scenarios are planned at once in local processes
-    (spawned: the caller may run threads), each scenario's items in one, from
+    (``spawned_pool``), each scenario's items in one, from
     PROCESS_MIN_ITEMS items; the same plans as one after another."""
     if (
         config.processes == 1
@@ -89,9 +87,10 @@ def plan_scenarios(
         or inputs.items["sku"].nunique() < targets_module.PROCESS_MIN_ITEMS
     ):
         return [_scenario_targets(inputs, s, locations, config) for s in scenarios]
-    processes = min(config.processes, len(scenarios))
     each = replace(config, processes=1)
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # each process applies its scenario itself (the caller applies it again to simulate,
+    # ~1 s): the parent never holds every scenario's changed inputs at once
+    with targets_module.spawned_pool(min(config.processes, len(scenarios))) as pool:
         futures = [pool.submit(_scenario_targets, inputs, s, locations, each) for s in scenarios]
         return [f.result() for f in futures]
 

@@ -450,3 +450,37 @@ def test_an_items_simulation_does_not_depend_on_the_other_items_in_the_run():
     # and the items' draws differ: two copies of one item get different lead times
     stores = every_item.xs("meio").query("is_customer_facing")
     assert stores["average_on_hand"].nunique() == len(stores)
+
+
+def test_two_networks_of_one_item_draw_their_own_lead_times():
+    # an item reaching stores through two plants, each from its own supplier: two networks of
+    # one sku; keyed by sku and root location they draw different lead times (keyed by the
+    # sku alone both would draw the same numbers and report identical stock)
+    import math
+
+    from planning_inputs import lane_frames
+
+    from optimization.targets import PlanningInputs, plan_targets
+
+    types = {"SA": "SUPPLIER", "SB": "SUPPLIER", "P1": "PLANT", "P2": "PLANT"}
+    types |= {"S1": "STORE", "S2": "STORE"}
+    lanes = [("SA", "P1", 7, 2.0), ("SB", "P2", 7, 2.0), ("P1", "S1", 2, 1.0), ("P2", "S2", 2, 1.0)]
+    network, lead = lane_frames(types, lanes)
+    ltd = pd.DataFrame(
+        [
+            (loc, "A", p, 10.0 * p, 4.0 * math.sqrt(p))
+            for loc in ("P1", "P2", "S1", "S2")
+            for p in range(1, 31)
+        ],
+        columns=["location_id", "sku", "periods", "mean", "sd"],
+    )
+    items = pd.DataFrame({"sku": ["A"], "unit_cost": [10.0], "lot_size": [1], "moq": [0]})
+    customers = pd.DataFrame(
+        {"location_id": ["S1", "S2"], "sku": ["A", "A"], "item_class": ["A", "A"]}
+    )
+    targets, _ = plan_targets(PlanningInputs(network, lead, items, ltd, customers, None))
+    config = SimulationConfig(demand="gaussian", days=200, replications=4, target_half_width=None)
+    simulated = simulate_plan(targets, network, lead, ltd, config, policies=["meio"])
+    stores = simulated.set_index("location_id").loc[["S1", "S2"]]
+    assert stores["reorder_level"].nunique() == 1  # the two branches are planned alike
+    assert stores["average_on_hand"].nunique() == 2
