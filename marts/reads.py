@@ -44,6 +44,21 @@ def read_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pd.Dat
     return con.execute(f'SELECT * FROM "{schema}"."{name}"').df()
 
 
+def held_tables(con: duckdb.DuckDBPyConnection, schema: str) -> set[str]:
+    """Names of the tables the warehouse holds in ``schema``."""
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def last_tradeoff_by_item(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+    """The last run's ``optimization.tradeoff.tradeoff_by_item`` rows; None before the first."""
+    if "service_tradeoff_items" not in held_tables(con, "optimization"):
+        return None
+    return fetch_frame(con, "SELECT * EXCLUDE (run_date) FROM optimization.service_tradeoff_items")
+
+
 def fetch_frame(con: duckdb.DuckDBPyConnection, query: str) -> pd.DataFrame:
     """``query``'s rows (no DATE columns) through Arrow: one Python string per distinct value
     instead of one per row. The optimizer's 8.3 M-row basis took 1.0 s instead of 5.7 s."""
@@ -247,12 +262,7 @@ def last_simulation(
     """The last service simulation: each item's basis (``simulation.reuse.BASIS_COLUMNS``) and
     its result rows (``simulation.service_simulation`` without run_date and scenario); (None,
     None) before the first."""
-    held = {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'simulation'"
-        ).fetchall()
-    }
+    held = held_tables(con, "simulation")
     if not {"simulation_basis", "service_simulation"} <= held:
         return None, None
     basis = read_table(con, "simulation", "simulation_basis")
@@ -329,12 +339,7 @@ def read_forecast_selection(con: duckdb.DuckDBPyConnection) -> Selection | None:
     first run or when a table is missing."""
     from forecasting.selection import MODEL_COLUMNS, Selection
 
-    tables = {
-        row[0]
-        for row in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'forecast'"
-        ).fetchall()
-    }
+    tables = held_tables(con, "forecast")
     needed = {"forecast_models", "forecast_calibration", "error_correlation", "forecast_accuracy"}
     if not needed <= tables:
         return None
@@ -364,12 +369,7 @@ def last_solve(con: duckdb.DuckDBPyConnection, run_date: dt.date):
     from optimization.reuse import LastSolve
 
     names = ["inventory_targets", "item_summary", "plan_basis", "plan_structure"]
-    held = {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'optimization'"
-        ).fetchall()
-    }
+    held = held_tables(con, "optimization")
     if not set(names) <= held:
         return None
     made = con.execute("SELECT max(run_date) FROM optimization.plan_structure").fetchall()[0][0]

@@ -580,21 +580,19 @@ def _group_policy(
 def safety_stock_at_levels(
     inputs: PlanningInputs, targets: pd.DataFrame, levels: Sequence[float]
 ) -> pd.DataFrame:
-    """Safety stock value (currency) of the plan and of the single-echelon baseline if every
-    customer-facing node had cycle-service target ``level``, at the plan's service times:
-    level, meio_safety_stock_value, single_echelon_safety_stock_value. The same
+    """Per item, the safety stock value (currency) of the plan and of the single-echelon
+    baseline if every customer-facing node had cycle-service target ``level``, at the plan's
+    service times: sku, service_level, meio_safety_stock_value,
+    single_echelon_safety_stock_value (one row per item of ``inputs`` and level). The same
     ``safety_stock_table`` as the plan (normal or count-shaped); at the planned level it is the
     published plan. For normal demand the optimal service times do not move with one common
     level (the cost scales by z), so the figure is the re-planned optimum; for count-shaped
     nodes it is the value at today's placement (re-planning could only lower it)."""
     plan = targets.set_index(["sku", "location_id"])
     lead_time_demand_of = _rows_by_sku(inputs.lead_time_demand)
-    meio, baseline = np.zeros(len(levels)), np.zeros(len(levels))
+    frames = []
     for group in build_item_networks(inputs):
         net = group.network
-        mean_daily, sd_table, counts = _lead_time_tables(
-            lead_time_demand_of(group.skus), group, int(net.longest_lead_time().max())
-        )
         keys = pd.MultiIndex.from_product([group.skus, group.stage_locations])
         rows = plan.reindex(keys)
         shape = (len(group.skus), net.n)
@@ -604,20 +602,38 @@ def safety_stock_at_levels(
             "meio": rows["net_replenishment_time_days"].fillna(0).to_numpy(np.int64),
             "baseline": rows["baseline_net_replenishment_time_days"].fillna(0).to_numpy(np.int64),
         }
+        # the table up to the longest tau used: its values there do not depend on longer ones
+        longest = max(int(t.max(initial=0)) for t in taus.values())
+        mean_daily, sd_table, counts = _lead_time_tables(
+            lead_time_demand_of(group.skus), group, longest
+        )
+        totals = {name: np.zeros((len(levels), len(group.skus))) for name in taus}
         for n_level, level in enumerate(levels):
             z = _propagate_z(net, np.where(customer, z_for_cycle_service(level), 0.0))
             table = safety_stock_table(z, mean_daily, sd_table, group.lead_time_sd, counts)
-            for name, total in (("meio", meio), ("baseline", baseline)):
+            for name, total in totals.items():
                 tau = taus[name].reshape(shape)
                 safety = np.take_along_axis(table, tau[..., None], axis=2)[..., 0]
-                total[n_level] += float((safety * value).sum())
-    return pd.DataFrame(
-        {
-            "service_level": list(levels),
-            "meio_safety_stock_value": meio,
-            "single_echelon_safety_stock_value": baseline,
-        }
-    )
+                total[n_level] = (safety * value).sum(axis=1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "sku": np.tile(np.asarray(group.skus, dtype=object), len(levels)),
+                    "service_level": np.repeat(np.asarray(levels, dtype=float), len(group.skus)),
+                    "meio_safety_stock_value": totals["meio"].ravel(),
+                    "single_echelon_safety_stock_value": totals["baseline"].ravel(),
+                }
+            )
+        )
+    columns = [
+        "sku",
+        "service_level",
+        "meio_safety_stock_value",
+        "single_echelon_safety_stock_value",
+    ]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object if c == "sku" else float) for c in columns})
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def _propagate_z(net: Network, z: np.ndarray) -> np.ndarray:

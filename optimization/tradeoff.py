@@ -14,19 +14,35 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from optimization.reuse import row_hashes
 from optimization.service import z_for_cycle_service
 from optimization.targets import PlanningInputs, safety_stock_at_levels
 
 DEFAULT_LEVELS = (0.90, 0.925, 0.95, 0.97, 0.98, 0.99, 0.995)
+# columns of the plan that are not the plan: stamps of the table it was read from
+STAMPS = ("run_date", "scenario")
 
 
-def service_tradeoff(
-    inputs: PlanningInputs, targets: pd.DataFrame, levels: Sequence[float] = DEFAULT_LEVELS
+def plan_fingerprints(targets: pd.DataFrame) -> pd.Series:
+    """Per sku, a hash of its plan's rows (``targets`` without the STAMPS): equal exactly when
+    the item's published plan is (an item that kept its last plan keeps its fingerprint)."""
+    return row_hashes(targets.drop(columns=list(STAMPS), errors="ignore")).astype("uint64")
+
+
+def tradeoff_by_item(
+    inputs: PlanningInputs,
+    targets: pd.DataFrame,
+    levels: Sequence[float] = DEFAULT_LEVELS,
+    last: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Safety stock value (currency) of the GSM plan and of the single-echelon baseline per
-    service level, with the marginal value of each step up. ``targets`` is the output of
-    ``plan_targets(inputs)`` planned with one cycle-service level for all customer-facing
-    nodes."""
+    """Per item and service level the safety stock value (currency) of the GSM plan and of the
+    single-echelon baseline (``safety_stock_at_levels``), with the item's plan_fingerprint.
+
+    ``targets``: ``plan_targets(inputs)`` planned with one cycle-service level for every
+    customer-facing node. ``last``: the rows this function returned on an earlier run; an item
+    whose plan is unchanged since (same fingerprint, same levels) keeps its rows there,
+    valued with the inputs its plan was solved with, as its plan was: the items that kept
+    their last plan (``optimization.reuse``) are not valued again."""
     customer = targets[targets["is_customer_facing"]]
     planned = customer["service_level"].unique()
     if len(planned) != 1 or set(customer["service_type"]) != {"cycle"}:
@@ -34,7 +50,46 @@ def service_tradeoff(
             "service_tradeoff needs one cycle-service level for every customer-facing node; "
             f"got levels {sorted(planned)} and types {sorted(set(customer['service_type']))}"
         )
-    curve = safety_stock_at_levels(inputs, targets, levels)
+    fingerprints = plan_fingerprints(targets).rename("plan_fingerprint")
+    kept = None
+    if last is not None and len(last):
+        last = last.drop(columns=list(STAMPS), errors="ignore")
+        same = (
+            last["plan_fingerprint"].astype("uint64").to_numpy()
+            == fingerprints.reindex(last["sku"]).fillna(0).astype("uint64").to_numpy()
+        )
+        complete = (
+            last[same].groupby("sku")["service_level"].agg(lambda v: sorted(v) == sorted(levels))
+        )
+        kept = last[last["sku"].isin(complete[complete].index) & same]
+    fresh = sorted(set(fingerprints.index) - set(() if kept is None else kept["sku"]))
+    valued = safety_stock_at_levels(
+        inputs if kept is None else inputs.for_items(fresh), targets, levels
+    )
+    valued["plan_fingerprint"] = fingerprints.reindex(valued["sku"]).to_numpy()
+    out = valued if kept is None or kept.empty else pd.concat([kept[valued.columns], valued])
+    out["plan_fingerprint"] = out["plan_fingerprint"].astype("uint64")
+    return out.sort_values(["sku", "service_level"], ignore_index=True)
+
+
+def service_tradeoff(
+    inputs: PlanningInputs, targets: pd.DataFrame, levels: Sequence[float] = DEFAULT_LEVELS
+) -> pd.DataFrame:
+    """``tradeoff_curve`` of every item of ``inputs`` valued now (``tradeoff_by_item``)."""
+    return tradeoff_curve(tradeoff_by_item(inputs, targets, levels))
+
+
+def tradeoff_curve(by_item: pd.DataFrame) -> pd.DataFrame:
+    """Safety stock value (currency) of the GSM plan and of the single-echelon baseline per
+    service level, with the marginal value of each step up: ``tradeoff_by_item``'s rows summed
+    per level."""
+    curve = (
+        by_item.groupby("service_level", sort=True)[
+            ["meio_safety_stock_value", "single_echelon_safety_stock_value"]
+        ]
+        .sum()
+        .reset_index()
+    )
     curve.insert(1, "safety_factor_z", z_for_cycle_service(curve["service_level"].to_numpy()))
     curve["saving_vs_single_echelon"] = (
         1 - curve["meio_safety_stock_value"] / curve["single_echelon_safety_stock_value"]

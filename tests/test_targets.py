@@ -133,6 +133,49 @@ def test_tradeoff_curve_matches_replanning_at_another_level():
     assert (curve["meio_safety_stock_value"].diff().dropna() > 0).all()
 
 
+def test_tradeoff_keeps_the_values_of_items_whose_plan_did_not_change():
+    from planning_inputs import several_items
+
+    from optimization.tradeoff import service_tradeoff, tradeoff_by_item, tradeoff_curve
+
+    planning, levels = several_items(3), (0.9, 0.95, 0.99)
+    planned, _ = plan_targets(planning)
+    by_item = tradeoff_by_item(planning, planned, levels)
+    assert len(by_item) == 9 and by_item["plan_fingerprint"].nunique() == 3
+    pd.testing.assert_frame_equal(
+        tradeoff_curve(by_item), service_tradeoff(planning, planned, levels)
+    )
+    # yesterday's rows, marked: an item whose plan is unchanged keeps them (not valued again)
+    last = by_item.assign(meio_safety_stock_value=by_item["meio_safety_stock_value"] + 1.0)
+    kept = tradeoff_by_item(planning, planned, levels, last=last)
+    np.testing.assert_allclose(kept["meio_safety_stock_value"], last["meio_safety_stock_value"])
+    # I1 re-planned with other lead-time demand: a new fingerprint, valued again
+    moved = planning.lead_time_demand["sku"] == "I1"
+    demand = planning.lead_time_demand.copy()
+    demand.loc[moved, "mean"] *= 1.2
+    replanned_inputs = replace(planning, lead_time_demand=demand)
+    replanned, _ = plan_targets(replanned_inputs)
+    again = tradeoff_by_item(replanned_inputs, replanned, levels, last=last).set_index(
+        ["sku", "service_level"]
+    )
+    fresh = tradeoff_by_item(replanned_inputs, replanned, levels).set_index(
+        ["sku", "service_level"]
+    )
+    marked = last.set_index(["sku", "service_level"])
+    np.testing.assert_allclose(again.loc["I1"].to_numpy(float), fresh.loc["I1"].to_numpy(float))
+    np.testing.assert_allclose(
+        again.loc[["I0", "I2"], "meio_safety_stock_value"],
+        marked.loc[["I0", "I2"], "meio_safety_stock_value"],
+    )
+    # other levels: every item valued again
+    other = tradeoff_by_item(planning, planned, (0.9, 0.97), last=last)
+    assert set(other["service_level"]) == {0.9, 0.97}
+    np.testing.assert_allclose(
+        other.set_index(["sku", "service_level"]).xs(0.9, level=1)["meio_safety_stock_value"],
+        by_item.set_index(["sku", "service_level"]).xs(0.9, level=1)["meio_safety_stock_value"],
+    )
+
+
 def test_tradeoff_refuses_a_mixed_policy():
     from optimization.tradeoff import service_tradeoff
 

@@ -6,7 +6,13 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from extracts.contract import LOCATION_TYPES
-from marts.reads import forecast_store_nodes, last_solve, read_planning_inputs, read_table
+from marts.reads import (
+    forecast_store_nodes,
+    last_solve,
+    last_tradeoff_by_item,
+    read_planning_inputs,
+    read_table,
+)
 from orchestration.lib.keys import INVENTORY_TARGETS, NODE_FORECASTS, SERVICE_POLICY, mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import OptimizeRunConfig
@@ -147,19 +153,32 @@ def planner_actions(
 def service_tradeoff_curve(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    from optimization.tradeoff import empty_tradeoff, service_tradeoff
+    from optimization.tradeoff import empty_tradeoff, tradeoff_by_item, tradeoff_curve
 
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
         inputs = read_planning_inputs(con)
+        last = last_tradeoff_by_item(con)
     try:
-        curve = service_tradeoff(inputs, targets)
+        by_item = tradeoff_by_item(inputs, targets, last=last)
+        curve = tradeoff_curve(by_item)
     except ValueError as reason:  # a mixed policy: the curve needs re-planning per level
         context.log.warning(f"no service trade-off curve: {reason}")
-        curve = empty_tradeoff()
-    rows = write_results(
-        warehouse, "optimization", {"service_tradeoff": curve}, run_date_of(context)
-    )["service_tradeoff"]
+        by_item, curve = None, empty_tradeoff()
+    results = {"service_tradeoff": curve}
+    kept = 0
+    if by_item is not None:
+        results["service_tradeoff_items"] = by_item
+        if last is not None:  # items whose plan was valued on an earlier run
+            same = by_item.merge(last[["sku", "plan_fingerprint"]].drop_duplicates())
+            kept = same["sku"].nunique()
+        context.log.info(
+            f"trade-off valued for {by_item['sku'].nunique() - kept:,} items; {kept:,} kept "
+            "their values (plan unchanged since they were valued)"
+        )
+    rows = write_results(warehouse, "optimization", results, run_date_of(context))[
+        "service_tradeoff"
+    ]
     shown = curve[
         [
             "service_level",
@@ -181,6 +200,7 @@ def service_tradeoff_curve(
     return dg.MaterializeResult(
         metadata={
             "rows": rows,
+            "items_kept": kept,
             **table_metadata(curve, "service_tradeoff"),
             "curve": dg.MetadataValue.md(markdown_table(shown, ",.3f")),
             "curve_picture": dg.MetadataValue.md(pictures.as_markdown(picture, "trade-off")),
