@@ -469,16 +469,27 @@ def lane_cycles(lanes: pd.DataFrame) -> list[list[str]]:
         destination=normalise_id(lanes["destination_location_id"]),
         item=normalise_id(lanes["sku"]),
     )
-    generic = frame[frame["item"] == ALL_ITEMS]
-    cycles = []
-    for item in [ALL_ITEMS, *sorted(set(frame["item"]) - {ALL_ITEMS})]:
-        edges = generic if item == ALL_ITEMS else pd.concat([generic, frame[frame["item"] == item]])
+
+    def cycle_of(edges: pd.DataFrame) -> list[str] | None:
         graph = nx.DiGraph(list(zip(edges["source"], edges["destination"], strict=True)))
         try:
             cycle = nx.find_cycle(graph)
         except nx.NetworkXNoCycle:
-            continue
-        cycles.append([item, *[edge[0] for edge in cycle], cycle[0][0]])
+            return None
+        return [*[edge[0] for edge in cycle], cycle[0][0]]
+
+    # every item's graph is part of the graph of all lanes: none has a cycle if that has none
+    if cycle_of(frame) is None:
+        return []
+    generic = frame[frame["item"] == ALL_ITEMS]
+    cycles = []
+    found = cycle_of(generic)
+    if found:
+        cycles.append([ALL_ITEMS, *found])
+    for item, own in frame[frame["item"] != ALL_ITEMS].groupby("item", sort=True):
+        found = cycle_of(pd.concat([generic, own]))
+        if found:
+            cycles.append([item, *found])
     return cycles
 
 

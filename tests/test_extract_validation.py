@@ -379,3 +379,21 @@ def test_a_day_with_an_extract_not_loaded_is_held_until_it_is(landing):
     good.write_bytes(kept)  # the fixed file delivered again and loaded: nothing is held
     ingest_extract(con, landing, days[0], "sales_orders")
     assert held_days(con, landing).empty
+
+
+def test_lane_cycles_are_found_per_item_not_across_items():
+    from extracts.validate import lane_cycles
+
+    lanes = pd.DataFrame(
+        [
+            ("PLT", "DC1", "*"),
+            ("DC1", "DC2", "A"),  # A moves DC1 -> DC2, B the other way: no item has a cycle
+            ("DC2", "DC1", "B"),
+            ("DC2", "ST", "C"),
+            ("ST", "DC2", "C"),  # C's own loop
+        ],
+        columns=["source_location_id", "destination_location_id", "sku"],
+    )
+    assert lane_cycles(lanes.iloc[:3]) == []
+    cycles = lane_cycles(lanes)
+    assert [c[0] for c in cycles] == ["C"] and set(cycles[0][1:]) == {"DC2", "ST"}
