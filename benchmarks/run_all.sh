@@ -15,6 +15,7 @@ step $py benchmarks/tree_dp.py 2000
 step $py benchmarks/simulation_speed.py --replications 200 --days 365
 step $py benchmarks/willems.py --time-limit 60
 step $py benchmarks/carparts.py --window both
+step $py benchmarks/carparts_ceiling.py
 step $py benchmarks/carparts_inventory.py --window both
 if [ "${1:-}" = "--scale" ]; then
   step $py benchmarks/scale.py --items 2000 --stores 50 --dcs 5 --out benchmarks/results/scale_2000_items.json

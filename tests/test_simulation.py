@@ -452,6 +452,38 @@ def test_an_items_simulation_does_not_depend_on_the_other_items_in_the_run():
     assert stores["average_on_hand"].nunique() == len(stores)
 
 
+def test_items_simulated_beside_kept_ones_run_the_kept_replications():
+    # the daily subset runs the count the whole set stopped at: its rows are the full run's
+    from planning_inputs import several_items_simulation_case
+
+    from simulation.reuse import subset_config
+
+    targets, planning, history = several_items_simulation_case(5)
+    config = SimulationConfig(
+        days=140, warmup_days=28, replications=60, min_replications=10, target_half_width=0.01
+    )
+
+    def run(plan: pd.DataFrame, settings: SimulationConfig) -> pd.DataFrame:
+        return simulate_plan(
+            plan,
+            planning.item_network,
+            planning.lane_lead_times,
+            planning.lead_time_demand,
+            settings,
+            demand_history=history,
+        ).set_index(["policy", "sku", "location_id"])
+
+    every_item = run(targets, config)
+    count = int(every_item["replications"].iloc[0])
+    assert 10 < count < 60  # stopped by the target, not at either bound
+    kept = every_item.reset_index().query("sku not in ['I1', 'I3']")
+    fixed = subset_config(config, kept)
+    assert (fixed.replications, fixed.target_half_width) == (count, None)
+    some = run(targets[targets["sku"].isin(["I1", "I3"])], fixed).sort_index()
+    pd.testing.assert_frame_equal(some, every_item.loc[some.index])
+    assert subset_config(config, kept.iloc[:0]) == config  # nothing kept: adaptive
+
+
 def test_two_networks_of_one_item_draw_their_own_lead_times():
     # an item reaching stores through two plants, each from its own supplier: two networks of
     # one sku; keyed by sku and root location they draw different lead times (keyed by the

@@ -63,7 +63,7 @@ def service_simulation(
         echelon_totals,
         simulate_plan,
     )
-    from simulation.reuse import items_to_simulate, plan_fingerprints
+    from simulation.reuse import items_to_simulate, plan_fingerprints, subset_config
 
     settings = config.settings()
     run_date = run_date_of(context)
@@ -89,7 +89,9 @@ def service_simulation(
             simulate_plan(
                 targets[targets["sku"].isin(chosen.simulate)].reset_index(drop=True),
                 **inputs,
-                config=settings,
+                config=subset_config(settings, last_rows[last_rows["sku"].isin(chosen.kept)])
+                if chosen.kept
+                else settings,
                 progress=context.log.info,
             ).assign(simulated_on=run_date)
         )
