@@ -34,9 +34,10 @@ def tradeoff_by_item(
     targets: pd.DataFrame,
     levels: Sequence[float] = DEFAULT_LEVELS,
     last: pd.DataFrame | None = None,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, int]:
     """Per item and service level the safety stock value (currency) of the GSM plan and of the
-    single-echelon baseline (``safety_stock_at_levels``), with the item's plan_fingerprint.
+    single-echelon baseline (``safety_stock_at_levels``), with the item's plan_fingerprint;
+    and how many items kept their rows from ``last``.
 
     ``targets``: ``plan_targets(inputs)`` planned with one cycle-service level for every
     customer-facing node. ``last``: the rows this function returned on an earlier run; an item
@@ -69,14 +70,15 @@ def tradeoff_by_item(
     valued["plan_fingerprint"] = fingerprints.reindex(valued["sku"]).to_numpy()
     out = valued if kept is None or kept.empty else pd.concat([kept[valued.columns], valued])
     out["plan_fingerprint"] = out["plan_fingerprint"].astype("uint64")
-    return out.sort_values(["sku", "service_level"], ignore_index=True)
+    kept_items = 0 if kept is None else kept["sku"].nunique()
+    return out.sort_values(["sku", "service_level"], ignore_index=True), kept_items
 
 
 def service_tradeoff(
     inputs: PlanningInputs, targets: pd.DataFrame, levels: Sequence[float] = DEFAULT_LEVELS
 ) -> pd.DataFrame:
     """``tradeoff_curve`` of every item of ``inputs`` valued now (``tradeoff_by_item``)."""
-    return tradeoff_curve(tradeoff_by_item(inputs, targets, levels))
+    return tradeoff_curve(tradeoff_by_item(inputs, targets, levels)[0])
 
 
 def tradeoff_curve(by_item: pd.DataFrame) -> pd.DataFrame:

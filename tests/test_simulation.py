@@ -426,6 +426,19 @@ def test_simulated_bullwhip_is_one_for_a_daily_base_stock_and_grows_with_lots():
     assert dc.received_weekly_variance == pytest.approx(store.placed_weekly_variance, rel=1e-9)
 
 
+def _simulated_rows(plan, planning, history, config: SimulationConfig) -> pd.DataFrame:
+    """``simulate_plan`` of ``plan`` on ``several_items_simulation_case``'s inputs, indexed by
+    policy, sku and location."""
+    return simulate_plan(
+        plan,
+        planning.item_network,
+        planning.lane_lead_times,
+        planning.lead_time_demand,
+        config,
+        demand_history=history,
+    ).set_index(["policy", "sku", "location_id"])
+
+
 def test_an_items_simulation_does_not_depend_on_the_other_items_in_the_run():
     # each item network draws from its own streams (the seed, the replication and the item):
     # re-simulating some items (the daily reuse, a Dask task) gives the full run's rows
@@ -435,14 +448,7 @@ def test_an_items_simulation_does_not_depend_on_the_other_items_in_the_run():
     config = SimulationConfig(days=140, warmup_days=28, replications=10, target_half_width=None)
 
     def run(plan: pd.DataFrame) -> pd.DataFrame:
-        return simulate_plan(
-            plan,
-            planning.item_network,
-            planning.lane_lead_times,
-            planning.lead_time_demand,
-            config,
-            demand_history=history,
-        ).set_index(["policy", "sku", "location_id"])
+        return _simulated_rows(plan, planning, history, config)
 
     every_item = run(targets)
     some = run(targets[targets["sku"].isin(["I3", "I1"])].iloc[::-1])
@@ -464,14 +470,7 @@ def test_items_simulated_beside_kept_ones_run_the_kept_replications():
     )
 
     def run(plan: pd.DataFrame, settings: SimulationConfig) -> pd.DataFrame:
-        return simulate_plan(
-            plan,
-            planning.item_network,
-            planning.lane_lead_times,
-            planning.lead_time_demand,
-            settings,
-            demand_history=history,
-        ).set_index(["policy", "sku", "location_id"])
+        return _simulated_rows(plan, planning, history, settings)
 
     every_item = run(targets, config)
     count = int(every_item["replications"].iloc[0])

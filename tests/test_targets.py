@@ -140,14 +140,15 @@ def test_tradeoff_keeps_the_values_of_items_whose_plan_did_not_change():
 
     planning, levels = several_items(3), (0.9, 0.95, 0.99)
     planned, _ = plan_targets(planning)
-    by_item = tradeoff_by_item(planning, planned, levels)
-    assert len(by_item) == 9 and by_item["plan_fingerprint"].nunique() == 3
+    by_item, kept_items = tradeoff_by_item(planning, planned, levels)
+    assert len(by_item) == 9 and by_item["plan_fingerprint"].nunique() == 3 and kept_items == 0
     pd.testing.assert_frame_equal(
         tradeoff_curve(by_item), service_tradeoff(planning, planned, levels)
     )
     # yesterday's rows, marked: an item whose plan is unchanged keeps them (not valued again)
     last = by_item.assign(meio_safety_stock_value=by_item["meio_safety_stock_value"] + 1.0)
-    kept = tradeoff_by_item(planning, planned, levels, last=last)
+    kept, kept_items = tradeoff_by_item(planning, planned, levels, last=last)
+    assert kept_items == 3
     np.testing.assert_allclose(kept["meio_safety_stock_value"], last["meio_safety_stock_value"])
     # I1 re-planned with other lead-time demand: a new fingerprint, valued again
     moved = planning.lead_time_demand["sku"] == "I1"
@@ -155,10 +156,10 @@ def test_tradeoff_keeps_the_values_of_items_whose_plan_did_not_change():
     demand.loc[moved, "mean"] *= 1.2
     replanned_inputs = replace(planning, lead_time_demand=demand)
     replanned, _ = plan_targets(replanned_inputs)
-    again = tradeoff_by_item(replanned_inputs, replanned, levels, last=last).set_index(
-        ["sku", "service_level"]
-    )
-    fresh = tradeoff_by_item(replanned_inputs, replanned, levels).set_index(
+    again, kept_items = tradeoff_by_item(replanned_inputs, replanned, levels, last=last)
+    assert kept_items == 2
+    again = again.set_index(["sku", "service_level"])
+    fresh = tradeoff_by_item(replanned_inputs, replanned, levels)[0].set_index(
         ["sku", "service_level"]
     )
     marked = last.set_index(["sku", "service_level"])
@@ -168,7 +169,8 @@ def test_tradeoff_keeps_the_values_of_items_whose_plan_did_not_change():
         marked.loc[["I0", "I2"], "meio_safety_stock_value"],
     )
     # other levels: every item valued again
-    other = tradeoff_by_item(planning, planned, (0.9, 0.97), last=last)
+    other, kept_items = tradeoff_by_item(planning, planned, (0.9, 0.97), last=last)
+    assert kept_items == 0
     assert set(other["service_level"]) == {0.9, 0.97}
     np.testing.assert_allclose(
         other.set_index(["sku", "service_level"]).xs(0.9, level=1)["meio_safety_stock_value"],

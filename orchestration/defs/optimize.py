@@ -160,18 +160,14 @@ def service_tradeoff_curve(
         inputs = read_planning_inputs(con)
         last = last_tradeoff_by_item(con)
     try:
-        by_item = tradeoff_by_item(inputs, targets, last=last)
+        by_item, kept = tradeoff_by_item(inputs, targets, last=last)
         curve = tradeoff_curve(by_item)
     except ValueError as reason:  # a mixed policy: the curve needs re-planning per level
         context.log.warning(f"no service trade-off curve: {reason}")
-        by_item, curve = None, empty_tradeoff()
+        by_item, kept, curve = None, 0, empty_tradeoff()
     results = {"service_tradeoff": curve}
-    kept = 0
     if by_item is not None:
         results["service_tradeoff_items"] = by_item
-        if last is not None:  # items whose plan was valued on an earlier run
-            same = by_item.merge(last[["sku", "plan_fingerprint"]].drop_duplicates())
-            kept = same["sku"].nunique()
         context.log.info(
             f"trade-off valued for {by_item['sku'].nunique() - kept:,} items; {kept:,} kept "
             "their values (plan unchanged since they were valued)"
