@@ -65,7 +65,7 @@ class PlanningConfig:
         2,
         unit="processes",
         doc="solve the item networks in this many local processes, the items split between "
-        "them, when there are at least PROCESS_MIN_ITEMS (1,000; optimization.targets; the same plan "
+        "them, when there are at least PROCESS_MIN_ITEMS (2,000; optimization.targets; the same plan "
         "either way; 1: in this process)",
         low=1,
     )

@@ -31,10 +31,11 @@ from optimization.service import (
 )
 
 SUPPLIER = "SUPPLIER"
-# fewer items are solved in this process whatever PlanningConfig.processes: starting the
-# processes costs ~3.5 s (importing the optimizer), about what 300 items take to solve (2,000
-# items: 22.3 s in one process, 17.6 s in two; 200 items: 2.3 s in one, 4.8 s in two)
-PROCESS_MIN_ITEMS = 1000
+# fewer item plans are made in this process whatever PlanningConfig.processes: starting the
+# spawned processes and sending them the inputs costs ~6 s, about what 900 items take to plan
+# (scale warehouse, session 18: 2,000 items 13.4 s in one process, 12.2 s in two; 1,000
+# items 5.8 s in one, 9.1 s in two)
+PROCESS_MIN_ITEMS = 2000
 
 
 @dataclass

@@ -78,13 +78,13 @@ def plan_scenarios(
 ) -> list[pd.DataFrame]:
     """Each scenario's targets (``plan_targets`` on ``apply_scenario``'s inputs), in order:
     with ``config.processes`` > 1, that many scenarios are planned at once in local processes
-    (``spawned_pool``), each scenario's items in one, from
-    PROCESS_MIN_ITEMS items; the same plans as one after another."""
+    (``spawned_pool``), each scenario's items in one, once the scenarios hold
+    PROCESS_MIN_ITEMS item plans together; the same plans as one after another."""
     if (
         config.processes == 1
         or len(scenarios) < 2
         or config.dask_scheduler is not None
-        or inputs.items["sku"].nunique() < targets_module.PROCESS_MIN_ITEMS
+        or len(scenarios) * inputs.items["sku"].nunique() < targets_module.PROCESS_MIN_ITEMS
     ):
         return [_scenario_targets(inputs, s, locations, config) for s in scenarios]
     each = replace(config, processes=1)
