@@ -1,4 +1,9 @@
-"""pandera rules on the dbt marts, run as blocking Dagster asset checks before publication."""
+"""pandera rules on the dbt marts, run as blocking Dagster asset checks before publication.
+
+Rules on values and types live here; keys are dbt's tests (``unique_combination`` on the
+demand mart's location x item x day, run by the same refresh's ``dbt build``, whose failure
+stops the run): checking them again here meant reading 55 M rows sorted by item at 2,000
+items (23.0 s against 4-5 s for the value rules alone)."""
 
 from __future__ import annotations
 
@@ -27,7 +32,6 @@ MART_SCHEMAS: dict[str, pa.DataFrameSchema] = {
                 float, pa.Check.ge(0, error="demand is negative after returns netting")
             ),
         },
-        unique=["location_id", "sku", "demand_date"],
     ),
     "fct_lane_lead_times": pa.DataFrameSchema(
         {
@@ -77,7 +81,7 @@ def check_mart(name: str, frame: pd.DataFrame) -> list[str]:
 
 
 # A mart checked by day: a day whose rows are unchanged since they last passed is not read
-# again (the rules' unique key includes the day, so no rule spans two days).
+# again (its rules read one row at a time).
 DAY_COLUMNS = {"fct_customer_demand_daily": "demand_date"}
 CHECKED_DAYS = "quality.checked_mart_days"  # mart, day, fingerprint, rules of days that passed
 
@@ -127,7 +131,7 @@ def check_mart_in_warehouse(con: duckdb.DuckDBPyConnection, name: str) -> MartCh
         "USING (day, fingerprint)",
         [name, _rules(name)],
     )
-    days = con.execute("SELECT count(*) FROM unchecked_days").fetchone()[0]
+    days = con.execute("SELECT count(*) FROM unchecked_days").fetchall()[0][0]
     failures, checked = [], 0
     if days:
         where = f'WHERE "{day}" IN (SELECT day FROM unchecked_days)'
@@ -144,21 +148,33 @@ def check_mart_in_warehouse(con: duckdb.DuckDBPyConnection, name: str) -> MartCh
 
 
 PART_ROWS = 1_000_000  # rows of a mart checked at a time (5 M: 9.9 GiB peak at 2,000 items)
+ITEM_RULES = {"fct_item_network"}  # marts whose rules read all of an item's rows together
 
 
 def read_mart_in_parts(
     con: duckdb.DuckDBPyConnection, name: str, where: str = ""
 ) -> Iterator[pd.DataFrame]:
     """A mart (its rows ``where`` says, an SQL WHERE clause) in parts of about ``PART_ROWS``
-    rows; a mart keyed by item is read once in item order and cut between items, so every rule
-    (uniqueness included) sees all the rows of the items it checks."""
-    table = f'marts."{name}"'
-    columns = [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
-    if "sku" not in columns:
-        yield _as_frame(con.sql(f"SELECT * FROM {table} {where}").to_arrow_table())
+    rows; a mart of ITEM_RULES is read in item order and cut between items, so that every
+    rule sees all the rows of the items it checks."""
+    source = f'marts."{name}" {where}'
+    if name not in ITEM_RULES:
+        yield from _parts(con, source)
         return
     with large_read(con):  # the sort spills to disk beyond LARGE_READ_MEMORY
-        yield from _item_parts(con, f"{table} {where}")
+        yield from _item_parts(con, source)
+
+
+def _parts(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[pd.DataFrame]:
+    pieces, rows = [], 0
+    for batch in con.sql(f"SELECT * FROM {table}").to_arrow_reader(PART_ROWS):
+        pieces.append(batch)
+        rows += batch.num_rows
+        if rows >= PART_ROWS:
+            yield _as_frame(pyarrow.Table.from_batches(pieces))
+            pieces, rows = [], 0
+    if pieces:
+        yield _as_frame(pyarrow.Table.from_batches(pieces))
 
 
 def _item_parts(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[pd.DataFrame]:

@@ -25,7 +25,7 @@ def test_a_step_that_raises_leaves_the_warehouse_unlocked(tmp_path):
     reader.close()
 
 
-def test_mart_checked_in_parts_sees_every_row_and_each_items_duplicates(monkeypatch):
+def test_mart_checked_in_parts_sees_every_row(monkeypatch):
     con = duckdb.connect()
     con.execute("CREATE SCHEMA marts")
     days = pd.date_range("2026-01-01", periods=30)
@@ -36,17 +36,41 @@ def test_mart_checked_in_parts_sees_every_row_and_each_items_duplicates(monkeypa
         ],
         ignore_index=True,
     ).assign(demand_qty=1.0)
-    frame = pd.concat([frame, frame.iloc[[45]]], ignore_index=True)  # one repeated key
+    frame.loc[245, "demand_qty"] = -1.0  # one negative day, late in the table
     con.execute("CREATE TABLE marts.fct_customer_demand_daily AS SELECT * FROM frame")
     monkeypatch.setattr(mart_checks, "PART_ROWS", 40)
     parts = list(read_mart_in_parts(con, "fct_customer_demand_daily"))
     assert len(parts) > 1
-    assert all(len(p) < 40 + 31 for p in parts)  # cut at the first item end after 40 rows
     assert sum(len(p) for p in parts) == len(frame)
+    failures = [f for p in parts for f in check_mart("fct_customer_demand_daily", p)]
+    assert len(failures) == 1 and "demand is negative" in failures[0]
+
+
+def test_item_network_mart_read_in_parts_keeps_each_items_lanes_together(monkeypatch):
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    lanes = pd.DataFrame(
+        {
+            "source_location_id": ["PLT", "DC1", "DC1", "DC2"],
+            "destination_location_id": ["DC1", "ST1", "DC2", "DC1"],
+            "source_location_type": ["PLANT", "DC", "DC", "DC"],
+            "destination_location_type": ["DC", "STORE", "DC", "DC"],
+            "transit_days": 1.0,
+        }
+    )
+    # items 0..8 have a chain; item 9's last two lanes close a cycle DC1 -> DC2 -> DC1
+    network = pd.concat(
+        [lanes.head(4 if i == 9 else 2).assign(sku=f"SKU-{i}") for i in range(10)],
+        ignore_index=True,
+    ).sample(frac=1.0, random_state=0)  # stored in no particular order
+    con.execute("CREATE TABLE marts.fct_item_network AS SELECT * FROM network")
+    monkeypatch.setattr(mart_checks, "PART_ROWS", 5)
+    parts = list(read_mart_in_parts(con, "fct_item_network"))
+    assert len(parts) > 1 and sum(len(p) for p in parts) == len(network)
     skus = [set(p["sku"]) for p in parts]
     assert sum(len(s) for s in skus) == len(set().union(*skus))  # an item in one part only
-    failures = [f for p in parts for f in check_mart("fct_customer_demand_daily", p)]
-    assert failures  # the repeated (location, item, day) is found within its item's part
+    failures = [f for p in parts for f in check_mart("fct_item_network", p)]
+    assert failures == ["fct_item_network: lane cycle for item SKU-9: DC1 -> DC2 -> DC1"]
 
 
 def test_item_network_mart_with_a_lane_cycle_fails_naming_the_item_and_the_cycle():
@@ -150,10 +174,13 @@ def test_the_demand_mart_is_checked_for_the_days_that_changed_since_they_passed(
     still = check_mart_in_warehouse(con, "fct_customer_demand_daily")  # nothing recorded
     assert still.days_checked == 2 and still.failures
 
-    con.execute(  # fixed; then a duplicate row within an old day
+    con.execute(  # fixed; then a value changed within an old day
         "UPDATE marts.fct_customer_demand_daily SET demand_qty = 0 WHERE demand_date = '2026-01-04'"
     )
     assert not check_mart_in_warehouse(con, "fct_customer_demand_daily").failures
-    con.execute("INSERT INTO marts.fct_customer_demand_daily VALUES ('S1', 'A', '2026-01-07', 1.0)")
-    duplicated = check_mart_in_warehouse(con, "fct_customer_demand_daily")
-    assert duplicated.days_checked == 1 and duplicated.failures
+    con.execute(
+        "UPDATE marts.fct_customer_demand_daily SET demand_qty = -3 "
+        "WHERE demand_date = '2026-01-07'"
+    )
+    changed = check_mart_in_warehouse(con, "fct_customer_demand_daily")
+    assert changed.days_checked == 1 and changed.failures
