@@ -121,6 +121,14 @@ def main() -> None:
     from orchestration.demo import ensure_dagster_home
 
     ensure_dagster_home()
+    # dbt's partial parse holds only while the profile (the warehouse path) is the one parsed
+    # with: parse in this environment, as a deployment's setup does in its own (otherwise
+    # every dbt run re-parses the project in full, ~2 s, and says the profile changed)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", ".", "--quiet"],
+        cwd="transforms",
+        check=True,
+    )
     figures: dict = {
         "network": {"stores": args.stores, "dcs": args.dcs, "items": args.items, "days": args.days},
     }
