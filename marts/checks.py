@@ -106,7 +106,7 @@ def check_mart_in_warehouse(con: duckdb.DuckDBPyConnection, name: str) -> MartCh
     the days whose rows (fingerprint: the sum of the rows' hashes) or rules changed since they
     last passed; when every rule passes, the days' fingerprints are recorded."""
     table = f'marts."{name}"'
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     day = DAY_COLUMNS.get(name)
     if day is None:
         failures, checked = [], 0

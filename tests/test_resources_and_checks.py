@@ -184,3 +184,17 @@ def test_the_demand_mart_is_checked_for_the_days_that_changed_since_they_passed(
     )
     changed = check_mart_in_warehouse(con, "fct_customer_demand_daily")
     assert changed.days_checked == 1 and changed.failures
+
+
+def test_a_mart_not_checked_by_day_is_checked_whole_in_the_warehouse():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute(
+        "CREATE TABLE marts.fct_lane_lead_times AS SELECT * FROM (VALUES "
+        "('SUP', 'DC1', 14.0::DOUBLE, 2.0::DOUBLE), ('DC1', 'ST1', 0.0, 0.5)) "
+        "AS t(source_location_id, destination_location_id, lead_time_mean_days, "
+        "lead_time_stddev_days)"
+    )
+    outcome = check_mart_in_warehouse(con, "fct_lane_lead_times")
+    assert (outcome.rows, outcome.rows_checked, outcome.days_checked) == (2, 2, None)
+    assert len(outcome.failures) == 1 and "lead time is not positive" in outcome.failures[0]
