@@ -617,20 +617,27 @@ def safety_stock_at_levels(
     published plan. For normal demand the optimal service times do not move with one common
     level (the cost scales by z), so the figure is the re-planned optimum; for count-shaped
     nodes it is the value at today's placement (re-planning could only lower it)."""
-    plan = targets.set_index(["sku", "location_id"])
+    plan = _NodeColumns(
+        targets,
+        [
+            "is_customer_facing",
+            "unit_value",
+            "net_replenishment_time_days",
+            "baseline_net_replenishment_time_days",
+        ],
+    )
     lead_time_demand = _lead_time_columns(inputs.lead_time_demand)
     frames = []
     for group in build_item_networks(inputs):
         net = group.network
-        keys = pd.MultiIndex.from_product([group.skus, group.stage_locations])
-        rows = plan.reindex(keys)
         shape = (len(group.skus), net.n)
-        customer = rows["is_customer_facing"].fillna(False).to_numpy(bool).reshape(shape)
-        value = rows["unit_value"].fillna(0.0).to_numpy(float).reshape(shape)
-        taus = {
-            "meio": rows["net_replenishment_time_days"].fillna(0).to_numpy(np.int64),
-            "baseline": rows["baseline_net_replenishment_time_days"].fillna(0).to_numpy(np.int64),
-        }
+        i, k, rows = plan.of(group)  # a node without a plan row: not customer-facing, 0
+        customer, value = np.zeros(shape, dtype=bool), np.zeros(shape)
+        customer[i, k] = rows["is_customer_facing"].astype(bool)
+        value[i, k] = rows["unit_value"].astype(float)
+        taus = {"meio": np.zeros(shape, dtype=np.int64), "baseline": np.zeros(shape, np.int64)}
+        taus["meio"][i, k] = rows["net_replenishment_time_days"].astype(np.int64)
+        taus["baseline"][i, k] = rows["baseline_net_replenishment_time_days"].astype(np.int64)
         # the table up to the longest tau used: its values there do not depend on longer ones
         longest = max(int(t.max(initial=0)) for t in taus.values())
         mean_daily, sd_table, counts = _lead_time_tables(lead_time_demand, group, longest)
@@ -643,14 +650,12 @@ def safety_stock_at_levels(
                 safety = np.take_along_axis(table, tau[..., None], axis=2)[..., 0]
                 total[n_level] = (safety * value).sum(axis=1)
         frames.append(
-            pd.DataFrame(
-                {
-                    "sku": np.tile(np.asarray(group.skus, dtype=object), len(levels)),
-                    "service_level": np.repeat(np.asarray(levels, dtype=float), len(group.skus)),
-                    "meio_safety_stock_value": totals["meio"].ravel(),
-                    "single_echelon_safety_stock_value": totals["baseline"].ravel(),
-                }
-            )
+            {
+                "sku": np.tile(np.asarray(group.skus, dtype=object), len(levels)),
+                "service_level": np.repeat(np.asarray(levels, dtype=float), len(group.skus)),
+                "meio_safety_stock_value": totals["meio"].ravel(),
+                "single_echelon_safety_stock_value": totals["baseline"].ravel(),
+            }
         )
     columns = [
         "sku",
@@ -660,7 +665,7 @@ def safety_stock_at_levels(
     ]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "sku" else float) for c in columns})
-    return pd.concat(frames, ignore_index=True)[columns]
+    return _stacked(frames)[columns]
 
 
 def _propagate_z(net: Network, z: np.ndarray) -> np.ndarray:
