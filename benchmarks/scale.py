@@ -14,6 +14,9 @@ stage against the time spent inside its statsforecast calls (cross-validation an
 the same series and models) in the same run: the overhead of classing, selection, calibration,
 quantiles and lead-time demand around the bare library.
 
+``machine_probe_seconds``: three fixed workloads timed before and after the refreshes, to
+compare runs made at hours of different machine speed.
+
 Usage: python benchmarks/scale.py [--stores 50 --dcs 5 --items 2000 --days 730]
        [--work /tmp/meio-scale] [--out benchmarks/results/scale.json] [--extracts LANDING]
 """
@@ -148,6 +151,7 @@ def main() -> None:
         flush=True,
     )
 
+    figures["machine_probe_seconds"] = {"before": machine_probe()}
     timer = _StatsforecastTimer()
     sampler = _MemorySampler()
     sampler.start()
@@ -170,6 +174,7 @@ def main() -> None:
         figures["peak_pss_gib"] = daily["peak_rss_gib"]["pss_total"]
     figures["full_refresh_seconds"] = full["seconds"]
     sampler.stop()
+    figures["machine_probe_seconds"]["after"] = machine_probe()
     print(json.dumps(figures, indent=1), flush=True)
 
     # ingest against DuckDB's own CSV reader, same files, same run
@@ -267,6 +272,31 @@ def _timed_refresh(instance, first: dt.date, last: dt.date, sampler: _MemorySamp
     }
     print(json.dumps(figures, indent=1), flush=True)
     return figures
+
+
+def machine_probe() -> dict[str, float]:
+    """Seconds of three fixed workloads, the kinds the refresh is made of: numpy (sort 20 M
+    floats), Python (a 10 M-step loop) and DuckDB (group 20 M generated rows). The machine's
+    speed varies by the hour (+-20% seen between runs of the same code): a run's figures are
+    compared with another's at the ratio of their probes, not as they are."""
+    import duckdb
+    import numpy as np
+
+    out = {}
+    started = time.perf_counter()
+    np.sort(np.random.default_rng(0).random(20_000_000))
+    out["numpy"] = time.perf_counter() - started
+    started = time.perf_counter()
+    total = 0
+    for k in range(10_000_000):
+        total += k & 7
+    out["python"] = time.perf_counter() - started
+    started = time.perf_counter()
+    duckdb.connect().execute(
+        "SELECT k % 100003 AS g, sum(k) FROM range(20000000) AS t(k) GROUP BY g"
+    ).fetchall()
+    out["duckdb"] = time.perf_counter() - started
+    return {name: round(seconds, 2) for name, seconds in out.items()}
 
 
 def _generate(args: argparse.Namespace) -> None:
