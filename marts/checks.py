@@ -165,9 +165,9 @@ def read_mart_in_parts(
         yield from _item_parts(con, source)
 
 
-def _parts(con: duckdb.DuckDBPyConnection, table: str) -> Iterator[pd.DataFrame]:
+def _parts(con: duckdb.DuckDBPyConnection, source: str) -> Iterator[pd.DataFrame]:
     pieces, rows = [], 0
-    for batch in con.sql(f"SELECT * FROM {table}").to_arrow_reader(PART_ROWS):
+    for batch in con.sql(f"SELECT * FROM {source}").to_arrow_reader(PART_ROWS):
         pieces.append(batch)
         rows += batch.num_rows
         if rows >= PART_ROWS:

@@ -646,8 +646,7 @@ def safety_stock_at_levels(
             z = _propagate_z(net, np.where(customer, z_for_cycle_service(level), 0.0))
             table = safety_stock_table(z, mean_daily, sd_table, group.lead_time_sd, counts)
             for name, total in totals.items():
-                tau = taus[name].reshape(shape)
-                safety = np.take_along_axis(table, tau[..., None], axis=2)[..., 0]
+                safety = np.take_along_axis(table, taus[name][..., None], axis=2)[..., 0]
                 total[n_level] = (safety * value).sum(axis=1)
         frames.append(
             {

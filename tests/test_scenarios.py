@@ -207,3 +207,42 @@ def test_scenarios_planned_in_two_processes_equal_the_plans_made_one_after_anoth
         expected, _ = plan_targets(apply_scenario(base, scenario, LOCATIONS))
         pd.testing.assert_frame_equal(one, expected)
     assert together[1]["safety_stock"].sum() != together[0]["safety_stock"].sum()
+
+
+def test_scenarios_go_to_processes_once_they_hold_process_min_items_plans_together(monkeypatch):
+    import optimization.targets as targets_module
+    from optimization.config import PlanningConfig
+
+    base = inputs()
+    items = base.items["sku"].nunique()
+    scenarios = [
+        Scenario(name="late", lead_time_extra_days=5.0, lead_time_source="SUP"),
+        Scenario(name="service", service_level=0.99),
+    ]
+    pools = []
+
+    class Pool:  # the pool's work done here: only whether one was asked for matters
+        def __init__(self, processes: int) -> None:
+            pools.append(processes)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            return None
+
+        def submit(self, function, *args):
+            class Done:
+                def result(self, value=function(*args)):
+                    return value
+
+            return Done()
+
+    monkeypatch.setattr(targets_module, "spawned_pool", Pool)
+    monkeypatch.setattr(targets_module, "PROCESS_MIN_ITEMS", 2 * items + 1)
+    plan_scenarios(base, scenarios, LOCATIONS, PlanningConfig(processes=2))
+    assert pools == []  # 2 x items plans: fewer than the threshold, one after another
+    monkeypatch.setattr(targets_module, "PROCESS_MIN_ITEMS", 2 * items)
+    planned = plan_scenarios(base, scenarios, LOCATIONS, PlanningConfig(processes=2))
+    assert pools == [2]  # each scenario has fewer items than the threshold, together enough
+    assert len(planned) == 2
