@@ -12,7 +12,12 @@
     other days only for lines a re-delivery touched;
     `drop_versions_no_longer_loaded` (post-hook) then removes rows whose load is gone. A run as
     of an earlier day than the latest loaded one is a full refresh (orchestration/defs/dbt.py),
-    and a full refresh gives the same table (tests/test_incremental.py). -#}
+    and a full refresh gives the same table (tests/test_incremental.py).
+
+    The model's `source` CTE must be `not materialized`: `arrived` is read twice, and DuckDB
+    would materialize `source` with the row estimate of the whole raw view (every day), then
+    build the `kept` semi join's hash table on the staging table instead of on the new day's
+    keys (2,000 items, next day: shipments 7.0 s, spilling 1.4 GB, against 1.0 s). -#}
 {% macro latest_extract_wins(extract, keys) -%}
 {%- set key_list = keys | join(', ') -%}
 {% if is_incremental() %}

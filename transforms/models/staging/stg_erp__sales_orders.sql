@@ -1,6 +1,6 @@
 with
 
-source as (
+source as not materialized (  -- read twice by an incremental run: see latest_extract_wins
     select * from {{ source('erp', 'sales_orders') }}
     where {{ landed_as_of() }}
 ),

@@ -1,6 +1,6 @@
 with
 
-source as (
+source as not materialized (  -- read twice by an incremental run: see latest_extract_wins
     select * from {{ source('wms', 'receipts') }}
     where {{ landed_as_of() }}
 ),
