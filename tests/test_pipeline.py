@@ -433,6 +433,42 @@ def test_a_next_day_with_unchanged_inputs_keeps_every_item_s_plan(built):
     pd.testing.assert_frame_equal(plan(), before)
 
 
+def test_a_next_day_with_the_same_whole_buckets_keeps_the_forecast(built, tmp_path):
+    """No bucket ended and no line changed: the forecast made yesterday stays, untouched; a
+    backfill of an earlier day makes it again."""
+    from orchestration.defs.forecast import node_forecasts
+    from orchestration.lib.resources import build_resources
+
+    def forecasts() -> pd.DataFrame:
+        con = duckdb.connect(str(WAREHOUSE), read_only=True)
+        try:
+            return con.execute(
+                "SELECT * FROM forecast.node_forecasts ORDER BY location_id, sku, ds"
+            ).df()
+        finally:
+            con.close()
+
+    def run(day: dt.date) -> dict:
+        result = dg.materialize(
+            [node_forecasts], partition_key=day.isoformat(), resources=build_resources()
+        )
+        assert result.success
+        (event,) = result.asset_materializations_for_node("forecast__node_forecasts")
+        return {k: v.value for k, v in event.metadata.items()}
+
+    before = forecasts()
+    shutil.copy(WAREHOUSE, tmp_path / "warehouse.duckdb")
+    try:
+        kept = run(built[-1] + dt.timedelta(days=1))
+        assert kept == {"forecast_made_on": built[-1].isoformat()}
+        pd.testing.assert_frame_equal(forecasts(), before)  # run_date included: not rewritten
+        made = run(built[-2])  # a backfill of an earlier day
+        assert made["forecast_made_on"] == built[-2].isoformat()
+        assert set(forecasts()["run_date"].astype(str)) == {built[-2].isoformat()}
+    finally:
+        shutil.copy(tmp_path / "warehouse.duckdb", WAREHOUSE)
+
+
 def test_a_next_day_re_simulates_only_its_share_and_keeps_the_rest(built, tmp_path):
     """The service simulation re-runs the day's rolling share of items; the held-out replay,
     on its weekly cadence, stays as replayed."""

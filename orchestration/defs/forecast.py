@@ -1,15 +1,19 @@
 """Forecast asset: probabilistic demand per node from the marts, written to the `forecast` schema."""
 
+import json
+
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from marts.reads import (
     customer_nodes,
+    forecast_input_checksums,
     read_customer_buckets,
     read_forecast_selection,
     read_table,
 )
+from orchestration.lib.cadence import kept_from, kept_output
 from orchestration.lib.keys import mart_key
 from orchestration.lib.partitions import daily_asset
 from orchestration.lib.run_config import ForecastRunConfig
@@ -37,6 +41,33 @@ def node_forecasts(
     from forecasting.nodes import forecast_nodes
 
     settings = config.settings()
+    run_date = run_date_of(context)
+    with warehouse.get_connection() as con:
+        # whole buckets only: on the days after a bucket ends, the series are those the last
+        # forecast was made from (unless late lines or the network changed them); that
+        # forecast stays, with the same settings and a selection that is still fresh
+        inputs = json.dumps(
+            {
+                "settings": config.model_dump(),
+                "inputs": forecast_input_checksums(con, settings.bucket_days),
+            },
+            sort_keys=True,
+            default=str,
+        )
+        made_on = (  # cadence 0 forces a selection on every run: nothing kept
+            kept_from(con, "forecast", "forecast_inputs", inputs, run_date, settings.bucket_days)
+            if settings.selection_cadence_days
+            else None
+        )
+    if made_on is not None:
+        return kept_output(
+            context,
+            "forecasts",
+            made_on,
+            settings.bucket_days,
+            {"forecast_made_on": made_on.isoformat()},
+            why="made from the same whole buckets, network and settings",
+        )
     with warehouse.get_connection() as con:
         buckets = read_customer_buckets(con, settings.bucket_days)
         customers = customer_nodes(con)
@@ -61,8 +92,9 @@ def node_forecasts(
         "forecast_accuracy": result.accuracy,
         "forecast_models": result.models,
         "error_correlation": result.selection.error_correlation,
+        "forecast_inputs": pd.DataFrame({"settings": [inputs]}),
     }
-    counts = write_results(warehouse, "forecast", tables, run_date_of(context), scenario=None)
+    counts = write_results(warehouse, "forecast", tables, run_date, scenario=None)
     accuracy = result.accuracy
     by_class = (
         accuracy.groupby("demand_class")
@@ -80,6 +112,7 @@ def node_forecasts(
     return dg.MaterializeResult(
         metadata={
             "series": len(result.models),
+            "forecast_made_on": run_date.isoformat(),
             **table_metadata(result.forecasts, "node_forecasts", stamped=("run_date",)),
             "model_selection": selection_note,
             "fan_chart": dg.MetadataValue.md(

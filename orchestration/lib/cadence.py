@@ -1,5 +1,5 @@
 """Steps on a cadence: a step whose output need not follow every day (the what-if scenarios,
-the held-out replay) keeps its last output until it is ``cadence_days`` old or its settings
+the held-out replay, the forecast until a bucket ends) keeps its last output until it is ``cadence_days`` old or its settings
 change. Each such step writes its settings (as text) to a one-row ``<schema>.<table>`` next to
 its output, stamped with the run date like every result table."""
 
@@ -37,10 +37,11 @@ def kept_output(
     made_on: dt.date,
     cadence_days: int,
     metadata: dict,
+    why: str = "same settings",
 ) -> dg.MaterializeResult:
     """The materialization of a step that keeps its last ``output`` (made on ``made_on``),
     logged with why."""
     context.log.info(
-        f"{output} kept as made on {made_on} (same settings, made again every {cadence_days} days)"
+        f"{output} kept as made on {made_on} ({why}, made again every {cadence_days} days)"
     )
     return dg.MaterializeResult(metadata=metadata)
