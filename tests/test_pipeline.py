@@ -462,6 +462,17 @@ def test_a_next_day_with_the_same_whole_buckets_keeps_the_forecast(built, tmp_pa
         kept = run(built[-1] + dt.timedelta(days=1))
         assert kept == {"forecast_made_on": built[-1].isoformat()}
         pd.testing.assert_frame_equal(forecasts(), before)  # run_date included: not rewritten
+        con = duckdb.connect(str(WAREHOUSE))
+        try:  # a late line in a whole bucket: the forecast is made again
+            con.execute(
+                "UPDATE marts.fct_customer_demand_daily SET demand_qty = demand_qty + 1 "
+                "WHERE demand_date = (SELECT min(demand_date) + 30 FROM marts.fct_customer_demand_daily) "
+                "AND location_id = (SELECT min(location_id) FROM marts.fct_customer_demand_daily)"
+            )
+        finally:
+            con.close()
+        late = run(built[-1] + dt.timedelta(days=2))
+        assert late["forecast_made_on"] == (built[-1] + dt.timedelta(days=2)).isoformat()
         made = run(built[-2])  # a backfill of an earlier day
         assert made["forecast_made_on"] == built[-2].isoformat()
         assert set(forecasts()["run_date"].astype(str)) == {built[-2].isoformat()}
