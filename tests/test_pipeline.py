@@ -654,8 +654,10 @@ def test_an_unpublishable_plan_leaves_the_published_copy_and_report_as_they_were
 # Session 13: buckets are calendar weeks, the latest complete by the last day (the run's last
 # day, Tuesday 2026-03-03, forecasts from the week ending Sunday 03-01): was 36,788.0118 /
 # 37,619.1752, service 0.990536 / 0.969557.
-PINNED_SAFETY_STOCK = {"meio": 37_292.4353, "single_echelon": 38_510.6415}
-PINNED_SERVICE = {"meio": 0.994135, "single_echelon": 0.977919}
+# Session 19: the global model with 50 trees at learning rate 0.2 (was 100 at 0.1): was
+# 37,292.4353 / 38,510.6415, service 0.994135 / 0.977919.
+PINNED_SAFETY_STOCK = {"meio": 37_212.2666, "single_echelon": 38_288.5662}
+PINNED_SERVICE = {"meio": 0.993302, "single_echelon": 0.977568}
 
 
 def test_the_small_network_s_figures_are_pinned(built):
