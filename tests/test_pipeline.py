@@ -40,6 +40,25 @@ def fingerprints(path: Path, schema: str, tables: list[str]) -> dict[str, tuple]
         con.close()
 
 
+def warehouse_frame(sql: str) -> pd.DataFrame:
+    """``sql`` on the test warehouse, read-only."""
+    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def materialized(asset, day: dt.date) -> dict:
+    """``asset`` materialized alone for ``day``: its metadata values."""
+    from orchestration.lib.resources import build_resources
+
+    result = dg.materialize([asset], partition_key=day.isoformat(), resources=build_resources())
+    assert result.success
+    (event,) = result.asset_materializations_for_node("__".join(asset.key.path))
+    return {k: v.value for k, v in event.metadata.items()}
+
+
 @pytest.fixture(scope="module")
 def built() -> list[dt.date]:
     days = write_landing(LANDING, CONFIG)
@@ -404,25 +423,15 @@ def test_scenarios_are_written_beside_the_base_plan_never_over_it(built, tmp_pat
 
 def test_a_next_day_with_unchanged_inputs_keeps_every_item_s_plan(built):
     from orchestration.defs.optimize import inventory_targets
-    from orchestration.lib.resources import build_resources
 
     def plan() -> pd.DataFrame:
-        con = duckdb.connect(str(WAREHOUSE), read_only=True)
-        try:
-            return con.execute(
-                "SELECT * EXCLUDE (run_date) FROM optimization.inventory_targets "
-                "ORDER BY sku, location_id"
-            ).df()
-        finally:
-            con.close()
+        return warehouse_frame(
+            "SELECT * EXCLUDE (run_date) FROM optimization.inventory_targets "
+            "ORDER BY sku, location_id"
+        )
 
     def solve(day: dt.date) -> dict:
-        result = dg.materialize(
-            [inventory_targets], partition_key=day.isoformat(), resources=build_resources()
-        )
-        assert result.success
-        events = result.asset_materializations_for_node("optimization__inventory_targets")
-        return {k: v.value for k, v in events[0].metadata.items()}
+        return materialized(inventory_targets, day)
 
     before = plan()
     kept = solve(built[-1] + dt.timedelta(days=1))
@@ -437,24 +446,14 @@ def test_a_next_day_with_the_same_whole_buckets_keeps_the_forecast(built, tmp_pa
     """No bucket ended and no line changed: the forecast made yesterday stays, untouched; a
     backfill of an earlier day makes it again."""
     from orchestration.defs.forecast import node_forecasts
-    from orchestration.lib.resources import build_resources
 
     def forecasts() -> pd.DataFrame:
-        con = duckdb.connect(str(WAREHOUSE), read_only=True)
-        try:
-            return con.execute(
-                "SELECT * FROM forecast.node_forecasts ORDER BY location_id, sku, ds"
-            ).df()
-        finally:
-            con.close()
+        return warehouse_frame(
+            "SELECT * FROM forecast.node_forecasts ORDER BY location_id, sku, ds"
+        )
 
     def run(day: dt.date) -> dict:
-        result = dg.materialize(
-            [node_forecasts], partition_key=day.isoformat(), resources=build_resources()
-        )
-        assert result.success
-        (event,) = result.asset_materializations_for_node("forecast__node_forecasts")
-        return {k: v.value for k, v in event.metadata.items()}
+        return materialized(node_forecasts, day)
 
     before = forecasts()
     shutil.copy(WAREHOUSE, tmp_path / "warehouse.duckdb")
@@ -487,14 +486,10 @@ def test_a_next_day_re_simulates_only_its_share_and_keeps_the_rest(built, tmp_pa
     from orchestration.lib.resources import build_resources
 
     def simulated() -> pd.DataFrame:
-        con = duckdb.connect(str(WAREHOUSE), read_only=True)
-        try:
-            return con.execute(
-                "SELECT * EXCLUDE (run_date) FROM simulation.service_simulation "
-                "ORDER BY policy, sku, location_id"
-            ).df()
-        finally:
-            con.close()
+        return warehouse_frame(
+            "SELECT * EXCLUDE (run_date) FROM simulation.service_simulation "
+            "ORDER BY policy, sku, location_id"
+        )
 
     before = simulated()
     items = before["sku"].nunique()

@@ -1,7 +1,8 @@
 """Steps on a cadence: a step whose output need not follow every day (the what-if scenarios,
-the held-out replay, the forecast until a bucket ends) keeps its last output until it is ``cadence_days`` old or its settings
-change. Each such step writes its settings (as text) to a one-row ``<schema>.<table>`` next to
-its output, stamped with the run date like every result table."""
+the held-out replay, the forecast until a bucket ends) keeps its last output until it is
+``cadence_days`` old or its settings change. Each such step writes its settings (as text) to a
+one-row ``<schema>.<table>`` next to its output, stamped with the run date like every result
+table."""
 
 import datetime as dt
 
