@@ -509,7 +509,13 @@ def _lead_time_cdf(
         cdf = np.where(observed[:, None], empirical, cdf)
     cdf[:, 0] = 0.0  # at least one day
     cdf[:, -1] = 1.0
-    rows, lane_of = np.unique(np.round(cdf, 12), axis=0, return_inverse=True)
+    # distinct rows compared as raw bytes (one value per row): np.unique(axis=0) sorts rows
+    # lexicographically, 1.1 s against 0.05 s at 112 k nodes; rows come in another order,
+    # which nothing depends on (nodes find theirs through lane_of)
+    cdf = np.ascontiguousarray(np.round(cdf, 12) + 0.0)  # + 0.0: no negative zeros
+    as_bytes = cdf.view(np.dtype((np.void, cdf.dtype.itemsize * cdf.shape[1]))).ravel()
+    _, first, lane_of = np.unique(as_bytes, return_index=True, return_inverse=True)
+    rows = cdf[first]
     return rows, np.argmax(rows > 0, axis=1), lane_of.reshape(-1).astype(np.int64)
 
 

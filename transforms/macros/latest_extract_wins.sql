@@ -14,7 +14,9 @@
     of an earlier day than the latest loaded one is a full refresh (orchestration/defs/dbt.py),
     and a full refresh gives the same table (tests/test_incremental.py).
 
-    The model's `source` CTE must be `not materialized`: `arrived` is read twice, and DuckDB
+    The model's `source` and `renamed` CTEs must be `not materialized`: a full refresh reads
+    `renamed` twice (materialized, 40 M rows spill), and in an incremental run `arrived` is
+    read twice, and DuckDB
     would materialize `source` with the row estimate of the whole raw view (every day), then
     build the `kept` semi join's hash table on the staging table instead of on the new day's
     keys (2,000 items, next day: shipments 7.0 s, spilling 1.4 GB, against 1.0 s). -#}
@@ -69,17 +71,32 @@ candidates as (
     where renamed.extract_date not in ({{ new_list }})
 {%- endif %}
 ),
-{% else %}
-candidates as (
-    select * from renamed
-),
-{% endif %}
 latest as (
     select * from candidates
     qualify row_number() over (
         partition by {{ key_list }} order by extract_date desc, source_row desc nulls last
     ) = 1
 )
+{% else %}
+{#- A full refresh: most keys have one version, kept as they are; only the others are
+    ranked (2,000 items: shipments 19 s instead of 33 s). Keys compared as the window's
+    partitions compare them (null = null). -#}
+{%- set same_key -%}
+{%- for key in keys %}{{ 'and ' if not loop.first }}renamed.{{ key }} is not distinct from versioned.{{ key }} {% endfor -%}
+{%- endset -%}
+versioned as (  -- keys with more than one version
+    select {{ key_list }} from renamed group by all having count(*) > 1
+),
+
+latest as (
+    select renamed.* from renamed anti join versioned on {{ same_key }}
+    union all by name
+    select renamed.* from renamed semi join versioned on {{ same_key }}
+    qualify row_number() over (
+        partition by {{ key_list }} order by extract_date desc, source_row desc nulls last
+    ) = 1
+)
+{% endif %}
 {%- endmacro %}
 
 {#- Post-hook of the models above: rows whose day was re-delivered without them, or unloaded. -#}

@@ -89,29 +89,23 @@ grid_lines as (
 ),
 {% endif %}
 
-daily as (
+filled as (  -- every cell of the grid: its lines' units summed, 0 without lines (the lines and
+    -- one zero row per cell grouped together: at 2,000 items 15 s against 23 s for the grid
+    -- left-joined to the lines' daily sums)
     select
         location_id,
         sku,
-        order_date as demand_date,
+        demand_date,
         sum(ordered_qty) as ordered_qty,
         sum(returned_qty) as returned_qty
-    from grid_lines
+    from (
+        select location_id, sku, order_date as demand_date, ordered_qty, returned_qty
+        from grid_lines
+        union all
+        select location_id, sku, demand_date, 0 as ordered_qty, 0 as returned_qty
+        from grid
+    ) as cells
     group by all
-),
-
-filled as (
-    select
-        grid.location_id,
-        grid.sku,
-        grid.demand_date,
-        coalesce(daily.ordered_qty, 0) as ordered_qty,
-        coalesce(daily.returned_qty, 0) as returned_qty
-    from grid
-    left join daily
-        on daily.location_id = grid.location_id
-        and daily.sku = grid.sku
-        and daily.demand_date = grid.demand_date
 )
 
 select

@@ -5,7 +5,7 @@ source as not materialized (  -- read twice by an incremental run: see latest_ex
     where {{ landed_as_of() }}
 ),
 
-renamed as (
+renamed as not materialized (  -- read twice by a full refresh
     select
         {{ clean_id('receipt_id') }} as receipt_id,
         {{ text_to_date('receipt_date') }} as receipt_date,

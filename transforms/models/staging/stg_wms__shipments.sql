@@ -5,7 +5,7 @@ source as not materialized (  -- read twice by an incremental run: see latest_ex
     where {{ landed_as_of() }}
 ),
 
-renamed as (
+renamed as not materialized (  -- read twice by a full refresh
     select
         {{ clean_id('shipment_id') }} as shipment_id,
         {{ text_to_date('ship_date') }} as ship_date,
