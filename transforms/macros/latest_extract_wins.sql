@@ -15,13 +15,17 @@
     and a full refresh gives the same table (tests/test_incremental.py).
 
     The model's `source` and `renamed` CTEs must be `not materialized`: a full refresh reads
-    `renamed` twice (materialized, 40 M rows spill), and in an incremental run `arrived` is
-    read twice, and DuckDB
-    would materialize `source` with the row estimate of the whole raw view (every day), then
+    `renamed` twice (materialized, 40 M rows spill); an incremental run reads `arrived` twice,
+    and DuckDB would materialize `source` with the row estimate of the whole raw view (every day), then
     build the `kept` semi join's hash table on the staging table instead of on the new day's
     keys (2,000 items, next day: shipments 7.0 s, spilling 1.4 GB, against 1.0 s). -#}
 {% macro latest_extract_wins(extract, keys) -%}
 {%- set key_list = keys | join(', ') -%}
+{%- set latest_version -%}
+qualify row_number() over (
+        partition by {{ key_list }} order by extract_date desc, source_row desc nulls last
+    ) = 1
+{%- endset -%}
 {% if is_incremental() %}
 {#- The new days, as literals: the raw view is a union of day tables, and a literal filter on
     its constant extract_date leaves out every other day's table (a subquery would scan them). -#}
@@ -73,9 +77,7 @@ candidates as (
 ),
 latest as (
     select * from candidates
-    qualify row_number() over (
-        partition by {{ key_list }} order by extract_date desc, source_row desc nulls last
-    ) = 1
+    {{ latest_version }}
 )
 {% else %}
 {#- A full refresh: most keys have one version, kept as they are; only the others are
@@ -92,9 +94,7 @@ latest as (
     select renamed.* from renamed anti join versioned on {{ same_key }}
     union all by name
     select renamed.* from renamed semi join versioned on {{ same_key }}
-    qualify row_number() over (
-        partition by {{ key_list }} order by extract_date desc, source_row desc nulls last
-    ) = 1
+    {{ latest_version }}
 )
 {% endif %}
 {%- endmacro %}
