@@ -20,25 +20,25 @@ class SimulationConfig:
         doc="independent runs; with target_half_width: the most that are run",
         low=1,
     )
-    # 0.25 points: on the demo's plan 40 replications (batch means) instead of 200, 2.7 s
-    # instead of 12.5 s; class means over 6 seeds vary by sd <= 0.105 points (docs/performance.md)
+    # 0.25 points: replications are independent, so the interval is Student's t over each
+    # replication's class means; measured in docs/performance.md (session 21)
     target_half_width: float | None = setting(
         0.0025,
         unit="share (0.0025 = 0.25 points)",
-        doc="stop adding replications once the 95% Monte Carlo interval (batch means) of every "
-        "group's mean cycle service (customer nodes by demand class) is this narrow; None: "
-        "all replications",
+        doc="stop adding replications once the 95% Monte Carlo interval (Student's t over the "
+        "replications' means) of every group's mean cycle service (customer nodes by demand "
+        "class) is this narrow; None: all replications",
         low=1e-6,
         high=0.5,
     )
     min_replications: int = setting(
-        40, unit="replications", doc="replications before the interval is first judged", low=2
+        10, unit="replications", doc="replications before the interval is first judged", low=2
     )
     batch_replications: int = setting(
-        5,
+        1,
         unit="replications",
-        doc="replications per batch (one at a time per worker; the batch means of the "
-        "adaptive stop)",
+        doc="replications run one after another by one worker (a unit of work; the adaptive "
+        "stop judges each batch's means, so keep 1 unless replications are tiny)",
         low=1,
     )
     workers: int = setting(

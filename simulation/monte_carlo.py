@@ -141,7 +141,7 @@ def simulate(
 
     With ``config.target_half_width``, replications are added a round at a time until the 95%
     Monte Carlo interval of each group's mean cycle service (``groups``: a label per node,
-    customer nodes only; None: one group; batch means) is that narrow, or
+    customer nodes only; None: one group; over the batches' means) is that narrow, or
     ``config.replications`` ran; the ``replications`` column says how many.
 
     ``demand_history`` (days x nodes, units per day, oldest first) is what the empirical mode
@@ -238,10 +238,12 @@ def simulate(
             if widest is not None and widest <= config.target_half_width:
                 break
     out = pd.DataFrame({"node": np.arange(n)})
+    # Student's t: a node's interval rests on count replications (10 or more when adaptive)
+    t_95 = float(student_t.ppf(0.975, count - 1)) if count > 1 else 0.0
     for k, name in enumerate(MEASURES):
         out[name] = mean[k, position]
         sd = np.sqrt(squares[k, position] / (count - 1)) if count > 1 else 0.0
-        out[f"{name}_ci95"] = Z_95 * sd / np.sqrt(count)
+        out[f"{name}_ci95"] = t_95 * sd / np.sqrt(count)
     customer = nodes.is_customer
     for name in ("fill_rate", "cycle_service_level", "ready_rate"):
         out.loc[~customer, [name, f"{name}_ci95"]] = np.nan
@@ -270,8 +272,8 @@ def _group_means(batch_mean: np.ndarray, members: list[np.ndarray]) -> np.ndarra
 
 
 def _widest_half_width(group_means: list[np.ndarray]) -> float:
-    """The widest 95% interval half-width (share) of a group's mean cycle service by the
-    method of batch means: Student's t over the batches' group means (batches are
+    """The widest 95% interval half-width (share) of a group's mean cycle service: Student's
+    t over the batches' group means (batches, one replication each by default, are
     independent; the nodes within one are not, they share stock and lead-time draws)."""
     if len(group_means) < 2:
         return float("inf")

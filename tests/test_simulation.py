@@ -466,7 +466,7 @@ def test_items_simulated_beside_kept_ones_run_the_kept_replications():
 
     targets, planning, history = several_items_simulation_case(5)
     config = SimulationConfig(
-        days=140, warmup_days=28, replications=60, min_replications=10, target_half_width=0.01
+        days=140, warmup_days=28, replications=60, min_replications=10, target_half_width=0.005
     )
 
     def run(plan: pd.DataFrame, settings: SimulationConfig) -> pd.DataFrame:
