@@ -107,8 +107,10 @@ def negative_binomial(imapa: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
 
 
 def evaluate(
-    df: pd.DataFrame, training: int, rng: np.random.Generator, dispersion: int | None
+    df: pd.DataFrame, training: int, rng: np.random.Generator, settings: dict | None = None
 ) -> tuple[list, dict]:
+    """The methods' scores on the ``HORIZON`` months after ``training``; ``settings``:
+    ForecastConfig fields that differ from the pipeline's."""
     months = np.sort(df["ds"].unique())
     train = df[df["ds"] <= months[training - 1]]
     actual = df[(df["ds"] > months[training - 1]) & (df["ds"] <= months[training + HORIZON - 1])]
@@ -117,7 +119,7 @@ def evaluate(
         season_length=12,
         n_windows=2,
         n_jobs=2,
-        count_dispersion_buckets=dispersion,
+        **(settings or {}),
     )
     timing = {}
     started = time.perf_counter()
@@ -211,6 +213,12 @@ def main() -> None:
         default=None,
         help="ForecastConfig.count_dispersion_buckets (default: the pipeline's; 0: model widths)",
     )
+    parser.add_argument(
+        "--screen-series",
+        type=int,
+        default=None,
+        help="ForecastConfig.screen_series (default: the pipeline's)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/carparts.json"))
     args = parser.parse_args()
     if not DATA.exists():
@@ -226,9 +234,15 @@ def main() -> None:
     }
     windows = ["validation", "test"] if args.window == "both" else [args.window]
     for window in windows:
-        methods, info = evaluate(
-            df, WINDOWS[window], np.random.default_rng(0), args.dispersion_buckets
-        )
+        settings = {
+            name: value
+            for name, value in (
+                ("count_dispersion_buckets", args.dispersion_buckets),
+                ("screen_series", args.screen_series),
+            )
+            if value is not None
+        }
+        methods, info = evaluate(df, WINDOWS[window], np.random.default_rng(0), settings)
         show(methods, info, f"{window} window ({payload['split'][window]})")
         key = "methods" if window == "test" else "validation_methods"
         payload[key] = methods
