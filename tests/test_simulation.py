@@ -515,3 +515,22 @@ def test_two_networks_of_one_item_draw_their_own_lead_times():
     stores = simulated.set_index("location_id").loc[["S1", "S2"]]
     assert stores["reorder_level"].nunique() == 1  # the two branches are planned alike
     assert stores["average_on_hand"].nunique() == 2
+
+
+def test_node_intervals_use_student_t_over_the_replications():
+    # replication r's values are recovered from fixed runs of r and r + 1 replications (the
+    # first r are the same draws); the published half-width is t(0.975, n - 1) sd / sqrt(n)
+    from scipy.stats import t as student_t
+
+    nodes = _nodes([-1, 0, 0], [300, 120, 90], [5, 2, 3], [False, True, True],
+                   [0, 20, 15], [0, 6, 5])  # fmt: skip
+    fixed = dict(days=120, warmup_days=14, seed=3, demand="gaussian", target_half_width=None)
+    n = 5
+    means = [
+        simulate(nodes, SimulationConfig(replications=k, **fixed))["average_on_hand"].to_numpy()
+        for k in range(1, n + 1)
+    ]
+    each = np.array([means[0]] + [(k + 1) * means[k] - k * means[k - 1] for k in range(1, n)])
+    last = simulate(nodes, SimulationConfig(replications=n, **fixed))
+    expected = student_t.ppf(0.975, n - 1) * each.std(axis=0, ddof=1) / np.sqrt(n)
+    np.testing.assert_allclose(last["average_on_hand_ci95"].to_numpy(), expected, rtol=1e-6)
