@@ -158,7 +158,7 @@ def test_a_failed_publication_leaves_no_temporary_file_and_the_last_plan(tmp_pat
     publish(con, [("marts", "plan")], serving, day, history=["plan"])
     before = (serving / SERVING_FILE).read_bytes()
 
-    def disk_full(con, serving_dir, snapshot, names):
+    def disk_full(con, serving_dir, snapshot, *tables):
         (serving_dir / "snapshots" / f".{snapshot}.tmp").mkdir(parents=True)  # half written
         raise OSError(28, "No space left on device")
 
@@ -168,3 +168,87 @@ def test_a_failed_publication_leaves_no_temporary_file_and_the_last_plan(tmp_pat
     con.close()
     assert (serving / SERVING_FILE).read_bytes() == before
     assert not [p.name for p in serving.rglob(".*tmp*")]
+
+
+def _daily(path: Path, months: list[int], changed: float = 1.0) -> None:
+    """marts.daily: 4 nodes x every day of the given months of 2026 (qty 1, node 0's days of
+    February ``changed``) and marts.plan."""
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.daily AS SELECT d::DATE AS day, node, "
+        "CASE WHEN node = 0 AND month(d) = 2 THEN ? ELSE 1.0 END AS qty "
+        "FROM range(DATE '2026-01-01', DATE '2026-05-01', INTERVAL 1 DAY) AS t(d), range(4) AS n(node) "
+        "WHERE list_contains(?, month(d))",
+        [changed, months],
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.plan AS SELECT range AS node FROM range(?)", [len(months)]
+    )
+    con.close()
+
+
+def _served(serving: Path, table: str) -> tuple[list, list]:
+    """``table`` as the DuckDB file and as the current Parquet snapshot hold it, sorted."""
+    con = duckdb.connect(str(serving / SERVING_FILE), read_only=True)
+    stored = con.execute(f"FROM {table} ORDER BY ALL").fetchall()
+    con.close()
+    files = serving / "current" / table
+    pattern = files / "*" / "*.parquet" if files.is_dir() else f"{files}.parquet"
+    reader = duckdb.connect()
+    parquet = reader.execute("FROM read_parquet(?) ORDER BY ALL", [str(pattern)]).fetchall()
+    reader.close()
+    return stored, parquet
+
+
+def test_a_refresh_rewrites_only_the_parts_that_changed_and_equals_a_fresh_publication(tmp_path):
+    warehouse, serving, fresh = tmp_path / "w.duckdb", tmp_path / "s", tmp_path / "fresh"
+    tables, parts = [("marts", "daily"), ("marts", "plan")], {"daily": "strftime(day, '%Y-%m')"}
+    first, second = dt.date(2026, 5, 1), dt.date(2026, 5, 2)
+    _daily(warehouse, [1, 2, 3])
+    con = duckdb.connect(str(warehouse))
+    publish(con, tables, serving, first, ["plan"], parts=parts)
+    before = (serving / "current").resolve()
+    con.close()
+    # January re-sent empty, a February cell corrected, March as it was, April new
+    _daily(warehouse, [2, 3, 4], changed=5.0)
+    con = duckdb.connect(str(warehouse))
+    publish(con, tables, serving, second, ["plan"], parts=parts)
+    publish(con, tables, fresh, second, ["plan"], parts=parts)
+    con.close()
+
+    after = (serving / "current").resolve()
+    assert sorted(p.name for p in (after / "daily").iterdir()) == ["2026-02", "2026-03", "2026-04"]
+    reused = [p.name for p in (after / "daily").rglob("*.parquet") if p.stat().st_nlink > 1]
+    march = next((before / "daily" / "2026-03").iterdir())
+    assert (after / "daily" / "2026-03" / march.name).stat().st_ino == march.stat().st_ino
+    assert (after / "daily" / "2026-02" / "data_0.parquet").stat().st_nlink == 1  # written anew
+    assert len(reused) == 1
+    for table in ("daily", "plan"):
+        stored, parquet = _served(serving, table)
+        assert stored == parquet == _served(fresh, table)[0]
+    assert _served(serving, "daily")[0].count((dt.date(2026, 2, 1), 0, 5.0, 1)) == 1
+    con = duckdb.connect(str(serving / SERVING_FILE), read_only=True)
+    recorded = con.execute(
+        "FROM published_parts WHERE table_name = 'daily' ORDER BY part"
+    ).fetchall()
+    counts = dict(con.execute("FROM published_tables").fetchall())
+    assert counts["daily"] == con.execute("SELECT count(*) FROM daily").fetchone()[0]
+    con.close()
+    con = duckdb.connect(str(fresh / SERVING_FILE), read_only=True)
+    assert (
+        recorded
+        == con.execute("FROM published_parts WHERE table_name = 'daily' ORDER BY part").fetchall()
+    )
+    con.close()
+    stored, parquet = _served(serving, "plan_history")
+    assert stored == parquet and {row[0] for row in stored} == {first, second}
+
+    # a backfill of an older day keeps the current daily mart and adds its history slice
+    _daily(warehouse, [1])
+    con = duckdb.connect(str(warehouse))
+    publish(con, tables, serving, dt.date(2026, 4, 30), ["plan"], parts=parts)
+    con.close()
+    assert _served(serving, "daily")[0] == _served(fresh, "daily")[0]
+    stored, parquet = _served(serving, "plan_history")
+    assert stored == parquet and len({row[0] for row in stored}) == 3

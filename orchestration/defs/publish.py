@@ -46,6 +46,13 @@ PUBLISHED_RESULTS = [
     ("quality", "data_quality"),
 ]
 
+# Daily history grows by a day per run: published as Parquet parts by month (YYYYMM), and only the months
+# a refresh changed are written again (the rest of the serving copy and snapshot is reused).
+PUBLISHED_IN_PARTS = {
+    "fct_customer_demand_daily": "year(demand_date) * 100 + month(demand_date)",
+    "fct_internal_transfers_daily": "year(ship_date) * 100 + month(ship_date)",
+}
+
 # BI compares plans over time: these keep one slice per run date in <name>_history.
 HISTORY = [
     "inventory_targets",
@@ -130,7 +137,14 @@ def published_plan(
     tables = [("marts", name) for name in PUBLISHED_MARTS] + PUBLISHED_RESULTS
     with warehouse.get_connection() as con:
         published = publish(
-            con, tables, serving.root, run_date, HISTORY, catalogue(), settings.currency()
+            con,
+            tables,
+            serving.root,
+            run_date,
+            HISTORY,
+            catalogue(),
+            settings.currency(),
+            PUBLISHED_IN_PARTS,
         )
     report_path = write_report(report, serving.root)
     rows = {p.name: p.rows for p in published}
