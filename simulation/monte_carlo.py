@@ -896,9 +896,11 @@ class DemandHistory:
         """From one entry per node-day already coded: ``column`` indexes ``keys``, ``days_back``
         counts days before the latest (0 = the latest, < ``days``), ``quantity`` in units (a
         warehouse can code them in SQL, so no row of strings reaches Python)."""
-        matrix = np.zeros((days, len(keys)), dtype=np.float32)
-        np.add.at(matrix, (days - 1 - np.asarray(days_back, dtype=np.int64), column), quantity)
-        return cls(keys, matrix)
+        # entries of one cell add up; bincount does in one pass what np.add.at took 3.6 s
+        # for (27.6 M entries at 2,000 items)
+        cell = (days - 1 - np.asarray(days_back, dtype=np.int64)) * len(keys) + column
+        total = np.bincount(cell, weights=quantity, minlength=days * len(keys))
+        return cls(keys, total.astype(np.float32).reshape(days, len(keys)))
 
     def aligned(self, targets: pd.DataFrame) -> np.ndarray:
         """(days x targets rows): each row's node's history, 0 for nodes without one."""

@@ -319,6 +319,34 @@ def test_demand_history_keeps_the_last_days_per_node_and_aligns_to_a_plan():
     assert doubled[:, 2].tolist() == [2, 0, 4] and doubled[:, 0].tolist() == [0, 5, 0]
 
 
+def test_demand_history_from_warehouse_codes_equals_the_rows_and_adds_repeated_cells():
+    from simulation.monte_carlo import DemandHistory
+
+    rng = np.random.default_rng(3)
+    days, nodes = 30, 7
+    keys = pd.MultiIndex.from_tuples(
+        [("A", f"S{k}") for k in range(nodes)], names=["sku", "location_id"]
+    )
+    column = np.repeat(np.arange(nodes), days)
+    back = np.tile(np.arange(days), nodes)
+    quantity = rng.poisson(2.0, days * nodes).astype(np.float32)
+    daily = pd.DataFrame(
+        {
+            "sku": "A",
+            "location_id": [f"S{k}" for k in column],
+            "demand_date": pd.Timestamp("2026-03-31") - pd.to_timedelta(back, unit="D"),
+            "demand_qty": quantity,
+        }
+    )
+    coded = DemandHistory.from_codes(keys, column, back, quantity, days)
+    np.testing.assert_array_equal(coded.matrix, DemandHistory.from_rows(daily, days).matrix)
+    twice = DemandHistory.from_codes(
+        keys, np.r_[column, 2], np.r_[back, 0], np.r_[quantity, 5.0], days
+    )
+    assert twice.matrix[-1, 2] == coded.matrix[-1, 2] + 5.0  # the latest day, node S2
+    assert (twice.matrix != coded.matrix).sum() == 1
+
+
 def test_adaptive_replications_stop_at_the_target_interval_and_repeat_a_fixed_run():
     mean, sd, lead = 20.0, 8.0, 3
     base = mean * lead + 1.2816 * sd * np.sqrt(lead)
