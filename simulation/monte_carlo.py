@@ -239,7 +239,7 @@ def simulate(
                 break
     out = pd.DataFrame({"node": np.arange(n)})
     # Student's t: a node's interval rests on count replications (10 or more when adaptive)
-    t_95 = float(student_t.ppf(0.975, count - 1)) if count > 1 else 0.0
+    t_95 = _t_95(count) if count > 1 else 0.0
     for k, name in enumerate(MEASURES):
         out[name] = mean[k, position]
         sd = np.sqrt(squares[k, position] / (count - 1)) if count > 1 else 0.0
@@ -279,7 +279,13 @@ def _widest_half_width(group_means: list[np.ndarray]) -> float:
         return float("inf")
     table = np.vstack(group_means)  # batches x groups
     spread = table.std(axis=0, ddof=1) / np.sqrt(len(table))
-    return float(student_t.ppf(0.975, len(table) - 1) * spread.max())
+    return _t_95(len(table)) * float(spread.max())
+
+
+def _t_95(samples: int) -> float:
+    """Student's t quantile of a two-sided 95% interval around the mean of ``samples`` (>= 2)
+    independent values."""
+    return float(student_t.ppf(0.975, samples - 1))
 
 
 @contextmanager
