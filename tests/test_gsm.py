@@ -22,7 +22,7 @@ from optimization.gsm import (
     sqrt_cost_table,
 )
 from optimization.gsm.pair_mip import _pair_model
-from optimization.gsm.tree_dp import _fold, _initial_bounds
+from optimization.gsm.tree_dp import _fold, _forest_dp, _initial_bounds, _tree_dp
 from optimization.instances import read_json_instance
 
 EXPECTED = {
@@ -161,6 +161,26 @@ def test_tree_dp_equals_enumeration_on_random_trees_for_many_items():
         np.testing.assert_allclose(tree.cost, brute_force(net, cost, ms), rtol=1e-9)
         np.testing.assert_allclose(tree.cost, solve_mip(net, cost, ms).cost, rtol=1e-9)
         assert (tree.cost <= single_echelon(net, cost).cost + 1e-9).all()
+
+
+def test_compiled_forest_dp_gives_the_numpy_dp_s_value_and_service_times_ties_included():
+    rng = np.random.default_rng(11)
+    for case in range(40):
+        n = int(rng.integers(2, 12))
+        net = random_tree(rng, n)
+        if case % 4 == 0:  # a forest: two trees side by side
+            other = random_tree(rng, 3)
+            arcs = tuple(net.arcs) + tuple((i + n, j + n) for i, j in other.arcs)
+            net = random_network(rng, n + 3, list(arcs))
+        cost, ms = random_costs(rng, net, items=3)
+        if case % 3 == 0:  # flat tables: many ties between service times
+            cost = np.round(cost, 0)
+        latest = net.longest_lead_time()
+        s_bounds, si_bounds = _initial_bounds(net, ms, latest)
+        value, S, _ = _tree_dp(net, cost, latest, s_bounds, si_bounds)
+        compiled_value, compiled_S = _forest_dp(net, cost, latest, s_bounds, si_bounds)
+        assert np.array_equal(value, compiled_value)  # the same sums in the same order
+        assert np.array_equal(S, compiled_S)
 
 
 def test_every_solver_equals_enumeration_on_random_small_dags():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from optimization.gsm.network import INF, Network, Solution, _evaluate
 
@@ -174,9 +175,153 @@ def solve_tree(network: Network, cost: np.ndarray, max_service_time: np.ndarray)
             f"cost table covers tau up to {cost.shape[2] - 1}, needs {int(latest.max())}"
         )
     s_bounds, si_bounds = _initial_bounds(network, max_service_time, latest)
-    value, S, _ = _tree_dp(network, cost, latest, s_bounds, si_bounds)
+    value, S = _forest_dp(network, cost, latest, s_bounds, si_bounds)
     if not np.isfinite(value).all():
         raise ValueError(
             "no feasible service times: check maximum service times against lead times"
         )
     return _evaluate(network, cost, S)
+
+
+def _forest_dp(
+    network: Network,
+    cost: np.ndarray,
+    latest: np.ndarray,
+    s_bounds: tuple[np.ndarray, np.ndarray],
+    si_bounds: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_tree_dp``'s value and S on a forest without multipliers, compiled: the same sums in
+    the same order and the same ties (the first minimum), item by item. A plan of 2,000 items
+    with a network each spent 5.9 of its 18.8 s in ``_fold`` and ``_unfold``'s numpy calls on
+    (1 x periods x periods) arrays."""
+    order, parent = network.labelling()
+    n = network.n
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(order))
+    up_arcs = set(network.arcs)
+    parents = np.array([-1 if parent[k] is None else parent[k] for k in range(n)], dtype=np.int64)
+    supplies_parent = np.array(
+        [parent[k] is not None and (k, parent[k]) in up_arcs for k in range(n)], dtype=np.bool_
+    )
+    up_start, up_list = _csr(network.suppliers())
+    down_start, down_list = _csr(network.customers())
+    return _forest_kernel(
+        np.asarray(order, dtype=np.int64),
+        parents,
+        supplies_parent,
+        rank,
+        up_start,
+        up_list,
+        down_start,
+        down_list,
+        np.asarray(network.processing_time, dtype=np.int64),
+        np.ascontiguousarray(cost, dtype=np.float64),
+        np.ascontiguousarray(s_bounds[0], dtype=np.int64),
+        np.ascontiguousarray(s_bounds[1], dtype=np.int64),
+        np.ascontiguousarray(si_bounds[0], dtype=np.int64),
+        np.ascontiguousarray(si_bounds[1], dtype=np.int64),
+        int(latest.max()),
+    )
+
+
+def _csr(lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Neighbour lists as (start offsets, concatenated members), order kept."""
+    start = np.zeros(len(lists) + 1, dtype=np.int64)
+    start[1:] = np.cumsum([len(members) for members in lists])
+    flat = np.array([m for members in lists for m in members], dtype=np.int64)
+    return start, flat
+
+
+@njit(cache=True)
+def _forest_kernel(
+    order, parent, supplies_parent, rank, up_start, up_list, down_start, down_list,
+    T, cost, s_lo, s_hi, si_lo, si_hi, M,
+):  # fmt: skip
+    n_items, n = cost.shape[0], cost.shape[1]
+    last_tau = cost.shape[2] - 1
+    width = M + 1
+    value = np.zeros(n_items)
+    S = np.zeros((n_items, n), dtype=np.int64)
+    SI = np.zeros((n_items, n), dtype=np.int64)
+    f = np.empty((n, width))
+    g = np.empty((n, width))
+    arg_si_of_s = np.zeros((n, width), dtype=np.int64)
+    arg_s_of_si = np.zeros((n, width), dtype=np.int64)
+    root_s = np.zeros(n, dtype=np.int64)
+    root_si = np.zeros(n, dtype=np.int64)
+    inbound = np.empty(width)
+    outbound = np.empty(width)
+    running = np.empty(width)
+    total = np.empty((width, width))
+    for item in range(n_items):
+        for k in order:
+            for x in range(width):
+                inbound[x] = INF if x < si_lo[item, k] or x > si_hi[item, k] else 0.0
+                outbound[x] = INF if x < s_lo[item, k] or x > s_hi[item, k] else 0.0
+            for e in range(up_start[k], up_start[k + 1]):
+                i = up_list[e]
+                if rank[i] < rank[k]:  # min over S_i <= SI_k of i's subtree
+                    running[0] = f[i, 0]
+                    for x in range(1, width):
+                        running[x] = min(running[x - 1], f[i, x])
+                    for x in range(width):
+                        inbound[x] = inbound[x] + running[x]
+            for e in range(down_start[k], down_start[k + 1]):
+                j = down_list[e]
+                if rank[j] < rank[k]:  # min over SI_j >= S_k of j's subtree
+                    running[width - 1] = g[j, width - 1]
+                    for x in range(width - 2, -1, -1):
+                        running[x] = min(running[x + 1], g[j, x])
+                    for x in range(width):
+                        outbound[x] = outbound[x] + running[x]
+            for s in range(width):
+                for si in range(width):
+                    tau = si + T[k] - s
+                    stage = INF if tau < 0 else cost[item, k, min(tau, last_tau)]
+                    total[s, si] = stage + inbound[si] + outbound[s]
+            if parent[k] < 0:
+                best_s, best_si = 0, 0
+                for s in range(width):
+                    for si in range(width):
+                        if total[s, si] < total[best_s, best_si]:
+                            best_s, best_si = s, si
+                value[item] += total[best_s, best_si]
+                root_s[k], root_si[k] = best_s, best_si
+            elif supplies_parent[k]:  # f_k(S)
+                for s in range(width):
+                    best = 0
+                    for si in range(1, width):
+                        if total[s, si] < total[s, best]:
+                            best = si
+                    arg_si_of_s[k, s] = best
+                    f[k, s] = total[s, best]
+            else:  # g_k(SI)
+                for si in range(width):
+                    best = 0
+                    for s in range(1, width):
+                        if total[s, si] < total[best, si]:
+                            best = s
+                    arg_s_of_si[k, si] = best
+                    g[k, si] = total[best, si]
+        for r in range(len(order) - 1, -1, -1):
+            k = order[r]
+            p = parent[k]
+            if p < 0:
+                S[item, k], SI[item, k] = root_s[k], root_si[k]
+            elif supplies_parent[k]:  # S_k <= SI_p
+                best, best_value = 0, f[k, 0] if SI[item, p] >= 0 else INF
+                for s in range(1, width):
+                    here = f[k, s] if s <= SI[item, p] else INF
+                    if here < best_value:
+                        best, best_value = s, here
+                S[item, k] = best
+                SI[item, k] = arg_si_of_s[k, best]
+            else:  # SI_k >= S_p
+                best, best_value = 0, g[k, 0] if S[item, p] <= 0 else INF
+                for si in range(1, width):
+                    here = g[k, si] if si >= S[item, p] else INF
+                    if here < best_value:
+                        best, best_value = si, here
+                SI[item, k] = best
+                S[item, k] = arg_s_of_si[k, best]
+    return value, S
