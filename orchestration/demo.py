@@ -176,7 +176,10 @@ def summary(warehouse: Path, serving: Path) -> str:
             f"95% interval coverage {scores['coverage_95']:.1%}"
         )
     lines.append("\noutputs")
-    lines.append(f"  Parquet for BI         {serving / 'current'}/<table>.parquet")
+    lines.append(
+        f"  Parquet for BI         {serving / 'current'}/<table>.parquet "
+        "(daily marts and _history: <table>/*/*.parquet)"
+    )
     lines.append(f"  views for DuckDB       {serving / 'views.sql'}")
     lines.append(f"  published copy for BI  {serving / SERVING_FILE}")
     lines.append(f"  planner report         {serving / REPORT_FILE}")

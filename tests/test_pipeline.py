@@ -272,7 +272,10 @@ def test_closing_summary_has_headed_aligned_tables_and_the_outputs_paths(built):
     assert tables and len({len(line) for line in tables}) == 1  # counts right-aligned
     assert f"  planner report         {SERVING.parent / 'planner_report.html'}" in lines
     assert f"published copy for BI  {SERVING}" in text
-    assert f"  Parquet for BI         {SERVING.parent / 'current'}/<table>.parquet" in lines
+    assert (
+        f"  Parquet for BI         {SERVING.parent / 'current'}/<table>.parquet "
+        "(daily marts and _history: <table>/*/*.parquet)"
+    ) in lines
 
 
 def test_step_seconds_lists_steps_of_a_second_or_more_longest_first():
