@@ -15,7 +15,7 @@ from forecasting.engine import MIN_CLASS_SERIES, backtest, choose_models, foreca
 from forecasting.lead_time import lead_time_demand
 from forecasting.models import classify
 from forecasting.nodes import forecast_nodes, pooled_variance_check, served_customers
-from marts.reads import read_customer_buckets
+from marts.reads import customer_demand_after, read_customer_buckets
 
 CONFIG = ForecastConfig(horizon=4, season_length=52, n_windows=2, n_jobs=1)
 
@@ -212,6 +212,12 @@ def test_buckets_summed_in_the_warehouse_equal_bucket_demand():
         read_customer_buckets(con, 7, until=until.date()),
         bucket_demand(daily[daily["demand_date"] <= until], 7, (days[0], until)),
     )
+    # of some items only: the same buckets as the whole read's rows of those items
+    only_b = read_customer_buckets(con, 7, until=until.date(), skus=["B"])
+    every = read_customer_buckets(con, 7, until=until.date())
+    pd.testing.assert_frame_equal(only_b, every[every["sku"] == "B"].reset_index(drop=True))
+    after = customer_demand_after(con, until.date(), skus=["B"])
+    assert set(after["sku"]) == {"B"} and len(after) == len(days) - 41
 
 
 def test_echelon_series_sum_the_customers_each_node_serves():

@@ -230,8 +230,8 @@ def holdout_replay(
         ).df()
         items = stratified_items(classes, config.max_items, config.seed)
         inputs = read_planning_inputs(con)
-        history = read_customer_buckets(con, forecast.bucket_days, until=cutoff)
-        daily = customer_demand_after(con, cutoff)
+        history = read_customer_buckets(con, forecast.bucket_days, until=cutoff, skus=items)
+        daily = customer_demand_after(con, cutoff, skus=items)
     context.log.info(
         f"held-out replay: re-forecasting and re-planning {len(items)} items as of {cutoff}"
     )
