@@ -251,7 +251,6 @@ def _forest_kernel(
     root_si = np.zeros(n, dtype=np.int64)
     inbound = np.empty(width)
     outbound = np.empty(width)
-    running = np.empty(width)
     total = np.empty((width, width))
     for item in range(n_items):
         for k in order:
@@ -261,19 +260,11 @@ def _forest_kernel(
             for e in range(up_start[k], up_start[k + 1]):
                 i = up_list[e]
                 if rank[i] < rank[k]:  # min over S_i <= SI_k of i's subtree
-                    running[0] = f[i, 0]
-                    for x in range(1, width):
-                        running[x] = min(running[x - 1], f[i, x])
-                    for x in range(width):
-                        inbound[x] = inbound[x] + running[x]
+                    _add_running_minimum(f[i], inbound)
             for e in range(down_start[k], down_start[k + 1]):
                 j = down_list[e]
                 if rank[j] < rank[k]:  # min over SI_j >= S_k of j's subtree
-                    running[width - 1] = g[j, width - 1]
-                    for x in range(width - 2, -1, -1):
-                        running[x] = min(running[x + 1], g[j, x])
-                    for x in range(width):
-                        outbound[x] = outbound[x] + running[x]
+                    _add_running_minimum(g[j, ::-1], outbound[::-1])
             for s in range(width):
                 for si in range(width):
                     tau = si + T[k] - s
@@ -288,40 +279,53 @@ def _forest_kernel(
                 value[item] += total[best_s, best_si]
                 root_s[k], root_si[k] = best_s, best_si
             elif supplies_parent[k]:  # f_k(S)
-                for s in range(width):
-                    best = 0
-                    for si in range(1, width):
-                        if total[s, si] < total[s, best]:
-                            best = si
-                    arg_si_of_s[k, s] = best
-                    f[k, s] = total[s, best]
+                _first_minima(total, f[k], arg_si_of_s[k])
             else:  # g_k(SI)
-                for si in range(width):
-                    best = 0
-                    for s in range(1, width):
-                        if total[s, si] < total[best, si]:
-                            best = s
-                    arg_s_of_si[k, si] = best
-                    g[k, si] = total[best, si]
+                _first_minima(total.T, g[k], arg_s_of_si[k])
         for r in range(len(order) - 1, -1, -1):
             k = order[r]
             p = parent[k]
             if p < 0:
                 S[item, k], SI[item, k] = root_s[k], root_si[k]
             elif supplies_parent[k]:  # S_k <= SI_p
-                best, best_value = 0, f[k, 0] if SI[item, p] >= 0 else INF
-                for s in range(1, width):
-                    here = f[k, s] if s <= SI[item, p] else INF
-                    if here < best_value:
-                        best, best_value = s, here
-                S[item, k] = best
-                SI[item, k] = arg_si_of_s[k, best]
+                S[item, k] = _first_minimum_within(f[k], 0, SI[item, p])
+                SI[item, k] = arg_si_of_s[k, S[item, k]]
             else:  # SI_k >= S_p
-                best, best_value = 0, g[k, 0] if S[item, p] <= 0 else INF
-                for si in range(1, width):
-                    here = g[k, si] if si >= S[item, p] else INF
-                    if here < best_value:
-                        best, best_value = si, here
-                SI[item, k] = best
-                S[item, k] = arg_s_of_si[k, best]
+                SI[item, k] = _first_minimum_within(g[k], S[item, p], width - 1)
+                S[item, k] = arg_s_of_si[k, SI[item, k]]
     return value, S
+
+
+@njit(cache=True)
+def _add_running_minimum(values, into):
+    """``into[x] += min(values[:x + 1])`` (numpy's ``minimum.accumulate``; reversed views give
+    the minimum from the end)."""
+    running = values[0]
+    for x in range(len(values)):
+        running = min(running, values[x])
+        into[x] = into[x] + running
+
+
+@njit(cache=True)
+def _first_minima(table, value, where):
+    """Per row of ``table``: its minimum into ``value`` and the first column holding it into
+    ``where`` (numpy's ``argmin(axis=1)``; a transposed view gives the columns')."""
+    for r in range(table.shape[0]):
+        best = 0
+        for c in range(1, table.shape[1]):
+            if table[r, c] < table[r, best]:
+                best = c
+        where[r] = best
+        value[r] = table[r, best]
+
+
+@njit(cache=True)
+def _first_minimum_within(values, low, high):
+    """numpy's argmin of ``values`` with the entries outside [low, high] set to INF: the first
+    minimum (0 when every entry is INF)."""
+    best, best_value = 0, values[0] if low <= 0 <= high else INF
+    for x in range(1, len(values)):
+        here = values[x] if low <= x <= high else INF
+        if here < best_value:
+            best, best_value = x, here
+    return best
