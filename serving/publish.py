@@ -81,8 +81,8 @@ def publish(
     columns carry the ``catalogue``'s descriptions as COMMENTs (also on the views of
     ``views.sql``).
 
-    ``parts`` maps a table to a SQL expression of the part each row belongs to (text, e.g. the
-    month of its date); ``<name>_history`` tables are in parts by run date. Such a table is
+    ``parts`` maps a table to a SQL expression of the part each row belongs to (a value whose
+    text is a folder name, e.g. the month of its date as YYYYMM); ``<name>_history`` tables are in parts by run date. Such a table is
     published as a folder of Parquet parts, ``<table>/<part>/*.parquet``, and a publication
     rewrites only the parts whose rows changed (compared by row count and a checksum of every
     row, ``published_parts``): the serving file starts as a copy of the previous one, the
@@ -104,7 +104,7 @@ def publish(
         shutil.copyfile(final, staging)  # the previous plan, updated in place below
     con.execute("ATTACH ? AS serving_copy", [str(staging)])
     try:
-        old_tables = _tables(con)
+        old_tables = _tables(con, "serving_copy")
         latest_run_date = max(run_date, prior.run_date) if prior else run_date
         # a backfill of an older day corrects its history slice; the current plan stays the newest
         keep_current = latest_run_date > run_date
@@ -206,12 +206,7 @@ def _prior(con: duckdb.DuckDBPyConnection, final: Path, serving_dir: Path) -> _P
     them."""
     con.execute("ATTACH ? AS serving_previous (READ_ONLY)", [str(final)])
     try:
-        tables = {
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'serving_previous'"
-            ).fetchall()
-        }
+        tables = _tables(con, "serving_previous")
         if "publication" not in tables:
             return None
         run_date, snapshot = con.execute(
@@ -230,13 +225,12 @@ def _prior(con: duckdb.DuckDBPyConnection, final: Path, serving_dir: Path) -> _P
     return _Prior(run_date, folder if folder.is_dir() else None, found)
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        r[0]
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'serving_copy'"
-        ).fetchall()
-    }
+def _tables(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:
+    """Names of the tables of the attached ``database``."""
+    found = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [database]
+    ).fetchall()
+    return {r[0] for r in found}
 
 
 def _fingerprints(

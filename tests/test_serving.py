@@ -243,6 +243,11 @@ def test_a_refresh_rewrites_only_the_parts_that_changed_and_equals_a_fresh_publi
     con.close()
     stored, parquet = _served(serving, "plan_history")
     assert stored == parquet and {row[0] for row in stored} == {first, second}
+    reader = duckdb.connect()  # views.sql reads the folders of parts
+    reader.execute((serving / "views.sql").read_text())
+    assert reader.execute("FROM daily ORDER BY ALL").fetchall() == _served(fresh, "daily")[0]
+    assert reader.execute("SELECT count(*) FROM plan_history").fetchone()[0] == len(stored)
+    reader.close()
 
     # a backfill of an older day keeps the current daily mart and adds its history slice
     _daily(warehouse, [1])
@@ -252,3 +257,14 @@ def test_a_refresh_rewrites_only_the_parts_that_changed_and_equals_a_fresh_publi
     assert _served(serving, "daily")[0] == _served(fresh, "daily")[0]
     stored, parquet = _served(serving, "plan_history")
     assert stored == parquet and len({row[0] for row in stored}) == 3
+
+
+def test_a_part_that_is_not_a_folder_name_fails_before_anything_is_swapped(tmp_path):
+    warehouse, serving = tmp_path / "w.duckdb", tmp_path / "s"
+    _daily(warehouse, [1])
+    con = duckdb.connect(str(warehouse))
+    with pytest.raises(ValueError, match=r"part 'S/1' is not a folder name"):
+        publish(con, [("marts", "daily")], serving, dt.date(2026, 5, 1), parts={"daily": "'S/1'"})
+    con.close()
+    assert not (serving / SERVING_FILE).exists()
+    assert not [p.name for p in serving.rglob(".*tmp*")]
