@@ -280,9 +280,9 @@ def simulation_inputs(
     """``simulation.monte_carlo.simulate_plan``'s inputs besides the targets (of ``skus``
     only, where given)."""
     item_network = read_table(con, "marts", "fct_item_network")
-    lead_time_demand = con.execute(
-        "SELECT location_id, sku, periods, sd FROM forecast.lead_time_demand"
-    ).df()
+    lead_time_demand = fetch_frame(
+        con, "SELECT location_id, sku, periods, sd FROM forecast.lead_time_demand"
+    )
     if skus is not None:
         item_network = item_network[item_network["sku"].isin(skus)]
         lead_time_demand = lead_time_demand[lead_time_demand["sku"].isin(skus)]

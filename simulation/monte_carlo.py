@@ -858,9 +858,12 @@ def _demand_spread(
     keys: pd.DataFrame, lead_time_demand: pd.DataFrame, periods: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """sd of one day's demand and of ``periods`` days' (capped at the forecast's reach)."""
-    table = lead_time_demand.set_index(["sku", "location_id", "periods"])["sd"]
     reach = int(lead_time_demand["periods"].max())
     periods = np.minimum(periods, reach)
+    # only the horizons looked up are indexed: at 2,000 items 91 horizons per node made an
+    # 8.2 M-row index (3.2 s a call) where 2 M rows (horizons up to the longest tau) do
+    wanted = lead_time_demand["periods"].isin(np.unique(np.r_[1, periods]))
+    table = lead_time_demand[wanted].set_index(["sku", "location_id", "periods"])["sd"]
 
     def lookup(p: np.ndarray) -> np.ndarray:
         index = pd.MultiIndex.from_arrays([keys["sku"], keys["location_id"], p])
