@@ -64,9 +64,9 @@ class PlanningConfig:
     processes: int = setting(
         2,
         unit="processes",
-        doc="solve the item networks in this many local processes, the items split between "
-        "them, when there are at least PROCESS_MIN_ITEMS (2,000; optimization.targets; the same plan "
-        "either way; 1: in this process)",
+        doc="plan this many what-if scenarios at once in local processes, when they hold at "
+        "least PROCESS_MIN_ITEMS item plans together (2,000; optimization.targets; the same "
+        "plans either way; 1: one after another in this process)",
         low=1,
     )
 

@@ -31,10 +31,10 @@ from optimization.service import (
 )
 
 SUPPLIER = "SUPPLIER"
-# fewer item plans are made in this process whatever PlanningConfig.processes: starting the
-# spawned processes and sending them the inputs costs ~6 s, about what 900 items take to plan
-# (scale warehouse, session 18: 2,000 items 13.4 s in one process, 12.2 s in two; 1,000
-# items 5.8 s in one, 9.1 s in two)
+# what-if scenarios holding fewer item plans together are planned one after another whatever
+# PlanningConfig.processes: starting spawned processes and sending each its scenario's inputs
+# (~300 MB at 2,000 items) costs several seconds (scale warehouse, session 23: 4 scenarios of
+# 2,000 items 41 s one after another, 37 s two at a time)
 PROCESS_MIN_ITEMS = 2000
 
 
@@ -350,13 +350,12 @@ def plan_targets(
     """Solve every item's network. Returns (targets per node x item, summary per item).
 
     With ``config.dask_scheduler`` the items are solved on that Dask cluster,
-    ``config.item_chunk`` items per task; else with ``config.processes`` > 1 and at least
-    PROCESS_MIN_ITEMS items, split between that many local processes (the same plan either
-    way: items are independent)."""
+    ``config.item_chunk`` items per task (the same plan either way: items are independent);
+    else in this process. Local processes do not pay here: splitting the inputs and sending
+    them costs more than the half of the work they take (scale warehouse, session 23: 2,000
+    items 8.9 s in one process, 12.3 s in two; 6,000 items 18.4 s vs 29.4 s)."""
     if config.dask_scheduler is not None:
         return _plan_on_dask(inputs, config)
-    if config.processes > 1 and inputs.items["sku"].nunique() >= PROCESS_MIN_ITEMS:
-        return _plan_in_processes(inputs, config)
     items = _ItemValues(inputs.items)
     frames, summaries = [], []
     customers = inputs.customer_nodes.copy()
@@ -468,17 +467,6 @@ def _plan_on_dask(
                 ]
             )
         )
-
-
-def _plan_in_processes(
-    inputs: PlanningInputs, config: PlanningConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``plan_targets`` with the items split between ``config.processes`` local processes."""
-    items = inputs.items["sku"].nunique()
-    here = replace(config, processes=1)
-    with spawned_pool(config.processes) as pool:
-        parts = _item_chunks(inputs, -(-items // config.processes))
-        return _gathered(list(pool.map(plan_targets, parts, [here] * len(parts))))
 
 
 def spawned_pool(processes: int) -> ProcessPoolExecutor:

@@ -433,17 +433,3 @@ def test_the_dbt_service_level_range_is_the_optimizers():
     assert tuple(yaml.safe_load(project.read_text())["vars"]["service_level_range"]) == (
         SERVICE_LEVEL_RANGE
     )
-
-
-def test_items_split_between_two_processes_give_the_plan_of_one(monkeypatch):
-    from planning_inputs import several_items
-
-    import optimization.targets as targets_module
-
-    planning = several_items(5)
-    monkeypatch.setattr(targets_module, "PROCESS_MIN_ITEMS", 2)  # the split even for 5 items
-    split = plan_targets(planning, PlanningConfig(processes=2))
-    whole = plan_targets(planning, PlanningConfig(processes=1))
-    assert split[0]["sku"].nunique() == 5
-    pd.testing.assert_frame_equal(split[0], whole[0])
-    pd.testing.assert_frame_equal(split[1], whole[1])
