@@ -91,21 +91,20 @@ class ItemNetwork:
 def serving_lanes(item_network: pd.DataFrame, customer_nodes: pd.DataFrame) -> pd.DataFrame:
     """Lanes whose destination serves at least one customer-facing node of the item: a store
     that does not carry an item, or a DC with no such store, is no stage of that item."""
-    customers = customer_nodes.groupby("sku")["location_id"].agg(set)
-    keep = np.zeros(len(item_network), dtype=bool)
-    for sku, lanes in item_network.groupby("sku", sort=False):
-        parents: dict[str, list[str]] = {}
-        for s, d in zip(lanes["source_location_id"], lanes["destination_location_id"], strict=True):
-            parents.setdefault(d, []).append(s)
-        useful = set(customers.get(sku, set()))
-        stack = list(useful)
-        while stack:  # every node upstream of a customer node serves it
-            for p in parents.get(stack.pop(), []):
-                if p not in useful:
-                    useful.add(p)
-                    stack.append(p)
-        positions = item_network.index.get_indexer(lanes.index)
-        keep[positions] = lanes["destination_location_id"].isin(useful).to_numpy()
+    lanes = item_network[["sku", "source_location_id", "destination_location_id"]]
+    useful = pd.MultiIndex.from_frame(
+        customer_nodes[["sku", "location_id"]].drop_duplicates(), names=["sku", "location_id"]
+    )
+    frontier = useful
+    while len(frontier):  # every node upstream of a useful node is useful, one tier at a time
+        into = pd.MultiIndex.from_frame(lanes[["sku", "destination_location_id"]]).isin(frontier)
+        up = pd.MultiIndex.from_arrays(
+            [lanes["sku"].to_numpy()[into], lanes["source_location_id"].to_numpy()[into]],
+            names=["sku", "location_id"],
+        ).unique()
+        frontier = up[~up.isin(useful)]
+        useful = useful.append(frontier)
+    keep = pd.MultiIndex.from_frame(item_network[["sku", "destination_location_id"]]).isin(useful)
     return item_network[keep]
 
 
