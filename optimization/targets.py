@@ -614,8 +614,9 @@ def safety_stock_at_levels(
         ],
     )
     lead_time_demand = _lead_time_columns(inputs.lead_time_demand)
+    level_z = [z_for_cycle_service(level) for level in levels]  # once, not per group
     frames = []
-    for group in build_item_networks(inputs):
+    for group in build_item_networks(inputs) if len(levels) else []:
         net = group.network
         shape = (len(group.skus), net.n)
         i, k, rows = plan.of(group)  # a node without a plan row: not customer-facing, 0
@@ -628,13 +629,24 @@ def safety_stock_at_levels(
         # the table up to the longest tau used: its values there do not depend on longer ones
         longest = max(int(t.max(initial=0)) for t in taus.values())
         mean_daily, sd_table, counts = _lead_time_tables(lead_time_demand, group, longest)
-        totals = {name: np.zeros((len(levels), len(group.skus))) for name in taus}
-        for n_level, level in enumerate(levels):
-            z = _propagate_z(net, np.where(customer, z_for_cycle_service(level), 0.0))
-            table = safety_stock_table(z, mean_daily, sd_table, group.lead_time_sd, counts)
-            for name, total in totals.items():
-                safety = np.take_along_axis(table, taus[name][..., None], axis=2)[..., 0]
-                total[n_level] = (safety * value).sum(axis=1)
+        # every level at once, the levels stacked as rows (level-major): one table per group
+        # instead of one per group and level (the same values, element by element)
+        stacked = len(levels)
+        z = _propagate_z(
+            net,
+            np.concatenate([np.where(customer, z_level, 0.0) for z_level in level_z]),
+        )
+        table = safety_stock_table(
+            z,
+            np.tile(mean_daily, (stacked, 1)),
+            np.tile(sd_table, (stacked, 1, 1)),
+            group.lead_time_sd,
+            np.tile(counts, (stacked, 1)),
+        ).reshape(stacked, *shape, -1)
+        totals = {}
+        for name, tau in taus.items():
+            at = np.broadcast_to(tau[None, ..., None], (stacked, *shape, 1))
+            totals[name] = (np.take_along_axis(table, at, axis=3)[..., 0] * value).sum(axis=2)
         frames.append(
             {
                 "sku": np.tile(np.asarray(group.skus, dtype=object), len(levels)),
