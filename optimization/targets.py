@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr  # norm.cdf without scipy.stats' per-call checks (per item network)
 
 from distributions.counts import count_quantile_at, count_undershoot_moments
 from optimization.config import SERVICE_LEVEL_RANGE, PlanningConfig
@@ -259,7 +259,7 @@ def safety_stock_table(
     mean = mean_daily[..., None] * taus
     rows = count_valued[..., None] & (mean > 0)
     if rows.any():
-        probability = np.broadcast_to(norm.cdf(z)[..., None], table.shape)[rows]
+        probability = np.broadcast_to(ndtr(z)[..., None], table.shape)[rows]
         quantile = count_quantile_at(
             mean[rows], np.sqrt(np.maximum(variance[rows], mean[rows])), probability
         )
@@ -543,7 +543,7 @@ def reorder_points(
         covered[counts] = count_quantile_at(
             mean[counts],
             np.sqrt(np.maximum(variance[counts], mean[counts])),
-            norm.cdf(z[rows][counts]),
+            ndtr(z[rows][counts]),
         )
     reorder_point[rows] = np.maximum(np.ceil(covered - 1e-9), 0.0)
     expected[rows] = u_mean
