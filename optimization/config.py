@@ -65,7 +65,7 @@ class PlanningConfig:
         2,
         unit="processes",
         doc="plan this many what-if scenarios at once in local processes, when they hold at "
-        "least PROCESS_MIN_ITEMS item plans together (2,000; optimization.targets; the same "
+        "least PROCESS_MIN_ITEMS item plans together (2,000; simulation.scenarios; the same "
         "plans either way; 1: one after another in this process)",
         low=1,
     )

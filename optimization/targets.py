@@ -12,9 +12,7 @@ the customer-facing stages they serve.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,11 +29,6 @@ from optimization.service import (
 )
 
 SUPPLIER = "SUPPLIER"
-# what-if scenarios holding fewer item plans together are planned one after another whatever
-# PlanningConfig.processes: starting spawned processes and sending each its scenario's inputs
-# (~300 MB at 2,000 items) costs several seconds (scale warehouse, session 23: 4 scenarios of
-# 2,000 items 41 s one after another, 37 s two at a time)
-PROCESS_MIN_ITEMS = 2000
 
 
 @dataclass
@@ -466,12 +459,6 @@ def _plan_on_dask(
                 ]
             )
         )
-
-
-def spawned_pool(processes: int) -> ProcessPoolExecutor:
-    """Local worker processes, spawned rather than forked (the caller, a Dagster run, may run
-    threads; a script calling this needs the ``if __name__ == "__main__":`` guard)."""
-    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _item_chunks(inputs: PlanningInputs, size: int) -> list[PlanningInputs]:

@@ -14,6 +14,8 @@ A scenario changes copies of the inputs, never the inputs themselves. Changes (a
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -21,7 +23,6 @@ import numpy as np
 import pandas as pd
 import yaml
 
-import optimization.targets as targets_module
 from optimization.config import PlanningConfig
 from optimization.targets import SUPPLIER, PlanningInputs, plan_targets
 from simulation.config import Scenario
@@ -70,6 +71,13 @@ def merge_scenarios(base: list[Scenario], extra: list[Scenario]) -> list[Scenari
     return list(merged.values())
 
 
+# scenarios holding fewer item plans together are planned one after another whatever
+# PlanningConfig.processes: starting spawned processes and sending them the inputs (~300 MB at
+# 2,000 items) costs several seconds (scale warehouse, session 23: 4 scenarios of 2,000 items
+# 34.7-37.8 s one after another, 30.5-30.8 s two at a time)
+PROCESS_MIN_ITEMS = 2000
+
+
 def plan_scenarios(
     inputs: PlanningInputs,
     scenarios: list[Scenario],
@@ -79,20 +87,27 @@ def plan_scenarios(
     """Each scenario's targets (``plan_targets`` on ``apply_scenario``'s inputs), in order:
     with ``config.processes`` > 1, that many scenarios are planned at once in local processes
     (``spawned_pool``), each scenario's items in one, once the scenarios hold
-    PROCESS_MIN_ITEMS item plans together; the same plans as one after another."""
+    PROCESS_MIN_ITEMS item plans together; the same plans as one after another.
+    A script calling this needs the ``if __name__ == "__main__":`` guard."""
     if (
         config.processes == 1
         or len(scenarios) < 2
         or config.dask_scheduler is not None
-        or len(scenarios) * inputs.items["sku"].nunique() < targets_module.PROCESS_MIN_ITEMS
+        or len(scenarios) * inputs.items["sku"].nunique() < PROCESS_MIN_ITEMS
     ):
         return [_scenario_targets(inputs, s, locations, config) for s in scenarios]
     each = replace(config, processes=1)
     # each process applies its scenario itself (the caller applies it again to simulate,
     # ~1 s): the parent never holds every scenario's changed inputs at once
-    with targets_module.spawned_pool(min(config.processes, len(scenarios))) as pool:
+    with spawned_pool(min(config.processes, len(scenarios))) as pool:
         futures = [pool.submit(_scenario_targets, inputs, s, locations, each) for s in scenarios]
         return [f.result() for f in futures]
+
+
+def spawned_pool(processes: int) -> ProcessPoolExecutor:
+    """Local worker processes, spawned rather than forked (the caller, a Dagster run, may run
+    threads)."""
+    return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _scenario_targets(

@@ -189,10 +189,10 @@ def test_scenarios_file_loads_and_bad_entries_name_file_entry_and_field(tmp_path
 
 
 def test_scenarios_planned_in_two_processes_equal_the_plans_made_one_after_another(monkeypatch):
-    import optimization.targets as targets_module
+    import simulation.scenarios as scenarios_module
     from optimization.config import PlanningConfig
 
-    monkeypatch.setattr(targets_module, "PROCESS_MIN_ITEMS", 1)  # processes for one item
+    monkeypatch.setattr(scenarios_module, "PROCESS_MIN_ITEMS", 1)  # processes for one item
 
     base = inputs()
     scenarios = [
@@ -210,7 +210,7 @@ def test_scenarios_planned_in_two_processes_equal_the_plans_made_one_after_anoth
 
 
 def test_scenarios_go_to_processes_once_they_hold_process_min_items_plans_together(monkeypatch):
-    import optimization.targets as targets_module
+    import simulation.scenarios as scenarios_module
     from optimization.config import PlanningConfig
 
     base = inputs()
@@ -238,11 +238,11 @@ def test_scenarios_go_to_processes_once_they_hold_process_min_items_plans_togeth
 
             return Done()
 
-    monkeypatch.setattr(targets_module, "spawned_pool", Pool)
-    monkeypatch.setattr(targets_module, "PROCESS_MIN_ITEMS", 2 * items + 1)
+    monkeypatch.setattr(scenarios_module, "spawned_pool", Pool)
+    monkeypatch.setattr(scenarios_module, "PROCESS_MIN_ITEMS", 2 * items + 1)
     plan_scenarios(base, scenarios, LOCATIONS, PlanningConfig(processes=2))
     assert pools == []  # 2 x items plans: fewer than the threshold, one after another
-    monkeypatch.setattr(targets_module, "PROCESS_MIN_ITEMS", 2 * items)
+    monkeypatch.setattr(scenarios_module, "PROCESS_MIN_ITEMS", 2 * items)
     planned = plan_scenarios(base, scenarios, LOCATIONS, PlanningConfig(processes=2))
     assert pools == [2]  # each scenario has fewer items than the threshold, together enough
     assert len(planned) == 2
