@@ -562,3 +562,20 @@ def test_node_intervals_use_student_t_over_the_replications():
     last = simulate(nodes, SimulationConfig(replications=n, **fixed))
     expected = student_t.ppf(0.975, n - 1) * each.std(axis=0, ddof=1) / np.sqrt(n)
     np.testing.assert_allclose(last["average_on_hand_ci95"].to_numpy(), expected, rtol=1e-6)
+
+
+def test_demand_spread_reads_one_day_and_each_nodes_tau_capped_at_the_forecasts_reach():
+    from simulation.monte_carlo import _demand_spread
+
+    rng = np.random.default_rng(3)
+    nodes = [("A", "S1"), ("A", "S2"), ("B", "S1")]
+    ltd = pd.DataFrame(
+        [(sku, loc, p, rng.random()) for sku, loc in nodes for p in range(1, 11)],
+        columns=["sku", "location_id", "periods", "sd"],
+    )
+    keys = pd.DataFrame(nodes + [("C", "S9")], columns=["sku", "location_id"])  # C: no rows
+    sd_one, sd_many, periods = _demand_spread(keys, ltd, np.array([3, 1, 25, 4]))
+    sd = ltd.set_index(["sku", "location_id", "periods"])["sd"]
+    assert periods.tolist() == [3, 1, 10, 4]  # 25 days: the forecast's 10 at most
+    assert sd_one.tolist() == [sd["A", "S1", 1], sd["A", "S2", 1], sd["B", "S1", 1], 0.0]
+    assert sd_many.tolist() == [sd["A", "S1", 3], sd["A", "S2", 1], sd["B", "S1", 10], 0.0]
