@@ -82,8 +82,9 @@ def publish(
     ``views.sql``).
 
     ``parts`` maps a table to a SQL expression of the part each row belongs to (a value whose
-    text is a folder name, e.g. the month of its date as YYYYMM); ``<name>_history`` tables are in parts by run date. Such a table is
-    published as a folder of Parquet parts, ``<table>/<part>/*.parquet``, and a publication
+    text is a folder name, e.g. the month of its date as YYYYMM); ``<name>_history`` tables
+    are in parts by run date. Such a table is published as a folder of Parquet parts,
+    ``<table>/<part>/*.parquet``, and a publication
     rewrites only the parts whose rows changed (compared by row count and a checksum of every
     row, ``published_parts``): the serving file starts as a copy of the previous one, the
     snapshot hard-links the unchanged parts of the previous snapshot. So a daily refresh
