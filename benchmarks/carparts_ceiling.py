@@ -11,9 +11,14 @@ test window, what other ways of using the same global features buy:
   0.99) interpolated onto the 99-level grid and rounded to whole units;
 * ``count_classes``: one multiclass LightGBM for P(y = 0 .. 7) and P(y >= 8) (the upper tail
   from the negative binomial), its CDF pooled 70/30 with the negative binomial's;
-* ``oracle_mean_*``: not forecasts: the negative binomial given the realised mean of each
+* ``bagged_5_seeds``: the mean of five global models (the pipeline's, seeds 0-4: each its own
+  sample of training rows), same dispersion: what averaging away the sampling noise buys;
+* ``age_and_size_features``: the pipeline's model with two more features, the buckets since the
+  series' first demand and the mean non-zero demand of the last 24 buckets, same dispersion;
+* ``oracle_*``: not forecasts: the negative binomial given the realised mean of each
   series' six scored months (all of it, or a quarter of the way from the model's mean): what a
-  better mean could buy at most.
+  better mean could buy at most; ``oracle_common_level``: every mean scaled by the window's
+  realised total over the forecast total (perfect knowledge of the level all parts share).
 
 Scores as in benchmarks/carparts.py: ``crps_99`` = 2 x pinball over 0.01 .. 0.99 pooled and
 divided by the window's mean |actual|. Usage: python benchmarks/carparts_ceiling.py; writes
@@ -34,7 +39,13 @@ from provenance import write_results
 from distributions.counts import count_cdf_at, count_quantiles
 from forecasting.config import ForecastConfig
 from forecasting.engine import backtest, choose_models, forecast
-from forecasting.global_model import GLOBAL_MODEL, MIN_HISTORY, MIN_KNOWN, _History
+from forecasting.global_model import (
+    GLOBAL_MODEL,
+    MIN_HISTORY,
+    MIN_KNOWN,
+    GlobalQuantileGBM,
+    _History,
+)
 from forecasting.metrics import DENSE_LEVELS, quantile_score
 
 DIRECT_LEVELS = np.array([*np.round(np.arange(0.05, 0.96, 0.05), 2), 0.97, 0.99])
@@ -56,6 +67,50 @@ def training_rows(history: _History, horizon: int) -> tuple[np.ndarray, np.ndarr
             targets.append(target[known] / scale[known])
             scales.append(scale[known])
     return np.vstack(features), np.concatenate(targets), np.concatenate(scales)
+
+
+class _AgeAndSize(_History):
+    """The pipeline's features plus buckets since the first demand (NaN: none yet) and the
+    mean non-zero demand of the last 24 buckets (scaled like the others)."""
+
+    def features(self, rows: np.ndarray, origin: int) -> tuple[np.ndarray, np.ndarray]:
+        base, scale = super().features(rows, origin)
+        demand = np.nan_to_num(self.values[rows, :origin]) > 0
+        first = np.where(demand.any(axis=1), demand.argmax(axis=1), -1)
+        age = np.where(first >= 0, origin - first, np.nan)
+        low = max(origin - 24, 0)
+        hits = self.nonzero[rows, origin] - self.nonzero[rows, low]
+        total = self.sums[rows, origin] - self.sums[rows, low]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            size = total / np.where(hits > 0, hits, np.nan) / scale
+        return np.column_stack([base, age, size]), scale
+
+
+def global_mean(train: pd.DataFrame, seed: int, history_class: type = _History) -> np.ndarray:
+    """(series x horizon) mean of the pipeline's global model (average of its quantiles),
+    rows by series then month, trained on every training month."""
+    model = GlobalQuantileGBM(season_length=12, seed=seed)
+    history = history_class.of(train, 12, "MS")
+    quantiles = model._predict(
+        model._train(history, history.length, HORIZON, 2), history, history.length, HORIZON
+    )
+    return quantiles.mean(axis=1)
+
+
+def _scored(values: np.ndarray, history: _History, rows: pd.DataFrame) -> np.ndarray:
+    """``values`` (series then month, as global_mean gives them) on the scored ``rows``."""
+    frame = pd.DataFrame(
+        {
+            "unique_id": np.repeat(history.ids, HORIZON),
+            "ds": history.dates(history.length, HORIZON).ravel(),
+            "value": values,
+        }
+    )
+    return (
+        rows[["unique_id", "ds"]]
+        .merge(frame, on=["unique_id", "ds"], how="left")["value"]
+        .to_numpy()
+    )
 
 
 def lightgbm(x: np.ndarray, y: np.ndarray, rounds: int, **params):
@@ -150,7 +205,12 @@ def main() -> None:
     methods["count_classes"] = crps_99(
         np.where(below < TOP_CLASS, below, np.maximum(tail, TOP_CLASS))
     )
+    bag = np.mean([global_mean(train, seed) for seed in range(5)], axis=0)
+    methods["bagged_5_seeds"] = crps_99(negative_binomial(_scored(bag, history, rows)))
+    extra = global_mean(train, 0, _AgeAndSize)
+    methods["age_and_size_features"] = crps_99(negative_binomial(_scored(extra, history, rows)))
     realised = rows.groupby("unique_id")["y"].transform("mean").to_numpy()
+    methods["oracle_common_level"] = crps_99(negative_binomial(mean * y.sum() / mean.sum()))
     methods["oracle_mean_quarter_way"] = crps_99(negative_binomial(0.75 * mean + 0.25 * realised))
     methods["oracle_mean"] = crps_99(negative_binomial(realised))
     for name, score in methods.items():
