@@ -195,6 +195,35 @@ def build_item_networks(inputs: PlanningInputs) -> list[ItemNetwork]:
     return result
 
 
+def longest_replenishment(inputs: PlanningInputs) -> pd.Series:
+    """Per sku, the longest net replenishment time its network allows (days): the longest
+    lead-time path to any of its stages, which ``plan_targets`` sizes its tables to."""
+    return pd.Series(
+        {
+            sku: int(group.network.longest_lead_time().max())
+            for group in build_item_networks(inputs)
+            for sku in group.skus
+        },
+        dtype="int64",
+    )
+
+
+def planned_horizons(inputs: PlanningInputs, longest: pd.Series | None = None) -> PlanningInputs:
+    """``inputs`` with only the lead-time demand rows a plan reads: per item, the periods up to
+    ``longest`` (sku -> days; default ``longest_replenishment(inputs)``) and each item's last
+    period (its mean daily demand). The plan, its trade-off and its simulation are the same as
+    with the whole table; the forecast publishes every horizon (91 days on weekly buckets), of
+    which a plan of 21-day paths reads a quarter."""
+    longest = longest_replenishment(inputs) if longest is None else longest
+    ltd = inputs.lead_time_demand
+    codes, skus = pd.factorize(ltd["sku"])
+    periods = ltd["periods"].to_numpy(np.int64)
+    cap = longest.reindex(skus, fill_value=0).to_numpy(np.int64)[codes]
+    last = pd.Series(periods).groupby(codes).transform("max").to_numpy()
+    keep = (periods <= cap) | (periods == last)
+    return replace(inputs, lead_time_demand=ltd[keep].reset_index(drop=True))
+
+
 def _lead_time_tables(
     ltd: _NodeColumns, group: ItemNetwork, max_tau: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

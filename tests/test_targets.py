@@ -433,3 +433,20 @@ def test_the_dbt_service_level_range_is_the_optimizers():
     assert tuple(yaml.safe_load(project.read_text())["vars"]["service_level_range"]) == (
         SERVICE_LEVEL_RANGE
     )
+
+
+def test_a_plan_reads_lead_time_demand_only_up_to_its_longest_path():
+    from optimization.targets import planned_horizons
+    from optimization.tradeoff import service_tradeoff
+
+    whole = inputs(lead_time_sd=1.0)  # periods 1..30, longest path SUP -> PLT -> DC -> ST2: 19
+    trimmed = planned_horizons(whole)
+    assert sorted(trimmed.lead_time_demand["periods"].unique()) == [*range(1, 20), 30]
+    planned, summary = plan_targets(whole)
+    planned_trimmed, summary_trimmed = plan_targets(trimmed)
+    pd.testing.assert_frame_equal(planned, planned_trimmed)
+    pd.testing.assert_frame_equal(summary, summary_trimmed)
+    pd.testing.assert_frame_equal(
+        service_tradeoff(whole, planned, levels=(0.9, 0.99)),
+        service_tradeoff(trimmed, planned, levels=(0.9, 0.99)),
+    )

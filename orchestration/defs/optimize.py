@@ -40,11 +40,12 @@ def inventory_targets(
     context: dg.AssetExecutionContext, config: OptimizeRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
     from optimization.reuse import plan_reusing
+    from optimization.targets import planned_horizons
 
     settings = config.settings()
     run_date = run_date_of(context)
     with warehouse.get_connection() as con:
-        inputs = read_planning_inputs(con)
+        inputs = planned_horizons(read_planning_inputs(con))
         last = last_solve(con, run_date)
     planned = plan_reusing(inputs, settings, last)
     targets, summary = planned.targets, planned.summary
@@ -153,11 +154,12 @@ def planner_actions(
 def service_tradeoff_curve(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
+    from optimization.targets import planned_horizons
     from optimization.tradeoff import empty_tradeoff, tradeoff_by_item, tradeoff_curve
 
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
-        inputs = read_planning_inputs(con)
+        inputs = planned_horizons(read_planning_inputs(con))
         last = last_tradeoff_by_item(con)
     try:
         by_item, kept = tradeoff_by_item(inputs, targets, last=last)
