@@ -219,7 +219,9 @@ def planned_horizons(inputs: PlanningInputs, longest: pd.Series | None = None) -
     codes, skus = pd.factorize(ltd["sku"])
     periods = ltd["periods"].to_numpy(np.int64)
     cap = longest.reindex(skus, fill_value=0).to_numpy(np.int64)[codes]
-    last = pd.Series(periods).groupby(codes).transform("max").to_numpy()
+    last = np.zeros(len(skus), dtype=np.int64)
+    np.maximum.at(last, codes, periods)  # each item's last period
+    last = last[codes]
     keep = (periods <= cap) | (periods == last)
     return replace(inputs, lead_time_demand=ltd[keep].reset_index(drop=True))
 

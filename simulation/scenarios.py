@@ -24,13 +24,7 @@ import pandas as pd
 import yaml
 
 from optimization.config import PlanningConfig
-from optimization.targets import (
-    SUPPLIER,
-    PlanningInputs,
-    longest_replenishment,
-    plan_targets,
-    planned_horizons,
-)
+from optimization.targets import SUPPLIER, PlanningInputs, plan_targets
 from simulation.config import Scenario
 
 
@@ -108,19 +102,6 @@ def plan_scenarios(
     with spawned_pool(min(config.processes, len(scenarios))) as pool:
         futures = [pool.submit(_scenario_targets, inputs, s, locations, each) for s in scenarios]
         return [f.result() for f in futures]
-
-
-def scenario_horizons(
-    inputs: PlanningInputs, scenarios: list[Scenario], locations: pd.DataFrame
-) -> PlanningInputs:
-    """``inputs`` with the lead-time demand rows that the base plan or any scenario's plan
-    reads (``planned_horizons``; a scenario that lengthens or re-routes lanes reads further):
-    every scenario plans and simulates as with the whole table, from a quarter of the rows."""
-    lanes_only = replace(inputs, lead_time_demand=inputs.lead_time_demand.head(0))
-    longest = [longest_replenishment(inputs)] + [
-        longest_replenishment(apply_scenario(lanes_only, s, locations)) for s in scenarios
-    ]
-    return planned_horizons(inputs, pd.concat(longest).groupby(level=0).max())
 
 
 def spawned_pool(processes: int) -> ProcessPoolExecutor:

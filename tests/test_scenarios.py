@@ -13,7 +13,6 @@ from simulation.scenarios import (
     load_scenarios,
     merge_scenarios,
     plan_scenarios,
-    scenario_horizons,
     scenario_summary,
 )
 
@@ -60,9 +59,7 @@ def test_service_target_change_applies_everywhere():
     assert high.safety_stock_value.sum() > base.safety_stock_value.sum()
 
 
-def _two_dcs():
-    """The shared network with ST2 served by a second DC, DC2, which takes half of DC's
-    echelon demand."""
+def test_closed_dc_hands_its_stores_and_demand_to_the_other_dc():
     base = inputs()
     lanes = base.item_network.copy()
     second = lanes.destination_location_id == "ST2"
@@ -82,11 +79,6 @@ def _two_dcs():
     base.lead_time_demand = pd.concat(
         [ltd[ltd.location_id != "DC"], half, half.assign(location_id="DC2")], ignore_index=True
     )
-    return base
-
-
-def test_closed_dc_hands_its_stores_and_demand_to_the_other_dc():
-    base = _two_dcs()
     closed = apply_scenario(
         base, Scenario("close", closed_location="DC2", reroute_to="DC"), LOCATIONS
     )
@@ -254,19 +246,3 @@ def test_scenarios_go_to_processes_once_they_hold_process_min_items_plans_togeth
     planned = plan_scenarios(base, scenarios, LOCATIONS, PlanningConfig(processes=2))
     assert pools == [2]  # each scenario has fewer items than the threshold, together enough
     assert len(planned) == 2
-
-
-def test_scenarios_plan_from_the_horizons_any_of_them_reads_as_from_the_whole_table():
-    base = _two_dcs()
-    scenarios = [
-        Scenario(name="late", lead_time_extra_days=7.0, lead_time_source="SUP"),
-        Scenario(name="surge", demand_change=0.2, demand_region="NORTH"),
-        Scenario(name="close", closed_location="DC2", reroute_to="DC"),
-    ]
-    trimmed = scenario_horizons(base, scenarios, LOCATIONS)
-    # the longest path, 19 days, is 26 with the late supplier; 30 is the last period
-    assert sorted(trimmed.lead_time_demand["periods"].unique()) == [*range(1, 27), 30]
-    for scenario in scenarios:
-        whole, _ = plan_targets(apply_scenario(base, scenario, LOCATIONS))
-        part, _ = plan_targets(apply_scenario(trimmed, scenario, LOCATIONS))
-        pd.testing.assert_frame_equal(whole, part)

@@ -154,12 +154,11 @@ def planner_actions(
 def service_tradeoff_curve(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    from optimization.targets import planned_horizons
     from optimization.tradeoff import empty_tradeoff, tradeoff_by_item, tradeoff_curve
 
     with warehouse.get_connection() as con:
         targets = read_table(con, "optimization", "inventory_targets")
-        inputs = planned_horizons(read_planning_inputs(con))
+        inputs = read_planning_inputs(con)
         last = last_tradeoff_by_item(con)
     try:
         by_item, kept = tradeoff_by_item(inputs, targets, last=last)

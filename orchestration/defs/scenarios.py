@@ -54,7 +54,6 @@ def scenario_plans(
         load_scenarios,
         merge_scenarios,
         plan_scenarios,
-        scenario_horizons,
         scenario_summary,
         shifted_observations,
     )
@@ -94,8 +93,8 @@ def scenario_plans(
             {"scenarios": len(scenarios), "planned_on": planned_on.isoformat()},
         )
     with warehouse.get_connection() as con:
+        inputs = read_planning_inputs(con)
         locations = read_table(con, "marts", "dim_locations")
-        inputs = scenario_horizons(read_planning_inputs(con), scenarios, locations)
         base_targets = read_table(con, "optimization", "inventory_targets")
         base_simulation = read_table(con, "simulation", "service_simulation")
         history = demand_history(con, simulation.history_days)
