@@ -2,7 +2,7 @@
 
 An item's plan depends on its network, costs, order rules, service targets and settings (its
 *structure*) and on measured figures that move a little every day: its nodes' lead-time demand
-(mean and sd over 1..P days) and its lanes' lead times (mean and sd, days; every day's receipts
+(mean and sd over the days its plan reads, ``planned_horizons``) and its lanes' lead times (mean and sd, days; every day's receipts
 add observations). An item is re-solved when its structure changed at all, or when any of its
 measured figures moved by more than ``tolerance`` (relative) from the figures its plan was last
 solved with (its *basis*, kept until it is re-solved: slow drift accumulates against it and
@@ -19,7 +19,12 @@ import pandas as pd
 
 from optimization.config import PlanningConfig
 from optimization.service import resolve_service_policy
-from optimization.targets import PlanningInputs, plan_targets, with_lane_lead_times
+from optimization.targets import (
+    PlanningInputs,
+    plan_targets,
+    planned_horizons,
+    with_lane_lead_times,
+)
 from parameters import settings_except
 
 # settings that do not change an item's plan
@@ -173,7 +178,10 @@ def plan_reusing(inputs: PlanningInputs, config: PlanningConfig, last: LastSolve
     """``plan_targets`` for the items whose structure changed or whose basis (lead-time demand,
     lanes' lead times) moved by more than ``config.reuse_tolerance`` since their last solve; the other items keep
     ``last``'s rows. Without ``last`` (or with a tolerance of 0 and everything moved) every
-    item is solved."""
+    item is solved. The plan and its basis use only the lead-time demand horizons a plan reads
+    (``planned_horizons``: at 2,000 items 2.15 M of 8.15 M rows; the next day's reuse check
+    10.3 -> 5.5 s), so a change beyond them re-solves nothing."""
+    inputs = planned_horizons(inputs)
     structure = structure_fingerprints(inputs, config)
     skus = structure["sku"].tolist()
     now = plan_basis(inputs)

@@ -125,3 +125,28 @@ def test_moved_items_finds_added_removed_and_moved_rows_whatever_their_order():
     assert moved_items(today.iloc[:0], before.iloc[:0], 0.01) == {}
     assert set(moved_items(today, before.iloc[:0], 0.01)) == {"A", "B", "C", "D", "E"}
     assert set(moved_items(today.iloc[:0], before, 0.01)) == {"A", "B", "C", "E"}
+
+
+def test_lead_time_demand_beyond_the_horizons_a_plan_reads_re_solves_nothing():
+    planning = several_items(2)  # periods 1..30; the longest path, 19 days, and day 30 are read
+    config = PlanningConfig(reuse_tolerance=0.01)
+    first = plan_reusing(planning, config, None)
+    assert sorted(
+        first.basis.loc[first.basis["kind"] == "lead_time_demand", "periods"].unique()
+    ) == [
+        *range(1, 20),
+        30,
+    ]
+    demand = planning.lead_time_demand.copy()
+    unread = (demand["sku"] == "I0") & demand["periods"].between(20, 29)
+    demand.loc[unread, ["mean", "sd"]] *= 2
+    assert plan_reusing(
+        replace(planning, lead_time_demand=demand), config, _last(first)
+    ).reused == [
+        "I0",
+        "I1",
+    ]
+    demand.loc[(demand["sku"] == "I0") & (demand["periods"] == 19), "sd"] *= 2  # read: re-solved
+    assert plan_reusing(
+        replace(planning, lead_time_demand=demand), config, _last(first)
+    ).solved == ["I0"]

@@ -40,12 +40,11 @@ def inventory_targets(
     context: dg.AssetExecutionContext, config: OptimizeRunConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
     from optimization.reuse import plan_reusing
-    from optimization.targets import planned_horizons
 
     settings = config.settings()
     run_date = run_date_of(context)
     with warehouse.get_connection() as con:
-        inputs = planned_horizons(read_planning_inputs(con))
+        inputs = read_planning_inputs(con)
         last = last_solve(con, run_date)
     planned = plan_reusing(inputs, settings, last)
     targets, summary = planned.targets, planned.summary
